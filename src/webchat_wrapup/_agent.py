@@ -1,0 +1,117 @@
+"""An agent's state and the chats the agent holds, as immutable values."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import attrs
+
+from ._errors import ErrorCode, InvalidInput
+from ._history import AbuseFlag, Classification, EndedBy
+from ._machine import Phase, Status, status_of
+from ._policy import MAX_EXTENSIONS, QueuePolicy
+from ._text import check_identifier
+
+MAX_CAPACITY = 10
+
+
+@attrs.frozen
+class Chat:
+    """One chat an agent holds: active, or in wrap-up.
+
+    ``deadline`` is the absolute UTC instant the wrap-up countdown runs out;
+    it is ``None`` while the chat is active or when the queue has no
+    countdown. Finished chats leave the agent's state for the contact history.
+    """
+
+    chat_id: str
+    customer_id: str
+    queue: QueuePolicy
+    phase: Phase
+    started_at: datetime
+    ended_at: datetime | None = None
+    ended_by: EndedBy | None = None
+    deadline: datetime | None = None
+    extensions_used: int = 0
+    classification: Classification | None = None
+    additional_text: str | None = None
+    abuse: AbuseFlag | None = None
+
+    @property
+    def extensions_left(self) -> int:
+        """How many more times the agent may extend: the number in the icon."""
+        return self.queue.wrap_up.max_extensions - self.extensions_used
+
+
+@attrs.frozen
+class AgentState:
+    """Everything the core knows about one agent at one moment.
+
+    ``status`` is stored for stores and reports, and always equals the status
+    derived from ``chats`` (see :meth:`derived_status`).
+    """
+
+    agent_id: str
+    capacity: int = 1
+    chats: tuple[Chat, ...] = ()
+    status: Status = Status.AVAILABLE
+    classification_profile: frozenset[str] | None = None
+
+    @classmethod
+    def new(
+        cls,
+        agent_id: str,
+        *,
+        capacity: int = 1,
+        classification_profile: frozenset[str] | None = None,
+    ) -> AgentState:
+        """An available agent holding no chat, with its inputs checked."""
+        check_identifier(agent_id, "agent_id")
+        if isinstance(capacity, bool) or not isinstance(capacity, int):
+            raise _bad_capacity(capacity)
+        if not 1 <= capacity <= MAX_CAPACITY:
+            raise _bad_capacity(capacity)
+        if classification_profile is not None:
+            classification_profile = frozenset(classification_profile)
+        return cls(agent_id, capacity, (), Status.AVAILABLE, classification_profile)
+
+    def chat(self, chat_id: str) -> Chat | None:
+        """The chat with ``chat_id`` if this agent holds it."""
+        for chat in self.chats:
+            if chat.chat_id == chat_id:
+                return chat
+        return None
+
+    def derived_status(self) -> Status:
+        """The status the rule in the state machine module derives from the chats."""
+        phases = {chat.phase for chat in self.chats}
+        return status_of(Phase.ACTIVE in phases, Phase.WRAP_UP in phases)
+
+    def next_deadline(self) -> datetime | None:
+        """The earliest wrap-up deadline among the agent's chats, if any."""
+        deadlines = [chat.deadline for chat in self.chats if chat.deadline is not None]
+        return min(deadlines, default=None)
+
+
+def _bad_capacity(capacity: object) -> InvalidInput:
+    return InvalidInput(
+        ErrorCode.INVALID_POLICY,
+        f"capacity must be a whole number from 1 to {MAX_CAPACITY}, not {capacity!r}",
+        setting="capacity",
+    )
+
+
+def utc_instant(value: object) -> datetime:
+    """``value`` as a UTC datetime; naive datetimes and other types are refused."""
+    if isinstance(value, datetime) and value.tzinfo is timezone.utc:
+        return value
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise InvalidInput(
+            ErrorCode.INVALID_INSTANT,
+            f"instants must be timezone-aware datetimes, not {value!r}",
+            value=repr(value),
+        )
+    return value.astimezone(timezone.utc)
+
+
+__all__ = ["MAX_EXTENSIONS", "AgentState", "Chat", "utc_instant"]

@@ -1,0 +1,116 @@
+"""Commands: what an agent, a customer or a sweeper asks of the core.
+
+Every command names the acting agent; the core refuses to act on a chat
+that agent does not hold.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, TypeAlias
+
+import attrs
+
+from ._history import EndedBy
+from ._policy import QueuePolicy
+
+
+@attrs.frozen
+class AssignChat:
+    """A chat from ``queue`` is given to the agent."""
+
+    name: ClassVar[str] = "assign_chat"
+    agent_id: str
+    chat_id: str
+    customer_id: str
+    queue: QueuePolicy
+
+
+@attrs.frozen
+class EndChat:
+    """The customer or the agent ends the chat; wrap-up starts."""
+
+    name: ClassVar[str] = "end_chat"
+    agent_id: str
+    chat_id: str
+    ended_by: EndedBy = EndedBy.CUSTOMER
+
+
+@attrs.frozen
+class ClassifyChat:
+    """The agent classifies the chat: a dropdown ``code`` or free ``text``.
+
+    The last classification given before the wrap-up ends stands.
+    """
+
+    name: ClassVar[str] = "classify_chat"
+    agent_id: str
+    chat_id: str
+    code: str | None = None
+    text: str | None = None
+    additional_text: str | None = None
+
+
+@attrs.frozen
+class FlagAbusive:
+    """The agent flags the chat as abusive, with an optional reason."""
+
+    name: ClassVar[str] = "flag_abusive"
+    agent_id: str
+    chat_id: str
+    reason: str | None = None
+
+
+@attrs.frozen
+class ExtendWrapUp:
+    """The agent uses one extension: the deadline moves by the extension time."""
+
+    name: ClassVar[str] = "extend_wrap_up"
+    agent_id: str
+    chat_id: str
+
+
+@attrs.frozen
+class CompleteWrapUp:
+    """The agent ends the wrap-up early."""
+
+    name: ClassVar[str] = "complete_wrap_up"
+    agent_id: str
+    chat_id: str
+
+
+@attrs.frozen
+class ExpireWrapUp:
+    """A sweeper makes an expiry permanent.
+
+    ``deadline`` is the deadline the sweeper saw. The command expires only
+    wrap-ups that are due at the instant it is decided, so one computed for
+    a deadline that an extension has since moved does nothing.
+    """
+
+    name: ClassVar[str] = "expire_wrap_up"
+    agent_id: str
+    chat_id: str
+    deadline: datetime
+
+
+Command: TypeAlias = (
+    AssignChat
+    | EndChat
+    | ClassifyChat
+    | FlagAbusive
+    | ExtendWrapUp
+    | CompleteWrapUp
+    | ExpireWrapUp
+)
+"""Any command the core decides."""
+
+COMMAND_TYPES: tuple[type[Command], ...] = (
+    AssignChat,
+    EndChat,
+    ClassifyChat,
+    FlagAbusive,
+    ExtendWrapUp,
+    CompleteWrapUp,
+    ExpireWrapUp,
+)

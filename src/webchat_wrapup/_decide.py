@@ -1,0 +1,433 @@
+"""The pure decide step: (state, command, instant) -> new state and events.
+
+Nothing here reads a clock, a file or a store. Which action is allowed in
+which phase comes from the tables in the state machine module; this module
+carries out the action the tables allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, NoReturn
+
+import attrs
+
+from ._agent import AgentState, Chat, utc_instant
+from ._commands import (
+    AssignChat,
+    ClassifyChat,
+    Command,
+    CompleteWrapUp,
+    EndChat,
+    ExpireWrapUp,
+    ExtendWrapUp,
+    FlagAbusive,
+)
+from ._errors import ChatNotHeld, CommandRefused, ErrorCode, InvalidInput
+from ._events import (
+    ChatAssigned,
+    ChatClassified,
+    ChatEnded,
+    ChatFlaggedAbusive,
+    Event,
+    StatusChanged,
+    WrapUpCompleted,
+    WrapUpExtended,
+    WrapUpStarted,
+)
+from ._history import AbuseFlag, ContactHistoryEntry, WrapUpEnding
+from ._machine import CHAT_TRANSITIONS, PHASE_LABELS, Action, Phase
+from ._policy import ExpiryRule, QueuePolicy
+from ._text import check_identifier, clean_paragraphs
+
+MAX_ABUSE_REASON_LENGTH = 1000
+_UTC = timezone.utc
+
+
+@attrs.frozen
+class Decision:
+    """What the core decided: the new state, its events, new history entries."""
+
+    state: AgentState
+    events: tuple[Event, ...] = ()
+    history: tuple[ContactHistoryEntry, ...] = ()
+
+
+def decide(state: AgentState, command: Command, now: datetime) -> Decision:
+    """Apply ``command`` to ``state`` at the instant ``now``.
+
+    Wrap-ups whose deadline is at or before ``now`` expire first, exactly as
+    :func:`expire_due` would. A refused command raises a
+    :class:`~webchat_wrapup.WrapUpError` and changes nothing.
+    """
+    if now.tzinfo is not _UTC:
+        now = utc_instant(now)
+    if command.agent_id != state.agent_id:
+        raise ChatNotHeld(command.name, command.agent_id, command.chat_id)
+    prelude = _due(state, now)
+    if prelude is not None:
+        state = prelude.state
+    handler = _HANDLERS.get(type(command))
+    if handler is None:
+        raise TypeError(f"{command!r} is not a command")
+    decision = handler(state, command, now, prelude)
+    if prelude is None:
+        return decision
+    return Decision(
+        decision.state,
+        prelude.events + decision.events,
+        prelude.history + decision.history,
+    )
+
+
+def expire_due(state: AgentState, now: datetime) -> Decision:
+    """Expire every wrap-up of ``state`` whose deadline is at or before ``now``."""
+    decision = _due(state, utc_instant(now))
+    return Decision(state) if decision is None else decision
+
+
+def effective_state(state: AgentState, at: datetime) -> AgentState:
+    """The state at instant ``at``: due expiries applied, whoever processed them."""
+    return expire_due(state, at).state
+
+
+def _due(state: AgentState, now: datetime) -> Decision | None:
+    due = [c for c in state.chats if c.deadline is not None and c.deadline <= now]
+    if not due:
+        return None
+    events: list[Event] = []
+    history: list[ContactHistoryEntry] = []
+    for chat in sorted(due, key=lambda c: c.deadline or now):
+        state = _expire(state, chat, events, history)
+    return Decision(state, tuple(events), tuple(history))
+
+
+def _expire(
+    state: AgentState,
+    chat: Chat,
+    events: list[Event],
+    history: list[ContactHistoryEntry],
+) -> AgentState:
+    _check_allowed(state, chat, Action.EXPIRE, "expire_wrap_up")
+    at = chat.deadline or chat.started_at
+    rules = chat.queue.classification
+    classification, ending = chat.classification, WrapUpEnding.EXPIRED
+    if classification is None and rules.on_expiry is ExpiryRule.APPLY_DEFAULT:
+        classification = rules.timeout_classification()
+        ending = WrapUpEnding.EXPIRED_WITH_DEFAULT
+    chat = attrs.evolve(chat, classification=classification)
+    return _close(state, chat, at, ending, events, history)
+
+
+def _close(
+    state: AgentState,
+    chat: Chat,
+    at: datetime,
+    ending: WrapUpEnding,
+    events: list[Event],
+    history: list[ContactHistoryEntry],
+) -> AgentState:
+    """Take a finished chat out of the state and write its history entry."""
+    ended_at = chat.ended_at or at
+    history.append(_entry(state.agent_id, chat, ended_at, at, ending))
+    events.append(
+        WrapUpCompleted(
+            state.agent_id,
+            at,
+            chat.chat_id,
+            chat.customer_id,
+            ending,
+            chat.classification,
+        )
+    )
+    chats = tuple(c for c in state.chats if c.chat_id != chat.chat_id)
+    return _with_chats(state, chats, at, events)
+
+
+def _entry(
+    agent_id: str,
+    chat: Chat,
+    ended_at: datetime,
+    wrap_up_ended_at: datetime,
+    ending: WrapUpEnding,
+) -> ContactHistoryEntry:
+    assert chat.ended_by is not None
+    return ContactHistoryEntry(
+        customer_id=chat.customer_id,
+        chat_id=chat.chat_id,
+        agent_id=agent_id,
+        queue_id=chat.queue.queue_id,
+        classification=chat.classification,
+        additional_text=chat.additional_text,
+        chat_started_at=chat.started_at,
+        chat_ended_at=ended_at,
+        ended_by=chat.ended_by,
+        wrap_up_started_at=ended_at,
+        wrap_up_ended_at=max(wrap_up_ended_at, ended_at),
+        ending=ending,
+        extensions_used=chat.extensions_used,
+        abuse=chat.abuse,
+    )
+
+
+def _with_chats(
+    state: AgentState, chats: tuple[Chat, ...], at: datetime, events: list[Event]
+) -> AgentState:
+    """``state`` holding ``chats``, announcing a change of derived status."""
+    new = AgentState(
+        state.agent_id,
+        state.capacity,
+        chats,
+        state.status,
+        state.classification_profile,
+    )
+    status = new.derived_status()
+    if status is state.status:
+        return new
+    events.append(StatusChanged(state.agent_id, at, state.status, status))
+    return attrs.evolve(new, status=status)
+
+
+def _replace(state: AgentState, chat: Chat) -> AgentState:
+    """``state`` with ``chat`` in place of the chat with the same id."""
+    chats = tuple(chat if c.chat_id == chat.chat_id else c for c in state.chats)
+    return AgentState(
+        state.agent_id,
+        state.capacity,
+        chats,
+        state.status,
+        state.classification_profile,
+    )
+
+
+def _held(state: AgentState, command: Command, prelude: Decision | None) -> Chat:
+    for chat in state.chats:
+        if chat.chat_id == command.chat_id:
+            return chat
+    if prelude is not None:
+        for event in prelude.events:
+            if isinstance(event, WrapUpCompleted) and event.chat_id == command.chat_id:
+                raise CommandRefused(
+                    ErrorCode.NOT_ALLOWED_IN_PHASE,
+                    command.name,
+                    state.agent_id,
+                    command.chat_id,
+                    f"its wrap-up expired at {event.at.isoformat()}",
+                )
+    raise ChatNotHeld(command.name, command.agent_id, command.chat_id)
+
+
+def _check_allowed(state: AgentState, chat: Chat, action: Action, name: str) -> Phase:
+    target = CHAT_TRANSITIONS.get((chat.phase, action))
+    if target is None:
+        raise CommandRefused(
+            ErrorCode.NOT_ALLOWED_IN_PHASE,
+            name,
+            state.agent_id,
+            chat.chat_id,
+            f"not allowed while the chat is in {PHASE_LABELS[chat.phase]}",
+        )
+    return target
+
+
+def _refuse(
+    state: AgentState, chat: Chat, code: ErrorCode, name: str, why: str
+) -> NoReturn:
+    raise CommandRefused(code, name, state.agent_id, chat.chat_id, why)
+
+
+def _assign(
+    state: AgentState, command: AssignChat, now: datetime, prelude: Decision | None
+) -> Decision:
+    check_identifier(command.chat_id, "chat_id")
+    check_identifier(command.customer_id, "customer_id")
+    if not isinstance(command.queue, QueuePolicy):
+        raise TypeError(f"{command.queue!r} is not a QueuePolicy")
+    if state.chat(command.chat_id) is not None:
+        raise CommandRefused(
+            ErrorCode.CHAT_ALREADY_HELD,
+            command.name,
+            state.agent_id,
+            command.chat_id,
+            "the agent already holds this chat",
+        )
+    if len(state.chats) >= state.capacity:
+        raise CommandRefused(
+            ErrorCode.CAPACITY_REACHED,
+            command.name,
+            state.agent_id,
+            command.chat_id,
+            f"the agent already holds {len(state.chats)} of {state.capacity} chats",
+        )
+    chat = Chat(command.chat_id, command.customer_id, command.queue, Phase.ACTIVE, now)
+    events: list[Event] = [
+        ChatAssigned(
+            state.agent_id,
+            now,
+            chat.chat_id,
+            chat.customer_id,
+            command.queue.queue_id,
+        )
+    ]
+    new = _with_chats(state, (*state.chats, chat), now, events)
+    return Decision(new, tuple(events))
+
+
+def _end(
+    state: AgentState, command: EndChat, now: datetime, prelude: Decision | None
+) -> Decision:
+    chat = _held(state, command, prelude)
+    phase = _check_allowed(state, chat, Action.END_CHAT, command.name)
+    ended_at = max(now, chat.started_at)
+    events: list[Event] = [
+        ChatEnded(state.agent_id, ended_at, chat.chat_id, command.ended_by)
+    ]
+    policy = chat.queue.wrap_up
+    deadline = None if policy.countdown is None else ended_at + policy.countdown
+    chat = attrs.evolve(
+        chat,
+        phase=phase,
+        ended_at=ended_at,
+        ended_by=command.ended_by,
+        deadline=deadline if policy.enabled else None,
+    )
+    if not policy.enabled:
+        history: list[ContactHistoryEntry] = []
+        ending = WrapUpEnding.ENDED_WITHOUT_WRAP_UP
+        new = _close(state, chat, ended_at, ending, events, history)
+        return Decision(new, tuple(events), tuple(history))
+    events.append(
+        WrapUpStarted(
+            state.agent_id, ended_at, chat.chat_id, deadline, chat.extensions_left
+        )
+    )
+    new = _with_chats(state, _replace(state, chat).chats, ended_at, events)
+    return Decision(new, tuple(events))
+
+
+def _classify(
+    state: AgentState, command: ClassifyChat, now: datetime, prelude: Decision | None
+) -> Decision:
+    chat = _held(state, command, prelude)
+    _check_allowed(state, chat, Action.CLASSIFY, command.name)
+    rules = chat.queue.classification
+    profile = state.classification_profile
+    classification = rules.choose(command.code, command.text, profile)
+    additional_text = rules.clean_additional_text(command.additional_text)
+    chat = attrs.evolve(
+        chat, classification=classification, additional_text=additional_text
+    )
+    event = ChatClassified(
+        state.agent_id, now, chat.chat_id, classification, additional_text
+    )
+    return Decision(_replace(state, chat), (event,))
+
+
+def _flag(
+    state: AgentState, command: FlagAbusive, now: datetime, prelude: Decision | None
+) -> Decision:
+    chat = _held(state, command, prelude)
+    _check_allowed(state, chat, Action.FLAG_ABUSIVE, command.name)
+    if chat.abuse is not None:
+        _refuse(
+            state,
+            chat,
+            ErrorCode.ALREADY_FLAGGED_ABUSIVE,
+            command.name,
+            "the chat is already flagged as abusive; the flag cannot be changed",
+        )
+    reason = _clean_reason(command.reason)
+    flag = AbuseFlag(state.agent_id, now, reason)
+    chat = attrs.evolve(chat, abuse=flag)
+    event = ChatFlaggedAbusive(state.agent_id, now, chat.chat_id, reason, flag.note)
+    return Decision(_replace(state, chat), (event,))
+
+
+def _clean_reason(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    cleaned = clean_paragraphs(reason, "abuse reason")
+    if len(cleaned) > MAX_ABUSE_REASON_LENGTH:
+        raise InvalidInput(
+            ErrorCode.ABUSE_REASON_TOO_LONG,
+            f"abuse reason has {len(cleaned)} characters; "
+            f"at most {MAX_ABUSE_REASON_LENGTH} are allowed",
+            length=len(cleaned),
+            max_length=MAX_ABUSE_REASON_LENGTH,
+        )
+    return cleaned or None
+
+
+def _extend(
+    state: AgentState, command: ExtendWrapUp, now: datetime, prelude: Decision | None
+) -> Decision:
+    chat = _held(state, command, prelude)
+    phase = _check_allowed(state, chat, Action.EXTEND, command.name)
+    deadline = chat.deadline
+    if deadline is None:
+        _refuse(state, chat, ErrorCode.NO_COUNTDOWN, command.name, _NO_COUNTDOWN)
+    policy = chat.queue.wrap_up
+    used = chat.extensions_used
+    if used >= policy.max_extensions:
+        why = f"no extensions left ({used} of {policy.max_extensions} used)"
+        _refuse(state, chat, ErrorCode.NO_EXTENSIONS_LEFT, command.name, why)
+    deadline = deadline + policy.extension
+    left = policy.max_extensions - used - 1
+    extended = Chat(
+        chat.chat_id,
+        chat.customer_id,
+        chat.queue,
+        phase,
+        chat.started_at,
+        chat.ended_at,
+        chat.ended_by,
+        deadline,
+        used + 1,
+        chat.classification,
+        chat.additional_text,
+        chat.abuse,
+    )
+    event = WrapUpExtended(state.agent_id, now, chat.chat_id, deadline, left)
+    return Decision(_replace(state, extended), (event,))
+
+
+_NO_COUNTDOWN = "this queue's wrap-up has no countdown to extend"
+
+
+def _complete(
+    state: AgentState, command: CompleteWrapUp, now: datetime, prelude: Decision | None
+) -> Decision:
+    chat = _held(state, command, prelude)
+    _check_allowed(state, chat, Action.COMPLETE, command.name)
+    if not chat.queue.wrap_up.early_exit_allowed:
+        why = "this queue does not let agents end wrap-up early"
+        _refuse(state, chat, ErrorCode.EARLY_EXIT_NOT_ALLOWED, command.name, why)
+    if chat.queue.classification.required and chat.classification is None:
+        why = "the chat must be classified first"
+        _refuse(state, chat, ErrorCode.CLASSIFICATION_REQUIRED, command.name, why)
+    events: list[Event] = []
+    history: list[ContactHistoryEntry] = []
+    ending = WrapUpEnding.COMPLETED_EARLY
+    at = max(now, chat.ended_at or now)
+    new = _close(state, chat, at, ending, events, history)
+    return Decision(new, tuple(events), tuple(history))
+
+
+def _expire_named(
+    state: AgentState, command: ExpireWrapUp, now: datetime, prelude: Decision | None
+) -> Decision:
+    utc_instant(command.deadline)
+    return Decision(state)
+
+
+_HANDLERS: dict[type[Any], Callable[[Any, Any, datetime, Decision | None], Decision]]
+_HANDLERS = {
+    AssignChat: _assign,
+    EndChat: _end,
+    ClassifyChat: _classify,
+    FlagAbusive: _flag,
+    ExtendWrapUp: _extend,
+    CompleteWrapUp: _complete,
+    ExpireWrapUp: _expire_named,
+}

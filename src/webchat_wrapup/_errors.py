@@ -1,0 +1,104 @@
+"""The error hierarchy: one base class, stable machine-readable codes.
+
+Every error names what was refused and why. A refused command changes
+nothing: the core only ever returns new values, so raising leaves the
+caller's state exactly as it was.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+
+class ErrorCode(str, enum.Enum):
+    """Stable machine-readable codes; the values never change once released."""
+
+    INVALID_POLICY = "invalid_policy"
+    INVALID_INSTANT = "invalid_instant"
+    INVALID_IDENTIFIER = "invalid_identifier"
+    INVALID_JSON = "invalid_json"
+    UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
+    CLASSIFICATION_MODE_MISMATCH = "classification_mode_mismatch"
+    UNKNOWN_CLASSIFICATION = "unknown_classification"
+    RETIRED_CLASSIFICATION = "retired_classification"
+    CLASSIFICATION_NOT_IN_PROFILE = "classification_not_in_profile"
+    FREE_TEXT_TOO_SHORT = "free_text_too_short"
+    FREE_TEXT_TOO_LONG = "free_text_too_long"
+    ADDITIONAL_TEXT_TOO_LONG = "additional_text_too_long"
+    CONTROL_CHARACTERS = "control_characters"
+    ABUSE_REASON_TOO_LONG = "abuse_reason_too_long"
+    CHAT_NOT_HELD = "chat_not_held"
+    CHAT_ALREADY_HELD = "chat_already_held"
+    CAPACITY_REACHED = "capacity_reached"
+    NOT_ALLOWED_IN_PHASE = "not_allowed_in_phase"
+    NO_COUNTDOWN = "no_countdown"
+    NO_EXTENSIONS_LEFT = "no_extensions_left"
+    EARLY_EXIT_NOT_ALLOWED = "early_exit_not_allowed"
+    CLASSIFICATION_REQUIRED = "classification_required"
+    ALREADY_FLAGGED_ABUSIVE = "already_flagged_abusive"
+
+
+class WrapUpError(Exception):
+    """Base class of every error this library raises on purpose."""
+
+    code: ErrorCode
+
+    def __init__(self, code: ErrorCode, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as JSON-ready data: ``code``, ``message`` and details."""
+        return {"code": self.code.value, "message": self.message, **self.details}
+
+
+class InvalidPolicy(WrapUpError, ValueError):
+    """A policy setting is out of range or contradicts another setting."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(
+            ErrorCode.INVALID_POLICY,
+            f"invalid policy setting {setting!r}: {message}",
+            setting=setting,
+        )
+        self.setting = setting
+
+
+class InvalidInput(WrapUpError, ValueError):
+    """A command, instant or document carries a value that can never be valid."""
+
+
+class ChatNotHeld(WrapUpError, LookupError):
+    """The acting agent does not hold the chat the command names."""
+
+    def __init__(self, command: str, agent_id: str, chat_id: str) -> None:
+        super().__init__(
+            ErrorCode.CHAT_NOT_HELD,
+            f"{command} refused: agent {agent_id!r} does not hold chat {chat_id!r}",
+            command=command,
+            agent_id=agent_id,
+            chat_id=chat_id,
+        )
+
+
+class CommandRefused(WrapUpError, RuntimeError):
+    """The command is well formed but not allowed in the current state."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        command: str,
+        agent_id: str,
+        chat_id: str,
+        reason: str,
+    ) -> None:
+        super().__init__(
+            code,
+            f"{command} refused for chat {chat_id!r} of agent {agent_id!r}: {reason}",
+            command=command,
+            agent_id=agent_id,
+            chat_id=chat_id,
+        )

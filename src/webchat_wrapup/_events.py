@@ -1,0 +1,153 @@
+"""Immutable events: every change the core makes is announced by one.
+
+Each event has a ``type`` and round-trips through JSON with a schema version
+(see :func:`event_to_dict` and :func:`event_from_dict`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, TypeAlias
+
+import attrs
+
+from ._history import Classification, EndedBy, WrapUpEnding
+from ._json import tagged_from_dict, tagged_to_dict
+from ._machine import Status
+
+
+@attrs.frozen
+class ChatAssigned:
+    """The agent was given a chat."""
+
+    type: ClassVar[str] = "chat_assigned"
+    agent_id: str
+    at: datetime
+    chat_id: str
+    customer_id: str
+    queue_id: str
+
+
+@attrs.frozen
+class ChatEnded:
+    """The chat ended, by the customer or the agent."""
+
+    type: ClassVar[str] = "chat_ended"
+    agent_id: str
+    at: datetime
+    chat_id: str
+    ended_by: EndedBy
+
+
+@attrs.frozen
+class WrapUpStarted:
+    """Wrap-up began; ``deadline`` is ``None`` when there is no countdown."""
+
+    type: ClassVar[str] = "wrap_up_started"
+    agent_id: str
+    at: datetime
+    chat_id: str
+    deadline: datetime | None
+    extensions_left: int
+
+
+@attrs.frozen
+class WrapUpExtended:
+    """The agent used one extension; the deadline moved to ``deadline``."""
+
+    type: ClassVar[str] = "wrap_up_extended"
+    agent_id: str
+    at: datetime
+    chat_id: str
+    deadline: datetime
+    extensions_left: int
+
+
+@attrs.frozen
+class ChatClassified:
+    """The agent classified the chat (the last classification stands)."""
+
+    type: ClassVar[str] = "chat_classified"
+    agent_id: str
+    at: datetime
+    chat_id: str
+    classification: Classification
+    additional_text: str | None
+
+
+@attrs.frozen
+class ChatFlaggedAbusive:
+    """The agent flagged the chat as abusive; ``note`` goes to the history."""
+
+    type: ClassVar[str] = "chat_flagged_abusive"
+    agent_id: str
+    at: datetime
+    chat_id: str
+    reason: str | None
+    note: str
+
+
+@attrs.frozen
+class WrapUpCompleted:
+    """The wrap-up ended (``ending`` says how); the history has its entry."""
+
+    type: ClassVar[str] = "wrap_up_completed"
+    agent_id: str
+    at: datetime
+    chat_id: str
+    customer_id: str
+    ending: WrapUpEnding
+    classification: Classification | None
+
+
+@attrs.frozen
+class StatusChanged:
+    """The agent's derived status changed."""
+
+    type: ClassVar[str] = "status_changed"
+    agent_id: str
+    at: datetime
+    previous: Status
+    status: Status
+
+    @property
+    def label(self) -> str:
+        """The new status as the agent sees it."""
+        return self.status.label
+
+
+Event: TypeAlias = (
+    ChatAssigned
+    | ChatEnded
+    | WrapUpStarted
+    | WrapUpExtended
+    | ChatClassified
+    | ChatFlaggedAbusive
+    | WrapUpCompleted
+    | StatusChanged
+)
+"""Any event the core emits."""
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (
+        ChatAssigned,
+        ChatEnded,
+        WrapUpStarted,
+        WrapUpExtended,
+        ChatClassified,
+        ChatFlaggedAbusive,
+        WrapUpCompleted,
+        StatusChanged,
+    )
+}
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """``event`` as JSON-ready data with ``type`` and ``schema_version``."""
+    return tagged_to_dict(event, event.type)
+
+
+def event_from_dict(data: object) -> Event:
+    """The event that :func:`event_to_dict` turned into ``data``."""
+    return tagged_from_dict(data, EVENT_TYPES, "event")

@@ -1,0 +1,175 @@
+"""Turning the library's frozen values into JSON-ready data and back.
+
+Datetimes become ISO 8601 strings in UTC, enums their values, tuples and
+frozensets lists (frozensets sorted), nested values dictionaries. Every
+top-level document carries ``schema_version``.
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+import typing
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar, Union
+
+import attrs
+
+from ._errors import ErrorCode, InvalidInput
+
+SCHEMA_VERSION = 1
+"""The version of every JSON form this library writes."""
+
+T = TypeVar("T")
+
+_hints_cache: dict[type, dict[str, Any]] = {}
+
+
+def to_data(value: Any) -> Any:
+    """``value`` as plain JSON-ready data (dicts, lists, strings, numbers)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value.value if isinstance(value, enum.Enum) else value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, frozenset):
+        return sorted(to_data(item) for item in value)
+    if isinstance(value, (tuple, list)):
+        return [to_data(item) for item in value]
+    if attrs.has(type(value)):
+        data = {
+            field.name: to_data(getattr(value, field.name))
+            for field in attrs.fields(type(value))
+            if field.init
+        }
+        kind = getattr(type(value), "kind", None)
+        return data if kind is None else {"kind": kind, **data}
+    raise TypeError(f"cannot turn {type(value).__name__} into JSON data")
+
+
+def from_data(cls: Any, data: Any, where: str = "$") -> Any:
+    """The value of type ``cls`` that :func:`to_data` turned into ``data``."""
+    origin = typing.get_origin(cls)
+    if origin in (Union, types.UnionType):
+        return _from_union(typing.get_args(cls), data, where)
+    if origin is tuple:
+        item_type = typing.get_args(cls)[0]
+        items = _expect(list, data, where)
+        return tuple(from_data(item_type, item, f"{where}[]") for item in items)
+    if origin is frozenset:
+        item_type = typing.get_args(cls)[0]
+        items = _expect(list, data, where)
+        return frozenset(from_data(item_type, item, f"{where}[]") for item in items)
+    if cls is Any:
+        return data
+    if isinstance(cls, type) and issubclass(cls, enum.Enum):
+        try:
+            return cls(data)
+        except ValueError:
+            raise _bad(where, f"{data!r} is not a {cls.__name__}") from None
+    if cls is datetime:
+        return _parse_instant(data, where)
+    if cls is bool or cls is str:
+        return _expect(cls, data, where)
+    if cls is int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise _bad(where, f"expected a whole number, not {data!r}")
+        return data
+    if attrs.has(cls):
+        return _from_attrs(cls, data, where)
+    raise TypeError(f"cannot read {cls!r} from JSON data")
+
+
+def _from_union(options: tuple[Any, ...], data: Any, where: str) -> Any:
+    if data is None and type(None) in options:
+        return None
+    candidates = [option for option in options if option is not type(None)]
+    if len(candidates) == 1:
+        return from_data(candidates[0], data, where)
+    kind = data.get("kind") if isinstance(data, dict) else None
+    for option in candidates:
+        if getattr(option, "kind", None) == kind:
+            return from_data(option, data, where)
+    raise _bad(where, f"unknown kind {kind!r}")
+
+
+def _from_attrs(cls: type[T], data: Any, where: str) -> T:
+    mapping = _expect(dict, data, where)
+    hints = _hints_cache.get(cls)
+    if hints is None:
+        hints = typing.get_type_hints(cls)
+        _hints_cache[cls] = hints
+    values: dict[str, Any] = {}
+    for field in attrs.fields(typing.cast(Any, cls)):
+        if not field.init:
+            continue
+        if field.name not in mapping:
+            if field.default is attrs.NOTHING:
+                raise _bad(f"{where}.{field.name}", "is missing")
+            continue
+        path = f"{where}.{field.name}"
+        values[field.name] = from_data(hints[field.name], mapping[field.name], path)
+    return cls(**values)
+
+
+def _expect(kind: type[T], data: Any, where: str) -> T:
+    if not isinstance(data, kind):
+        raise _bad(where, f"expected {kind.__name__}, not {type(data).__name__}")
+    return data
+
+
+def _parse_instant(data: Any, where: str) -> datetime:
+    text = _expect(str, data, where)
+    try:
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _bad(where, f"{text!r} is not an ISO 8601 instant") from None
+    if instant.utcoffset() is None:
+        raise _bad(where, f"{text!r} has no UTC offset")
+    return instant.astimezone(timezone.utc)
+
+
+def _bad(where: str, message: str) -> InvalidInput:
+    return InvalidInput(ErrorCode.INVALID_JSON, f"{where}: {message}", path=where)
+
+
+def tagged_to_dict(value: Any, tag: str) -> dict[str, Any]:
+    """``value`` as data with its ``type`` tag and the schema version."""
+    return {"schema_version": SCHEMA_VERSION, "type": tag, **to_data(value)}
+
+
+def tagged_from_dict(data: object, types_by_tag: dict[str, type[T]], what: str) -> T:
+    """The value :func:`tagged_to_dict` wrote, found by its ``type`` tag."""
+    mapping = dict(_expect(dict, data, "$"))
+    check_schema_version(mapping.pop("schema_version", None))
+    tag = mapping.pop("type", None)
+    cls = types_by_tag.get(tag) if isinstance(tag, str) else None
+    if cls is None:
+        raise _bad("$.type", f"{tag!r} is not a known {what} type")
+    return typing.cast(T, from_data(cls, mapping))
+
+
+def document_to_dict(value: Any) -> dict[str, Any]:
+    """``value`` as data with the schema version."""
+    return {"schema_version": SCHEMA_VERSION, **to_data(value)}
+
+
+def document_from_dict(cls: type[T], data: object) -> T:
+    """The value :func:`document_to_dict` wrote."""
+    mapping = dict(_expect(dict, data, "$"))
+    check_schema_version(mapping.pop("schema_version", None))
+    return typing.cast(T, from_data(cls, mapping))
+
+
+def check_schema_version(version: object) -> None:
+    """Refuse documents written by a newer (or unknown) version of the library."""
+    if version != SCHEMA_VERSION:
+        raise InvalidInput(
+            ErrorCode.UNSUPPORTED_SCHEMA_VERSION,
+            f"schema version {version!r} is not supported; "
+            f"this library reads version {SCHEMA_VERSION}",
+            schema_version=version,
+        )

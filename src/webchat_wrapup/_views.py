@@ -1,0 +1,182 @@
+"""What a desk shows for an agent at an instant, as plain JSON-ready data."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import attrs
+
+from ._agent import AgentState, Chat, utc_instant
+from ._decide import effective_state
+from ._errors import ErrorCode
+from ._history import Classification
+from ._json import document_from_dict, document_to_dict
+from ._machine import CHAT_TRANSITIONS, Action, Phase, Status
+from ._policy import DropdownClassification
+
+_ONE_SECOND = timedelta(seconds=1)
+
+
+class WarningLevel(str, enum.Enum):
+    """How low the countdown runs: more than half, down to a quarter, below."""
+
+    NORMAL = "normal"
+    LOW = "low"
+    CRITICAL = "critical"
+
+
+@attrs.frozen
+class OptionView:
+    """One dropdown option the agent may choose."""
+
+    code: str
+    label: str
+    group: str | None
+
+
+@attrs.frozen
+class DropdownInput:
+    """The classification input is a dropdown of these options."""
+
+    kind: ClassVar[str] = "dropdown"
+    options: tuple[OptionView, ...]
+
+
+@attrs.frozen
+class FreeTextInput:
+    """The classification input is a text box with these limits."""
+
+    kind: ClassVar[str] = "free_text"
+    min_length: int
+    max_length: int
+
+
+@attrs.frozen
+class ChatView:
+    """One chat as the desk shows it.
+
+    ``extend_enabled`` false means the extend button is greyed out;
+    ``extend_disabled_reason`` and ``complete_disabled_reason`` are error
+    codes, the same a click would be refused with.
+    """
+
+    chat_id: str
+    customer_id: str
+    queue_id: str
+    phase: Phase
+    deadline: datetime | None
+    seconds_left: int | None
+    warning_level: WarningLevel | None
+    extensions_left: int
+    extend_enabled: bool
+    extend_disabled_reason: ErrorCode | None
+    complete_enabled: bool
+    complete_disabled_reason: ErrorCode | None
+    classification_input: DropdownInput | FreeTextInput
+    classification_required: bool
+    additional_text_max_length: int
+    classification: Classification | None
+    additional_text: str | None
+    flagged_abusive: bool
+
+
+@attrs.frozen
+class AgentView:
+    """Everything a desk shows for one agent at instant ``at``."""
+
+    agent_id: str
+    at: datetime
+    status: Status
+    status_label: str
+    capacity: int
+    chats: tuple[ChatView, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The view as JSON-ready data, with ``schema_version``."""
+        return document_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> AgentView:
+        """The view :meth:`to_dict` wrote."""
+        return document_from_dict(cls, data)
+
+
+def view_agent(state: AgentState, at: datetime) -> AgentView:
+    """What the agent's desk shows at ``at`` (due expiries already applied)."""
+    at = utc_instant(at)
+    state = effective_state(state, at)
+    chats = tuple(_view_chat(state, chat, at) for chat in state.chats)
+    status = state.status
+    return AgentView(state.agent_id, at, status, status.label, state.capacity, chats)
+
+
+def _view_chat(state: AgentState, chat: Chat, at: datetime) -> ChatView:
+    seconds_left, level = _countdown(chat, at)
+    extend_refusal = _extend_refusal(chat)
+    complete_refusal = _complete_refusal(chat)
+    rules = chat.queue.classification
+    return ChatView(
+        chat_id=chat.chat_id,
+        customer_id=chat.customer_id,
+        queue_id=chat.queue.queue_id,
+        phase=chat.phase,
+        deadline=chat.deadline,
+        seconds_left=seconds_left,
+        warning_level=level,
+        extensions_left=chat.extensions_left,
+        extend_enabled=extend_refusal is None,
+        extend_disabled_reason=extend_refusal,
+        complete_enabled=complete_refusal is None,
+        complete_disabled_reason=complete_refusal,
+        classification_input=_input(state, chat),
+        classification_required=rules.required,
+        additional_text_max_length=rules.additional_text_max_length,
+        classification=chat.classification,
+        additional_text=chat.additional_text,
+        flagged_abusive=chat.abuse is not None,
+    )
+
+
+def _countdown(chat: Chat, at: datetime) -> tuple[int | None, WarningLevel | None]:
+    if chat.deadline is None or chat.ended_at is None:
+        return None, None
+    remaining = max(chat.deadline - at, timedelta(0))
+    seconds_left = -(-remaining // _ONE_SECOND)
+    share = remaining / (chat.deadline - chat.ended_at)
+    if share > 0.5:
+        return seconds_left, WarningLevel.NORMAL
+    if share > 0.25:
+        return seconds_left, WarningLevel.LOW
+    return seconds_left, WarningLevel.CRITICAL
+
+
+def _extend_refusal(chat: Chat) -> ErrorCode | None:
+    if (chat.phase, Action.EXTEND) not in CHAT_TRANSITIONS:
+        return ErrorCode.NOT_ALLOWED_IN_PHASE
+    if chat.deadline is None:
+        return ErrorCode.NO_COUNTDOWN
+    if chat.extensions_left <= 0:
+        return ErrorCode.NO_EXTENSIONS_LEFT
+    return None
+
+
+def _complete_refusal(chat: Chat) -> ErrorCode | None:
+    if (chat.phase, Action.COMPLETE) not in CHAT_TRANSITIONS:
+        return ErrorCode.NOT_ALLOWED_IN_PHASE
+    if not chat.queue.wrap_up.early_exit_allowed:
+        return ErrorCode.EARLY_EXIT_NOT_ALLOWED
+    if chat.queue.classification.required and chat.classification is None:
+        return ErrorCode.CLASSIFICATION_REQUIRED
+    return None
+
+
+def _input(state: AgentState, chat: Chat) -> DropdownInput | FreeTextInput:
+    choices = chat.queue.classification.choices
+    if isinstance(choices, DropdownClassification):
+        offered = choices.offered(state.classification_profile)
+        return DropdownInput(
+            tuple(OptionView(o.code, o.label, o.group) for o in offered)
+        )
+    return FreeTextInput(choices.min_length, choices.max_length)
