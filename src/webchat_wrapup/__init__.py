@@ -15,6 +15,8 @@ from ._commands import (
     ExpireWrapUp,
     ExtendWrapUp,
     FlagAbusive,
+    command_from_dict,
+    command_to_dict,
 )
 from ._decide import Decision, decide, effective_state, expire_due
 from ._errors import (
@@ -119,6 +121,8 @@ __all__ = [
     "WrapUpExtended",
     "WrapUpPolicy",
     "WrapUpStarted",
+    "command_from_dict",
+    "command_to_dict",
     "decide",
     "effective_state",
     "event_from_dict",

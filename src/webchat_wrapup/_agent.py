@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 import attrs
 
 from ._errors import ErrorCode, InvalidInput
 from ._history import AbuseFlag, Classification, EndedBy
+from ._json import document_from_dict, document_to_dict
 from ._machine import Phase, Status, status_of
 from ._policy import MAX_EXTENSIONS, QueuePolicy
 from ._text import check_identifier
@@ -91,6 +93,15 @@ class AgentState:
         """The earliest wrap-up deadline among the agent's chats, if any."""
         deadlines = [chat.deadline for chat in self.chats if chat.deadline is not None]
         return min(deadlines, default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-ready data, with ``schema_version``."""
+        return document_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> AgentState:
+        """The value :meth:`to_dict` wrote; a typed error if ``data`` is not one."""
+        return document_from_dict(cls, data)
 
 
 def _bad_capacity(capacity: object) -> InvalidInput:

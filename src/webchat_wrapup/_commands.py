@@ -7,11 +7,12 @@ that agent does not hold.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
 from ._history import EndedBy
+from ._json import tagged_from_dict, tagged_to_dict
 from ._policy import QueuePolicy
 
 
@@ -114,3 +115,15 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     CompleteWrapUp,
     ExpireWrapUp,
 )
+
+_COMMANDS_BY_NAME: dict[str, type[Command]] = {cls.name: cls for cls in COMMAND_TYPES}
+
+
+def command_to_dict(command: Command) -> dict[str, Any]:
+    """``command`` as JSON-ready data with ``type`` and ``schema_version``."""
+    return tagged_to_dict(command, command.name)
+
+
+def command_from_dict(data: object) -> Command:
+    """The command that :func:`command_to_dict` turned into ``data``."""
+    return tagged_from_dict(data, _COMMANDS_BY_NAME, "command")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import attrs
+
+from ._json import document_from_dict, document_to_dict
 
 ABUSE_NOTE = "This chat was marked as abusive"
 """The note the abuse flag writes to the contact history, word for word."""
@@ -82,3 +85,12 @@ class ContactHistoryEntry:
     def notes(self) -> tuple[str, ...]:
         """The notes shown with the entry (the abuse note, when flagged)."""
         return () if self.abuse is None else (self.abuse.note,)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-ready data, with ``schema_version``."""
+        return document_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> ContactHistoryEntry:
+        """The value :meth:`to_dict` wrote; a typed error if ``data`` is not one."""
+        return document_from_dict(cls, data)

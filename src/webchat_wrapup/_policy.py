@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
 from ._errors import ErrorCode, InvalidInput, InvalidPolicy
 from ._history import Classification
+from ._json import document_from_dict, document_to_dict
 from ._text import check_identifier, clean_line, clean_paragraphs
 
 MAX_DURATION_SECONDS = 3600
@@ -298,3 +299,12 @@ class QueuePolicy:
                 "a required classification needs wrap-up enabled: "
                 "nothing could hold the agent until it is given",
             )
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-ready data, with ``schema_version``."""
+        return document_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> QueuePolicy:
+        """The value :meth:`to_dict` wrote; a typed error if ``data`` is not one."""
+        return document_from_dict(cls, data)

@@ -1,0 +1,1 @@
+"""The command line: ``webchat-wrapup`` and ``python -m webchat_wrapup``."""

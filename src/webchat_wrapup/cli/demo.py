@@ -1,0 +1,121 @@
+"""A walk-through of the seed page on one agent, printed step by step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+from .. import (
+    AgentState,
+    AgentView,
+    AssignChat,
+    ClassificationOption,
+    ClassificationPolicy,
+    ClassifyChat,
+    Command,
+    CompleteWrapUp,
+    ContactHistoryEntry,
+    DropdownClassification,
+    EndChat,
+    ExpireWrapUp,
+    ExpiryRule,
+    ExtendWrapUp,
+    FlagAbusive,
+    QueuePolicy,
+    WrapUpError,
+    decide,
+    view_agent,
+)
+
+START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+AGENT = "agent-ana"
+
+SUPPORT = QueuePolicy(
+    "support",
+    classification=ClassificationPolicy(
+        choices=DropdownClassification(
+            (
+                ClassificationOption("billing-refund", "Refund", "Billing"),
+                ClassificationOption("billing-invoice", "Invoice query", "Billing"),
+                ClassificationOption("delivery-late", "Late delivery", "Delivery"),
+                ClassificationOption("other", "Other"),
+            )
+        ),
+        on_expiry=ExpiryRule.APPLY_DEFAULT,
+        timeout_default="other",
+    ),
+)
+
+
+def screen(view: AgentView) -> str:
+    """One line per chat: what the agent's desk shows."""
+    lines = [f"  status: {view.status_label}"]
+    for chat in view.chats:
+        countdown = "-" if chat.seconds_left is None else f"{chat.seconds_left}s"
+        icon = f"extend [{chat.extensions_left}]"
+        if not chat.extend_enabled:
+            icon += " (greyed out)"
+        chosen = "-" if chat.classification is None else chat.classification.label
+        abusive = " flagged abusive" if chat.flagged_abusive else ""
+        lines.append(
+            f"  chat {chat.chat_id}: {chat.phase.value}, countdown {countdown}, "
+            f"{icon}, classification {chosen}{abusive}"
+        )
+    return "\n".join(lines)
+
+
+def run(write: Callable[[str], None] = print) -> list[ContactHistoryEntry]:
+    """Walk one agent through two chats; returns the contact history written."""
+    state = AgentState.new(AGENT)
+    history: list[ContactHistoryEntry] = []
+    steps: list[tuple[int, str, Command]] = [
+        (0, "a chat is assigned", AssignChat(AGENT, "chat-1", "cust-42", SUPPORT)),
+        (
+            40,
+            "classified from the dropdown during the chat",
+            ClassifyChat(
+                AGENT,
+                "chat-1",
+                code="billing-refund",
+                additional_text="Refund for order 1234 agreed",
+            ),
+        ),
+        (55, "flagged as abusive", FlagAbusive(AGENT, "chat-1", "Insults")),
+        (90, "the customer ends the chat", EndChat(AGENT, "chat-1")),
+        (100, "extend (1)", ExtendWrapUp(AGENT, "chat-1")),
+        (101, "extend (2)", ExtendWrapUp(AGENT, "chat-1")),
+        (102, "extend (3)", ExtendWrapUp(AGENT, "chat-1")),
+        (103, "extend again", ExtendWrapUp(AGENT, "chat-1")),
+        (130, "complete wrap-up early", CompleteWrapUp(AGENT, "chat-1")),
+        (
+            200,
+            "a second chat is assigned",
+            AssignChat(AGENT, "chat-2", "cust-7", SUPPORT),
+        ),
+        (320, "the customer ends it", EndChat(AGENT, "chat-2")),
+        (
+            380,
+            "the countdown runs out; a sweeper makes it permanent",
+            ExpireWrapUp(AGENT, "chat-2", START + timedelta(seconds=380)),
+        ),
+    ]
+    for offset, what, command in steps:
+        now = START + timedelta(seconds=offset)
+        write(f"[{now:%H:%M:%S}] {what}")
+        try:
+            decision = decide(state, command, now)
+        except WrapUpError as error:
+            write(f"  refused: {error.code.value}: {error}")
+            continue
+        state = decision.state
+        history.extend(decision.history)
+        write(screen(view_agent(state, now)))
+    write("\ncontact history:")
+    for entry in history:
+        label = entry.classification.label if entry.classification else "-"
+        notes = "; ".join(entry.notes) or "-"
+        write(
+            f"  {entry.customer_id} {entry.chat_id}: {label}, {entry.ending.value}, "
+            f"{entry.extensions_used} extension(s), notes: {notes}"
+        )
+    return history
