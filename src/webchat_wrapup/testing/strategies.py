@@ -1,0 +1,189 @@
+"""Hypothesis strategies for policies, instants and commands."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import strategies as st
+
+from .._commands import (
+    AssignChat,
+    ClassifyChat,
+    Command,
+    CompleteWrapUp,
+    EndChat,
+    ExpireWrapUp,
+    ExtendWrapUp,
+    FlagAbusive,
+)
+from .._history import EndedBy
+from .._policy import (
+    ClassificationOption,
+    ClassificationPolicy,
+    DropdownClassification,
+    ExpiryRule,
+    FreeTextClassification,
+    QueuePolicy,
+    WrapUpPolicy,
+)
+
+EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+
+_codes = st.sampled_from(["refund", "invoice", "late", "broken", "other", "spam"])
+
+
+def _validate_size(min_size: int, max_size: int) -> None:
+    if not 0 <= min_size <= max_size:
+        raise ValueError(f"need 0 <= min_size <= max_size, not {min_size}, {max_size}")
+
+
+def instants(
+    *, start: datetime = EPOCH, max_offset_seconds: int = 3600
+) -> st.SearchStrategy[datetime]:
+    """UTC instants from ``start`` up to ``max_offset_seconds`` later."""
+    return st.integers(0, max_offset_seconds * 1000).map(
+        lambda ms: start + timedelta(milliseconds=ms)
+    )
+
+
+def wrap_up_policies() -> st.SearchStrategy[WrapUpPolicy]:
+    """Valid wrap-up policies, biased towards short countdowns."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> WrapUpPolicy:
+        countdown = draw(st.none() | st.integers(1, 300))
+        early = True if countdown is None else draw(st.booleans())
+        return WrapUpPolicy(
+            enabled=draw(st.booleans()),
+            countdown_seconds=countdown,
+            extension_seconds=draw(st.integers(1, 300)),
+            max_extensions=draw(st.integers(0, 4)),
+            early_exit_allowed=early,
+        )
+
+    return build()
+
+
+def dropdowns(
+    *, min_size: int = 1, max_size: int = 6
+) -> st.SearchStrategy[DropdownClassification]:
+    """Dropdowns with unique codes; at least one option is not retired."""
+    _validate_size(max(min_size, 1), max_size)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> DropdownClassification:
+        codes = draw(
+            st.lists(_codes, min_size=max(min_size, 1), max_size=max_size, unique=True)
+        )
+        retired = [draw(st.booleans()) for _ in codes]
+        retired[0] = False
+        return DropdownClassification(
+            tuple(
+                ClassificationOption(
+                    code, code.title(), draw(st.none() | st.just("Billing")), gone
+                )
+                for code, gone in zip(codes, retired, strict=True)
+            )
+        )
+
+    return build()
+
+
+def classification_policies(
+    *, wrap_up_enabled: bool = True
+) -> st.SearchStrategy[ClassificationPolicy]:
+    """Valid classification policies, dropdown or free text."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> ClassificationPolicy:
+        choices = draw(
+            dropdowns()
+            | st.builds(
+                FreeTextClassification,
+                min_length=st.integers(1, 3),
+                max_length=st.integers(3, 40),
+            )
+        )
+        default = None
+        if draw(st.booleans()):
+            if isinstance(choices, DropdownClassification):
+                default = choices.offered(None)[0].code
+            else:
+                default = "Timed out"[: choices.max_length].strip() or None
+        on_expiry = (
+            ExpiryRule.APPLY_DEFAULT
+            if default and draw(st.booleans())
+            else ExpiryRule.COMPLETE_UNCLASSIFIED
+        )
+        return ClassificationPolicy(
+            choices=choices,
+            required=wrap_up_enabled and draw(st.booleans()),
+            on_expiry=on_expiry,
+            timeout_default=default,
+            additional_text_max_length=draw(st.integers(0, 50)),
+        )
+
+    return build()
+
+
+def queue_policies(
+    *, queue_ids: tuple[str, ...] = ("sales", "support")
+) -> st.SearchStrategy[QueuePolicy]:
+    """Valid queue policies."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> QueuePolicy:
+        wrap_up = draw(wrap_up_policies())
+        return QueuePolicy(
+            draw(st.sampled_from(queue_ids)),
+            wrap_up,
+            draw(classification_policies(wrap_up_enabled=wrap_up.enabled)),
+        )
+
+    return build()
+
+
+def commands(
+    *,
+    agent_id: str = "agent-1",
+    chat_ids: tuple[str, ...] = ("chat-1", "chat-2", "chat-3"),
+    deadline_start: datetime = EPOCH,
+) -> st.SearchStrategy[Command]:
+    """Any command for ``agent_id`` on a small set of chats, valid or not."""
+    chats = st.sampled_from(chat_ids)
+    texts = st.none() | st.text(max_size=12) | _codes
+    return st.one_of(
+        st.builds(
+            AssignChat,
+            st.just(agent_id),
+            chats,
+            st.sampled_from(["cust-1", "cust-2"]),
+            queue_policies(),
+        ),
+        st.builds(EndChat, st.just(agent_id), chats, st.sampled_from(list(EndedBy))),
+        st.builds(
+            ClassifyChat,
+            st.just(agent_id),
+            chats,
+            st.none() | _codes,
+            texts,
+            st.none() | st.text(max_size=60),
+        ),
+        st.builds(
+            FlagAbusive, st.just(agent_id), chats, st.none() | st.text(max_size=20)
+        ),
+        st.builds(ExtendWrapUp, st.just(agent_id), chats),
+        st.builds(CompleteWrapUp, st.just(agent_id), chats),
+        st.builds(
+            ExpireWrapUp, st.just(agent_id), chats, instants(start=deadline_start)
+        ),
+    )
+
+
+def command_sequences(
+    *, min_size: int = 0, max_size: int = 30, agent_id: str = "agent-1"
+) -> st.SearchStrategy[list[tuple[int, Command]]]:
+    """Lists of (milliseconds since the previous command, command)."""
+    _validate_size(min_size, max_size)
+    step = st.tuples(st.integers(0, 120_000), commands(agent_id=agent_id))
+    return st.lists(step, min_size=min_size, max_size=max_size)

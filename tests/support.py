@@ -1,0 +1,94 @@
+"""Helpers shared by the tests: a start instant and small policy builders."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from webchat_wrapup import (
+    AgentState,
+    AssignChat,
+    ClassificationOption,
+    ClassificationPolicy,
+    Command,
+    Decision,
+    DropdownClassification,
+    EndChat,
+    QueuePolicy,
+    WrapUpError,
+    WrapUpPolicy,
+    decide,
+)
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+AGENT = "agent-1"
+
+OPTIONS = (
+    ClassificationOption("refund", "Refund", "Billing"),
+    ClassificationOption("invoice", "Invoice query", "Billing"),
+    ClassificationOption("late", "Late delivery", "Delivery"),
+    ClassificationOption("old", "Old reason", retired=True),
+    ClassificationOption("other", "Other"),
+)
+
+
+def at(seconds: float) -> datetime:
+    """The instant ``seconds`` after T0."""
+    return T0 + timedelta(seconds=seconds)
+
+
+def queue(
+    queue_id: str = "support",
+    *,
+    dropdown: bool = True,
+    **settings: object,
+) -> QueuePolicy:
+    """A queue policy; keyword settings go to the wrap-up or classification part."""
+    wrap_keys = {f.name for f in WrapUpPolicy.__attrs_attrs__ if f.init}
+    wrap = {k: v for k, v in settings.items() if k in wrap_keys}
+    rules = {k: v for k, v in settings.items() if k not in wrap_keys}
+    if dropdown:
+        rules.setdefault("choices", DropdownClassification(OPTIONS))
+    return QueuePolicy(
+        queue_id,
+        WrapUpPolicy(**wrap),  # type: ignore[arg-type]
+        ClassificationPolicy(**rules),  # type: ignore[arg-type]
+    )
+
+
+class Desk:
+    """One agent driven through the core, keeping state, events and history."""
+
+    def __init__(self, state: AgentState | None = None) -> None:
+        self.state = state or AgentState.new(AGENT)
+        self.events: list[object] = []
+        self.history: list[object] = []
+
+    def do(self, command: Command, seconds: float) -> Decision:
+        decision = decide(self.state, command, at(seconds))
+        self.state = decision.state
+        self.events.extend(decision.events)
+        self.history.extend(decision.history)
+        return decision
+
+    def in_wrap_up(self, policy: QueuePolicy, chat_id: str = "chat-1") -> None:
+        """Assign a chat at T0 and let the customer end it at T0 + 30 s."""
+        self.do(AssignChat(AGENT, chat_id, "cust-1", policy), 0)
+        self.do(EndChat(AGENT, chat_id), 30)
+
+
+def play(
+    steps: list[tuple[int, Command]], state: AgentState | None = None
+) -> tuple[AgentState, datetime, list[Decision]]:
+    """Run (milliseconds later, command) steps from T0, skipping refusals."""
+    state = state or AgentState.new(AGENT)
+    now = T0
+    decisions: list[Decision] = []
+    for delay, command in steps:
+        now += timedelta(milliseconds=delay)
+        try:
+            decision = decide(state, command, now)
+        except WrapUpError:
+            continue
+        state = decision.state
+        decisions.append(decision)
+    return state, now, decisions
