@@ -16,12 +16,14 @@ from webchat_wrapup import (
     EndedBy,
     ErrorCode,
     InvalidInput,
+    QueuePolicy,
     command_from_dict,
     command_to_dict,
     event_from_dict,
     event_to_dict,
 )
 from webchat_wrapup._events import EVENT_TYPES
+from webchat_wrapup._json import from_data, to_data
 from webchat_wrapup.testing.strategies import command_sequences, commands
 
 
@@ -127,8 +129,35 @@ def test_bad_documents_get_a_typed_error_naming_the_problem(
 
 
 def test_instants_are_written_in_utc_with_a_z() -> None:
-    state, _, decisions = play([])
-    assert decisions == []
-
     event = ChatEnded("a", at(0), "c", EndedBy.CUSTOMER)
     assert event_to_dict(event)["at"] == "2026-01-05T09:00:00Z"
+
+
+def test_a_policy_document_may_leave_out_settings_that_have_defaults() -> None:
+    data = {"schema_version": SCHEMA_VERSION, "queue_id": "sales"}
+    assert QueuePolicy.from_dict(data) == QueuePolicy("sales")
+
+
+def test_a_policy_document_with_an_unknown_classification_kind_is_refused() -> None:
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "queue_id": "sales",
+        "classification": {"choices": {"kind": "telepathy"}},
+    }
+    with pytest.raises(InvalidInput) as caught:
+        QueuePolicy.from_dict(data)
+    assert caught.value.details["path"] == "$.classification.choices"
+
+
+def test_a_document_with_a_list_where_an_object_belongs_is_refused() -> None:
+    data = {"schema_version": SCHEMA_VERSION, "agent_id": "a", "chats": {}}
+    with pytest.raises(InvalidInput) as caught:
+        AgentState.from_dict(data)
+    assert caught.value.details["path"] == "$.chats"
+
+
+def test_values_the_json_form_does_not_know_are_a_programming_error() -> None:
+    with pytest.raises(TypeError):
+        to_data(object())
+    with pytest.raises(TypeError):
+        from_data(complex, "1j")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import types
 import typing
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, TypeVar, Union
 
 import attrs
@@ -27,14 +27,12 @@ _hints_cache: dict[type, dict[str, Any]] = {}
 
 def to_data(value: Any) -> Any:
     """``value`` as plain JSON-ready data (dicts, lists, strings, numbers)."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value.value if isinstance(value, enum.Enum) else value
     if isinstance(value, enum.Enum):
         return value.value
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-    if isinstance(value, timedelta):
-        return value.total_seconds()
     if isinstance(value, frozenset):
         return sorted(to_data(item) for item in value)
     if isinstance(value, (tuple, list)):
@@ -63,8 +61,6 @@ def from_data(cls: Any, data: Any, where: str = "$") -> Any:
         item_type = typing.get_args(cls)[0]
         items = _expect(list, data, where)
         return frozenset(from_data(item_type, item, f"{where}[]") for item in items)
-    if cls is Any:
-        return data
     if isinstance(cls, type) and issubclass(cls, enum.Enum):
         try:
             return cls(data)

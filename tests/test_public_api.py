@@ -1,0 +1,98 @@
+"""The public surface is pinned, and the core stays pure."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import webchat_wrapup
+
+PACKAGE = Path(webchat_wrapup.__file__).resolve().parent
+NOT_CORE = {"cli", "testing", "stores", "__main__.py", "clocks.py"}
+ALLOWED_ROOTS = {"attrs", "statemachine"}
+FORBIDDEN_CALLS = {"open", "print", "input"}
+FORBIDDEN_NAMES = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}
+
+PUBLIC_API = {
+    "ABUSE_NOTE", "MAX_CAPACITY", "SCHEMA_VERSION", "AbuseFlag", "AgentState",
+    "AgentStatusChart", "AgentView", "AssignChat", "Chat", "ChatAssigned",
+    "ChatClassified", "ChatEnded", "ChatFlaggedAbusive", "ChatLifecycle",
+    "ChatNotHeld", "ChatView", "Classification", "ClassificationOption",
+    "ClassificationPolicy", "ClassifyChat", "Command", "CommandRefused",
+    "CompleteWrapUp", "ContactHistoryEntry", "Decision", "DropdownClassification",
+    "DropdownInput", "EndChat", "EndedBy", "ErrorCode", "Event", "ExpireWrapUp",
+    "ExpiryRule", "ExtendWrapUp", "FlagAbusive", "FreeTextClassification",
+    "FreeTextInput", "InvalidInput", "InvalidPolicy", "OptionView", "Phase",
+    "QueuePolicy", "Status", "StatusChanged", "WarningLevel", "WrapUpCompleted",
+    "WrapUpEnding", "WrapUpError", "WrapUpExtended", "WrapUpPolicy",
+    "WrapUpStarted", "command_from_dict", "command_to_dict", "decide",
+    "effective_state", "event_from_dict", "event_to_dict", "expire_due",
+    "utc_instant", "view_agent",
+}  # fmt: skip
+
+
+def core_modules() -> list[Path]:
+    return [
+        path
+        for path in PACKAGE.rglob("*.py")
+        if not NOT_CORE & set(path.relative_to(PACKAGE).parts)
+    ]
+
+
+def test_the_public_api_is_exactly_the_pinned_list() -> None:
+    assert set(webchat_wrapup.__all__) == PUBLIC_API
+    for name in webchat_wrapup.__all__:
+        assert getattr(webchat_wrapup, name) is not None
+
+
+def test_the_package_ships_its_type_marker() -> None:
+    assert (PACKAGE / "py.typed").is_file()
+
+
+def test_the_core_imports_only_the_standard_library_attrs_and_statemachine() -> None:
+    for path in core_modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                roots = {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                roots = {(node.module or "").split(".")[0]}
+            else:
+                continue
+            for root in roots:
+                allowed = root in sys.stdlib_module_names or root in ALLOWED_ROOTS
+                assert allowed, f"{path.name} imports {root}"
+
+
+def test_the_core_reads_no_clock_and_no_file() -> None:
+    for path in core_modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in FORBIDDEN_CALLS, f"{path.name} does I/O"
+            if isinstance(node, ast.Attribute):
+                assert node.attr not in FORBIDDEN_NAMES, (
+                    f"{path.name} reads a clock: .{node.attr}"
+                )
+
+
+def test_importing_the_package_loads_no_third_party_module_but_its_own() -> None:
+    code = (
+        "import sys, webchat_wrapup\n"
+        "names = {m.split('.')[0] for m in sys.modules}\n"
+        "print('\\n'.join(sorted(names - set(sys.stdlib_module_names))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    allowed = {"webchat_wrapup", "attrs", "attr", "statemachine", "__main__"}
+    # _distutils_hack is setuptools' own start-up hook, present before any import.
+    assert set(out) - {"_distutils_hack"} <= allowed
+
+
+def test_every_error_code_is_unique_and_snake_case() -> None:
+    values = [code.value for code in webchat_wrapup.ErrorCode]
+    assert len(values) == len(set(values))
+    assert all(value.isidentifier() and value.islower() for value in values)

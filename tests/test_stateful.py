@@ -1,0 +1,199 @@
+"""Random commands at random instants; the invariants hold after every step."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+)
+
+from support import AGENT, T0
+from webchat_wrapup import (
+    AgentState,
+    AssignChat,
+    ChatFlaggedAbusive,
+    ChatNotHeld,
+    ClassifyChat,
+    Command,
+    CompleteWrapUp,
+    ContactHistoryEntry,
+    Decision,
+    EndChat,
+    EndedBy,
+    ExpireWrapUp,
+    ExtendWrapUp,
+    FlagAbusive,
+    QueuePolicy,
+    StatusChanged,
+    WrapUpCompleted,
+    WrapUpError,
+    decide,
+    effective_state,
+    expire_due,
+    view_agent,
+)
+from webchat_wrapup._machine import STATUS_CHANGES
+from webchat_wrapup.testing.strategies import queue_policies
+
+texts = st.none() | st.sampled_from(["Refund", "  Late  ", "x", "", "bad\x00"])
+codes = st.none() | st.sampled_from(["refund", "invoice", "late", "other", "nope"])
+
+
+class AgentMachine(RuleBasedStateMachine):
+    """Drives one agent through the core and checks every invariant."""
+
+    chats = Bundle("chats")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = AgentState.new(AGENT)
+        self.now = T0
+        self.assigned = 0
+        self.history: list[ContactHistoryEntry] = []
+        self.completed: Counter[str] = Counter()
+        self.flags: Counter[str] = Counter()
+        self.deadlines: dict[str, datetime] = {}
+        self.status_trail = [self.state.status]
+
+    @initialize(capacity=st.integers(1, 3))
+    def start(self, capacity: int) -> None:
+        self.state = AgentState.new(AGENT, capacity=capacity)
+
+    def run(self, command: Command) -> Decision | None:
+        before = copy.deepcopy(self.state)
+        try:
+            decision = decide(self.state, command, self.now)
+        except WrapUpError:
+            assert self.state == before, "a refused command changed the state"
+            return None
+        self.record(decision)
+        return decision
+
+    def record(self, decision: Decision) -> None:
+        self.state = decision.state
+        self.history.extend(decision.history)
+        for event in decision.events:
+            if isinstance(event, WrapUpCompleted):
+                self.completed[event.chat_id] += 1
+            if isinstance(event, ChatFlaggedAbusive):
+                self.flags[event.chat_id] += 1
+            if isinstance(event, StatusChanged):
+                assert event.previous is self.status_trail[-1]
+                assert (event.previous, event.status) in STATUS_CHANGES
+                self.status_trail.append(event.status)
+
+    @rule(seconds=st.integers(0, 200))
+    def time_passes(self, seconds: int) -> None:
+        self.now += timedelta(seconds=seconds, milliseconds=seconds % 7)
+
+    @rule(seconds=st.integers(1, 30))
+    def clock_jumps_back(self, seconds: int) -> None:
+        self.now -= timedelta(seconds=seconds)
+
+    @rule(target=chats, policy=queue_policies())
+    def assign(self, policy: QueuePolicy) -> str:
+        self.assigned += 1
+        chat_id = f"chat-{self.assigned}"
+        self.run(AssignChat(AGENT, chat_id, f"cust-{self.assigned % 3}", policy))
+        return chat_id
+
+    @rule(chat_id=chats, ended_by=st.sampled_from(list(EndedBy)))
+    def end(self, chat_id: str, ended_by: EndedBy) -> None:
+        self.run(EndChat(AGENT, chat_id, ended_by))
+
+    @rule(chat_id=chats, code=codes, text=texts, extra=texts)
+    def classify(
+        self, chat_id: str, code: str | None, text: str | None, extra: str | None
+    ) -> None:
+        self.run(ClassifyChat(AGENT, chat_id, code, text, extra))
+
+    @rule(chat_id=chats, reason=texts)
+    def flag(self, chat_id: str, reason: str | None) -> None:
+        self.run(FlagAbusive(AGENT, chat_id, reason))
+
+    @rule(chat_id=chats)
+    def extend(self, chat_id: str) -> None:
+        self.run(ExtendWrapUp(AGENT, chat_id))
+
+    @rule(chat_id=chats)
+    def complete(self, chat_id: str) -> None:
+        self.run(CompleteWrapUp(AGENT, chat_id))
+
+    @rule(chat_id=chats)
+    def sweep(self, chat_id: str) -> None:
+        chat = self.state.chat(chat_id)
+        deadline = self.now if chat is None or chat.deadline is None else chat.deadline
+        self.run(ExpireWrapUp(AGENT, chat_id, deadline))
+
+    @rule(chat_id=chats)
+    def another_agent_tries(self, chat_id: str) -> None:
+        before = self.state
+        with pytest.raises(ChatNotHeld):
+            decide(self.state, ExtendWrapUp("agent-2", chat_id), self.now)
+        assert self.state is before
+
+    @invariant()
+    def extensions_never_exceed_the_budget(self) -> None:
+        for chat in self.state.chats:
+            assert 0 <= chat.extensions_used <= chat.queue.wrap_up.max_extensions
+        for entry in self.history:
+            assert entry.extensions_used <= 10
+
+    @invariant()
+    def a_deadline_never_moves_back(self) -> None:
+        for chat in self.state.chats:
+            if chat.deadline is None:
+                continue
+            seen = self.deadlines.get(chat.chat_id)
+            assert seen is None or chat.deadline >= seen
+            self.deadlines[chat.chat_id] = chat.deadline
+
+    @invariant()
+    def the_status_is_the_one_derived_from_the_chats(self) -> None:
+        assert self.state.status is self.state.derived_status()
+        assert self.state.status is self.status_trail[-1]
+        assert len(self.state.chats) <= self.state.capacity
+
+    @invariant()
+    def every_completed_chat_has_exactly_one_history_entry(self) -> None:
+        written = Counter(entry.chat_id for entry in self.history)
+        assert written == self.completed
+        assert all(count == 1 for count in written.values())
+        held = {chat.chat_id for chat in self.state.chats}
+        assert not held & set(written)
+
+    @invariant()
+    def an_abuse_note_appears_at_most_once_per_chat(self) -> None:
+        assert all(count <= 1 for count in self.flags.values())
+        for entry in self.history:
+            assert len(entry.notes) == (1 if self.flags[entry.chat_id] else 0)
+
+    @invariant()
+    def the_effective_state_equals_the_state_after_expiring(self) -> None:
+        for later in (self.now, self.now + timedelta(seconds=90)):
+            effective = effective_state(self.state, later)
+            expired = expire_due(self.state, later)
+            assert effective == expired.state
+            assert expire_due(effective, later).events == ()
+            assert view_agent(self.state, later).status is effective.status
+            for chat in effective.chats:
+                assert chat.deadline is None or chat.deadline > later
+
+    @invariant()
+    def history_entries_are_in_time_order_within_each_entry(self) -> None:
+        for entry in self.history:
+            assert entry.chat_started_at <= entry.chat_ended_at
+            assert entry.chat_ended_at == entry.wrap_up_started_at
+            assert entry.wrap_up_started_at <= entry.wrap_up_ended_at
+
+
+TestAgentMachine = AgentMachine.TestCase

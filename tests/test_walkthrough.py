@@ -1,0 +1,37 @@
+"""``python -m webchat_wrapup`` walks through the seed page."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from webchat_wrapup import WrapUpEnding
+from webchat_wrapup.cli import demo
+
+
+def test_the_walkthrough_ends_with_the_seed_pages_contact_history() -> None:
+    lines: list[str] = []
+    history = demo.run(lines.append)
+    assert [entry.ending for entry in history] == [
+        WrapUpEnding.COMPLETED_EARLY,
+        WrapUpEnding.EXPIRED_WITH_DEFAULT,
+    ]
+    assert history[0].extensions_used == 3
+    assert history[0].notes == ("This chat was marked as abusive",)
+    text = "\n".join(lines)
+    assert "extend [0] (greyed out)" in text
+    assert "refused: no_extensions_left" in text
+    assert lines[-3] == "\ncontact history:"
+
+
+def test_python_dash_m_runs_the_walkthrough() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "webchat_wrapup"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert "status: Wrap-up" in result.stdout
+    assert "status: Available" in result.stdout
+    assert result.stderr == ""
