@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -16,7 +17,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from support import AGENT, T0
+from support import AGENT, T0, queue
 from webchat_wrapup import (
     AgentState,
     AssignChat,
@@ -30,8 +31,10 @@ from webchat_wrapup import (
     EndChat,
     EndedBy,
     ExpireWrapUp,
+    ExpiryRule,
     ExtendWrapUp,
     FlagAbusive,
+    Phase,
     QueuePolicy,
     StatusChanged,
     WrapUpCompleted,
@@ -44,6 +47,20 @@ from webchat_wrapup import (
 from webchat_wrapup._machine import STATUS_CHANGES
 from webchat_wrapup.testing.strategies import queue_policies
 
+FIXED_POLICIES = st.sampled_from(
+    [
+        queue(),
+        queue(max_extensions=1, extension_seconds=30),
+        queue(max_extensions=0),
+        queue(countdown_seconds=None),
+        queue(early_exit_allowed=False),
+        queue(
+            required=True, on_expiry=ExpiryRule.APPLY_DEFAULT, timeout_default="other"
+        ),
+        queue(enabled=False),
+        queue(dropdown=False, countdown_seconds=5, extension_seconds=7),
+    ]
+)
 texts = st.none() | st.sampled_from(["Refund", "  Late  ", "x", "", "bad\x00"])
 codes = st.none() | st.sampled_from(["refund", "invoice", "late", "other", "nope"])
 
@@ -91,7 +108,7 @@ class AgentMachine(RuleBasedStateMachine):
                 assert (event.previous, event.status) in STATUS_CHANGES
                 self.status_trail.append(event.status)
 
-    @rule(seconds=st.integers(0, 200))
+    @rule(seconds=st.sampled_from([0, 1, 5, 20, 59, 60, 61, 200]) | st.integers(0, 300))
     def time_passes(self, seconds: int) -> None:
         self.now += timedelta(seconds=seconds, milliseconds=seconds % 7)
 
@@ -99,7 +116,7 @@ class AgentMachine(RuleBasedStateMachine):
     def clock_jumps_back(self, seconds: int) -> None:
         self.now -= timedelta(seconds=seconds)
 
-    @rule(target=chats, policy=queue_policies())
+    @rule(target=chats, policy=FIXED_POLICIES | queue_policies())
     def assign(self, policy: QueuePolicy) -> str:
         self.assigned += 1
         chat_id = f"chat-{self.assigned}"
@@ -147,6 +164,22 @@ class AgentMachine(RuleBasedStateMachine):
             assert 0 <= chat.extensions_used <= chat.queue.wrap_up.max_extensions
         for entry in self.history:
             assert entry.extensions_used <= 10
+
+    @invariant()
+    def the_deadline_is_the_countdown_plus_the_extensions_used(self) -> None:
+        for chat in self.state.chats:
+            policy = chat.queue.wrap_up
+            if chat.deadline is None:
+                assert chat.phase is Phase.ACTIVE or policy.countdown is None
+                continue
+            assert chat.ended_at is not None
+            assert policy.countdown is not None
+            expected = (
+                chat.ended_at
+                + policy.countdown
+                + chat.extensions_used * policy.extension
+            )
+            assert chat.deadline == expected
 
     @invariant()
     def a_deadline_never_moves_back(self) -> None:
@@ -197,3 +230,6 @@ class AgentMachine(RuleBasedStateMachine):
 
 
 TestAgentMachine = AgentMachine.TestCase
+TestAgentMachine.settings = settings(
+    settings.default, max_examples=max(settings.default.max_examples, 200)
+)
