@@ -42,6 +42,13 @@ from ._policy import ExpiryRule, QueuePolicy
 from ._text import check_identifier, clean_paragraphs
 
 MAX_ABUSE_REASON_LENGTH = 1000
+# Enum member lookups are slow on the hot path; bind the actions once.
+_CLASSIFY, _FLAG_ABUSIVE, _END_CHAT = (
+    Action.CLASSIFY,
+    Action.FLAG_ABUSIVE,
+    Action.END_CHAT,
+)
+_EXTEND, _COMPLETE, _EXPIRE = Action.EXTEND, Action.COMPLETE, Action.EXPIRE
 _UTC = timezone.utc
 
 
@@ -93,9 +100,12 @@ def effective_state(state: AgentState, at: datetime) -> AgentState:
 
 
 def _due(state: AgentState, now: datetime) -> Decision | None:
-    due = [c for c in state.chats if c.deadline is not None and c.deadline <= now]
-    if not due:
+    for chat in state.chats:
+        if chat.deadline is not None and chat.deadline <= now:
+            break
+    else:
         return None
+    due = [c for c in state.chats if c.deadline is not None and c.deadline <= now]
     events: list[Event] = []
     history: list[ContactHistoryEntry] = []
     for chat in sorted(due, key=lambda c: c.deadline or now):
@@ -109,7 +119,7 @@ def _expire(
     events: list[Event],
     history: list[ContactHistoryEntry],
 ) -> AgentState:
-    _check_allowed(state, chat, Action.EXPIRE, "expire_wrap_up")
+    _check_allowed(state, chat, _EXPIRE, "expire_wrap_up")
     at = chat.deadline or chat.started_at
     rules = chat.queue.classification
     classification, ending = chat.classification, WrapUpEnding.EXPIRED
@@ -191,7 +201,10 @@ def _with_chats(
 
 def _replace(state: AgentState, chat: Chat) -> AgentState:
     """``state`` with ``chat`` in place of the chat with the same id."""
-    chats = tuple(chat if c.chat_id == chat.chat_id else c for c in state.chats)
+    if len(state.chats) == 1:
+        chats: tuple[Chat, ...] = (chat,)
+    else:
+        chats = tuple([chat if c.chat_id == chat.chat_id else c for c in state.chats])
     return AgentState(
         state.agent_id,
         state.capacity,
@@ -278,7 +291,7 @@ def _end(
     state: AgentState, command: EndChat, now: datetime, prelude: Decision | None
 ) -> Decision:
     chat = _held(state, command, prelude)
-    phase = _check_allowed(state, chat, Action.END_CHAT, command.name)
+    phase = _check_allowed(state, chat, _END_CHAT, command.name)
     ended_at = max(now, chat.started_at)
     events: list[Event] = [
         ChatEnded(state.agent_id, ended_at, chat.chat_id, command.ended_by)
@@ -310,7 +323,7 @@ def _classify(
     state: AgentState, command: ClassifyChat, now: datetime, prelude: Decision | None
 ) -> Decision:
     chat = _held(state, command, prelude)
-    _check_allowed(state, chat, Action.CLASSIFY, command.name)
+    _check_allowed(state, chat, _CLASSIFY, command.name)
     rules = chat.queue.classification
     profile = state.classification_profile
     classification = rules.choose(command.code, command.text, profile)
@@ -328,7 +341,7 @@ def _flag(
     state: AgentState, command: FlagAbusive, now: datetime, prelude: Decision | None
 ) -> Decision:
     chat = _held(state, command, prelude)
-    _check_allowed(state, chat, Action.FLAG_ABUSIVE, command.name)
+    _check_allowed(state, chat, _FLAG_ABUSIVE, command.name)
     if chat.abuse is not None:
         _refuse(
             state,
@@ -363,7 +376,7 @@ def _extend(
     state: AgentState, command: ExtendWrapUp, now: datetime, prelude: Decision | None
 ) -> Decision:
     chat = _held(state, command, prelude)
-    phase = _check_allowed(state, chat, Action.EXTEND, command.name)
+    phase = _check_allowed(state, chat, _EXTEND, command.name)
     deadline = chat.deadline
     if deadline is None:
         _refuse(state, chat, ErrorCode.NO_COUNTDOWN, command.name, _NO_COUNTDOWN)
@@ -399,7 +412,7 @@ def _complete(
     state: AgentState, command: CompleteWrapUp, now: datetime, prelude: Decision | None
 ) -> Decision:
     chat = _held(state, command, prelude)
-    _check_allowed(state, chat, Action.COMPLETE, command.name)
+    _check_allowed(state, chat, _COMPLETE, command.name)
     if not chat.queue.wrap_up.early_exit_allowed:
         why = "this queue does not let agents end wrap-up early"
         _refuse(state, chat, ErrorCode.EARLY_EXIT_NOT_ALLOWED, command.name, why)

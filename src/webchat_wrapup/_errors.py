@@ -37,6 +37,17 @@ class ErrorCode(str, enum.Enum):
     EARLY_EXIT_NOT_ALLOWED = "early_exit_not_allowed"
     CLASSIFICATION_REQUIRED = "classification_required"
     ALREADY_FLAGGED_ABUSIVE = "already_flagged_abusive"
+    INVALID_PAGE = "invalid_page"
+    UNKNOWN_AGENT = "unknown_agent"
+    AGENT_EXISTS = "agent_exists"
+    VERSION_CONFLICT = "version_conflict"
+    COMMAND_ID_REUSED = "command_id_reused"
+    STORE_LOCKED = "store_locked"
+    STORE_READ_ONLY = "store_read_only"
+    STORE_CORRUPT = "store_corrupt"
+    STORE_TOO_NEW = "store_too_new"
+    STORE_UNAVAILABLE = "store_unavailable"
+    NOTIFICATION_FAILED = "notification_failed"
 
 
 class WrapUpError(Exception):
@@ -102,3 +113,57 @@ class CommandRefused(WrapUpError, RuntimeError):
             agent_id=agent_id,
             chat_id=chat_id,
         )
+
+
+class UnknownAgent(WrapUpError, LookupError):
+    """No agent with this id has been added to the store."""
+
+    def __init__(self, agent_id: str) -> None:
+        super().__init__(
+            ErrorCode.UNKNOWN_AGENT,
+            f"agent {agent_id!r} is unknown: add the agent first",
+            agent_id=agent_id,
+        )
+
+
+class AgentExists(WrapUpError, ValueError):
+    """An agent with this id has already been added."""
+
+    def __init__(self, agent_id: str) -> None:
+        super().__init__(
+            ErrorCode.AGENT_EXISTS,
+            f"agent {agent_id!r} already exists",
+            agent_id=agent_id,
+        )
+
+
+class VersionConflict(WrapUpError, RuntimeError):
+    """The agent changed since it was loaded; nothing was written."""
+
+    def __init__(self, agent_id: str, expected: int) -> None:
+        super().__init__(
+            ErrorCode.VERSION_CONFLICT,
+            f"agent {agent_id!r} is no longer at version {expected}; "
+            "nothing was written",
+            agent_id=agent_id,
+            expected_version=expected,
+        )
+
+
+class CommandIdReused(WrapUpError, ValueError):
+    """A command id already applied to a different command."""
+
+    def __init__(self, command_id: str) -> None:
+        super().__init__(
+            ErrorCode.COMMAND_ID_REUSED,
+            f"command id {command_id!r} was already used for a different command",
+            command_id=command_id,
+        )
+
+
+class StoreError(WrapUpError, OSError):
+    """The store cannot be used: locked, read-only, corrupt or too new."""
+
+
+class NotificationFailed(WrapUpError, RuntimeError):
+    """The command was saved, but a subscriber raised while hearing its events."""

@@ -1,0 +1,193 @@
+"""The storage form of an agent's state: compact JSON, policies by reference.
+
+Stores keep each queue policy once, under a key derived from its content,
+and each agent's state as JSON that names its chats' policies by key. This
+keeps agent rows small and saves fast; it is a storage format, versioned by
+the stores' schema, not a public document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ._agent import AgentState, Chat
+from ._events import event_from_dict, event_to_dict
+from ._history import AbuseFlag, Classification, ContactHistoryEntry, EndedBy
+from ._machine import Phase, Status
+from ._policy import QueuePolicy
+from .ports import Outcome
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_PHASES = {phase.value: phase for phase in Phase}
+_STATUSES = {status.value: status for status in Status}
+_ENDED_BY = {who.value: who for who in EndedBy}
+_MAX_CACHED = 4096
+
+
+def instant_to_micros(instant: datetime) -> int:
+    """Microseconds since the Unix epoch: sortable, exact."""
+    return (instant - _EPOCH) // timedelta(microseconds=1)
+
+
+def micros_to_instant(micros: int) -> datetime:
+    """The UTC instant :func:`instant_to_micros` encoded."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _maybe_micros(instant: datetime | None) -> int | None:
+    return None if instant is None else instant_to_micros(instant)
+
+
+def _maybe_instant(micros: int | None) -> datetime | None:
+    return None if micros is None else micros_to_instant(micros)
+
+
+class StateCodec:
+    """Encodes agent states, remembering the policies it has seen.
+
+    One codec belongs to one store; it is safe to share between threads
+    because its caches only ever grow with equal values.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[int, tuple[QueuePolicy, str, str]] = {}
+        self._policies: dict[str, QueuePolicy] = {}
+
+    def policy_key(self, policy: QueuePolicy) -> tuple[str, str]:
+        """The policy's content key and its JSON text."""
+        cached = self._keys.get(id(policy))
+        if cached is not None and cached[0] is policy:
+            return cached[1], cached[2]
+        if len(self._keys) >= _MAX_CACHED:
+            self._keys.clear()
+        text = json.dumps(policy.to_dict(), sort_keys=True, separators=(",", ":"))
+        key = hashlib.sha256(text.encode()).hexdigest()[:32]
+        self._keys[id(policy)] = (policy, key, text)
+        self._policies.setdefault(key, policy)
+        return key, text
+
+    def encode(self, state: AgentState) -> tuple[str, dict[str, str]]:
+        """The state's JSON, and ``{key: policy JSON}`` for its chats' policies."""
+        policies: dict[str, str] = {}
+        chats = []
+        for chat in state.chats:
+            key, text = self.policy_key(chat.queue)
+            policies[key] = text
+            chats.append(_chat_data(chat, key))
+        profile = state.classification_profile
+        data = [
+            state.agent_id,
+            state.capacity,
+            state.status.value,
+            None if profile is None else sorted(profile),
+            chats,
+        ]
+        return json.dumps(data, separators=(",", ":")), policies
+
+    def decode(self, text: str, fetch_policy: Callable[[str], str]) -> AgentState:
+        """The state :meth:`encode` wrote; ``fetch_policy`` reads unknown keys."""
+        agent_id, capacity, status, profile, chats = json.loads(text)
+        return AgentState(
+            agent_id,
+            capacity,
+            tuple(self._chat(data, fetch_policy) for data in chats),
+            _STATUSES[status],
+            None if profile is None else frozenset(profile),
+        )
+
+    def policy(self, key: str, fetch_policy: Callable[[str], str]) -> QueuePolicy:
+        """The policy stored under ``key``."""
+        policy = self._policies.get(key)
+        if policy is None:
+            policy = QueuePolicy.from_dict(json.loads(fetch_policy(key)))
+            self._policies[key] = policy
+        return policy
+
+    def _chat(self, data: list[Any], fetch_policy: Callable[[str], str]) -> Chat:
+        (chat_id, customer_id, key, phase, started, ended, ended_by, deadline) = data[
+            :8
+        ]
+        used, classification, additional_text, abuse = data[8:]
+        return Chat(
+            chat_id,
+            customer_id,
+            self.policy(key, fetch_policy),
+            _PHASES[phase],
+            micros_to_instant(started),
+            _maybe_instant(ended),
+            None if ended_by is None else _ENDED_BY[ended_by],
+            _maybe_instant(deadline),
+            used,
+            None if classification is None else Classification(*classification),
+            additional_text,
+            None if abuse is None else _abuse(abuse),
+        )
+
+
+def _chat_data(chat: Chat, key: str) -> list[Any]:
+    classification = chat.classification
+    abuse = chat.abuse
+    return [
+        chat.chat_id,
+        chat.customer_id,
+        key,
+        chat.phase.value,
+        instant_to_micros(chat.started_at),
+        _maybe_micros(chat.ended_at),
+        None if chat.ended_by is None else chat.ended_by.value,
+        _maybe_micros(chat.deadline),
+        chat.extensions_used,
+        None
+        if classification is None
+        else [classification.label, classification.code, classification.group],
+        chat.additional_text,
+        None
+        if abuse is None
+        else [
+            abuse.flagged_by,
+            instant_to_micros(abuse.flagged_at),
+            abuse.reason,
+            abuse.note,
+        ],
+    ]
+
+
+def _abuse(data: list[Any]) -> AbuseFlag:
+    flagged_by, flagged_at, reason, note = data
+    return AbuseFlag(flagged_by, micros_to_instant(flagged_at), reason, note)
+
+
+def outcome_to_json(outcome: Outcome) -> str:
+    """A command's outcome as JSON text, for command records."""
+    data = {
+        "agent_id": outcome.agent_id,
+        "version": outcome.version,
+        "events": [event_to_dict(event) for event in outcome.events],
+        "history": [entry.to_dict() for entry in outcome.history],
+    }
+    return json.dumps(data, separators=(",", ":"))
+
+
+def outcome_from_json(text: str) -> Outcome:
+    """The outcome :func:`outcome_to_json` wrote."""
+    data = json.loads(text)
+    return Outcome(
+        data["agent_id"],
+        data["version"],
+        tuple(event_from_dict(event) for event in data["events"]),
+        tuple(ContactHistoryEntry.from_dict(entry) for entry in data["history"]),
+    )
+
+
+def entry_to_json(entry: ContactHistoryEntry) -> str:
+    """A contact-history entry as JSON text."""
+    return json.dumps(entry.to_dict(), separators=(",", ":"))
+
+
+def entry_from_json(text: str) -> ContactHistoryEntry:
+    """The entry :func:`entry_to_json` wrote."""
+    return ContactHistoryEntry.from_dict(json.loads(text))

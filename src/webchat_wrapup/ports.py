@@ -1,0 +1,132 @@
+"""The ports: the only ways the library reaches the outside world.
+
+An integrator writes an adapter for either from this module alone. The
+library ships :class:`~webchat_wrapup.clocks.SystemClock` and
+:class:`~webchat_wrapup.clocks.ManualClock`, and three stores: in memory,
+SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from ._agent import AgentState
+from ._events import Event
+from ._history import ContactHistoryEntry
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Where the service gets the time."""
+
+    def now(self) -> datetime:
+        """The current instant, as an aware UTC datetime."""
+
+
+@attrs.frozen
+class StoredAgent:
+    """An agent's state as stored, with the version it was stored at."""
+
+    state: AgentState
+    version: int
+
+
+@attrs.frozen
+class Outcome:
+    """What one command did: the agent's new version, its events and entries.
+
+    ``replayed`` is true when a retried command id returned the first run's
+    outcome without doing anything again.
+    """
+
+    agent_id: str
+    version: int
+    events: tuple[Event, ...] = ()
+    history: tuple[ContactHistoryEntry, ...] = ()
+    replayed: bool = False
+
+
+@attrs.frozen
+class CommandRecord:
+    """What a command carrying a command id did, kept for retries.
+
+    ``fingerprint`` identifies the command's content, so the same id sent
+    with a different command is refused; ``outcome`` is what the first run
+    did.
+    """
+
+    command_id: str
+    agent_id: str
+    fingerprint: str
+    outcome: Outcome
+
+
+@attrs.frozen
+class Change:
+    """One atomic write: all of it is saved, or none of it.
+
+    ``expected_version`` is the version the state was loaded at (0 for an
+    agent not stored yet); the store writes ``state`` at
+    ``expected_version + 1``.
+    """
+
+    agent_id: str
+    expected_version: int
+    state: AgentState
+    history: tuple[ContactHistoryEntry, ...] = ()
+    command: CommandRecord | None = None
+
+
+@attrs.frozen
+class HistoryPage:
+    """One page of a customer's contact history, oldest first.
+
+    ``next_cursor`` is ``None`` on the last page; otherwise pass it back to
+    read the next one.
+    """
+
+    entries: tuple[ContactHistoryEntry, ...]
+    next_cursor: str | None
+
+
+class Store(Protocol):
+    """Where agents' states, the contact history and command records live.
+
+    Every method is safe to call from several threads, and from several
+    processes sharing the same database. The contract suite in
+    :mod:`webchat_wrapup.testing` checks an implementation against all of
+    what follows.
+    """
+
+    def load(self, agent_id: str) -> StoredAgent | None:
+        """The agent's state and version, or ``None`` if never saved."""
+
+    def save(self, change: Change) -> None:
+        """Write ``change`` atomically if the agent is still at its version.
+
+        Raises :class:`~webchat_wrapup.VersionConflict` and writes nothing
+        when the stored version is not ``change.expected_version`` (or, for
+        version 0, when the agent exists). Raises
+        :class:`~webchat_wrapup.CommandIdReused` and writes nothing when the
+        command id is already recorded.
+        """
+
+    def find_command(self, command_id: str) -> CommandRecord | None:
+        """The record of the command saved with ``command_id``, if any."""
+
+    def history(
+        self, customer_id: str, *, cursor: str | None = None, limit: int = 50
+    ) -> HistoryPage:
+        """A page of the customer's contact history, ordered by the instant
+        each wrap-up ended (then by the order written)."""
+
+    def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
+        """Up to ``limit`` agents with a wrap-up due at ``at``, earliest first.
+
+        Each agent returned is claimed for ``lease``: no other call returns
+        it until the lease runs out or the agent is saved. The cost grows
+        with the number returned, not with the number of agents.
+        """

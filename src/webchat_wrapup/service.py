@@ -1,0 +1,296 @@
+"""The object vendors call: load, let the core decide, save, then notify.
+
+A command travels one way: the service loads the agent from the store,
+the core decides at the clock's instant, the store saves the new state with
+its history entries and command record in one transaction, and only then do
+subscribers hear the events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+
+from ._agent import AgentState
+from ._commands import (
+    AssignChat,
+    ClassifyChat,
+    Command,
+    CompleteWrapUp,
+    EndChat,
+    ExpireWrapUp,
+    ExtendWrapUp,
+    FlagAbusive,
+    command_to_dict,
+)
+from ._decide import Decision, decide, expire_due
+from ._errors import (
+    AgentExists,
+    CommandIdReused,
+    ErrorCode,
+    NotificationFailed,
+    UnknownAgent,
+    VersionConflict,
+)
+from ._events import Event, WrapUpCompleted
+from ._history import EndedBy
+from ._policy import QueuePolicy
+from ._text import check_identifier
+from ._views import AgentView, view_agent
+from .ports import Change, Clock, CommandRecord, HistoryPage, Outcome, Store
+
+Subscriber = Callable[[Event], None]
+"""Called once per event, after the change is committed."""
+
+DEFAULT_ATTEMPTS = 8
+DEFAULT_LEASE = timedelta(seconds=30)
+
+
+class WrapUpService:
+    """Runs commands against a store, at the clock's time.
+
+    ``attempts`` bounds how often a command is decided again on fresh state
+    after a version conflict; ``lease`` is how long a sweeper's claim on a
+    due wrap-up lasts.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        attempts: int = DEFAULT_ATTEMPTS,
+        lease: timedelta = DEFAULT_LEASE,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self.store = store
+        self.clock = clock
+        self.attempts = attempts
+        self.lease = lease
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Hear every event after it is committed; returns an unsubscribe."""
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    def add_agent(
+        self,
+        agent_id: str,
+        *,
+        capacity: int = 1,
+        classification_profile: Iterable[str] | None = None,
+    ) -> AgentState:
+        """Store a new, available agent; :class:`AgentExists` if already there."""
+        profile = None
+        if classification_profile is not None:
+            profile = frozenset(classification_profile)
+        state = AgentState.new(
+            agent_id, capacity=capacity, classification_profile=profile
+        )
+        try:
+            self.store.save(Change(agent_id, 0, state))
+        except VersionConflict as error:
+            raise AgentExists(agent_id) from error
+        return state
+
+    def execute(self, command: Command, *, command_id: str | None = None) -> Outcome:
+        """Decide and save ``command``; a retried ``command_id`` is replayed."""
+        fingerprint = None
+        if command_id is not None:
+            check_identifier(command_id, "command_id")
+            fingerprint = _fingerprint(command)
+        for _ in range(self.attempts):
+            if command_id is not None and fingerprint is not None:
+                replay = self._replay(command_id, fingerprint)
+                if replay is not None:
+                    return replay
+            outcome = self._attempt(command, command_id, fingerprint)
+            if outcome is not None:
+                self._notify(outcome)
+                return outcome
+        raise VersionConflict(command.agent_id, -1)
+
+    def _replay(self, command_id: str, fingerprint: str) -> Outcome | None:
+        record = self.store.find_command(command_id)
+        if record is None:
+            return None
+        if record.fingerprint != fingerprint:
+            raise CommandIdReused(command_id)
+        first = record.outcome
+        return Outcome(first.agent_id, first.version, first.events, first.history, True)
+
+    def _attempt(
+        self, command: Command, command_id: str | None, fingerprint: str | None
+    ) -> Outcome | None:
+        stored = self.store.load(command.agent_id)
+        if stored is None:
+            raise UnknownAgent(command.agent_id)
+        decision = decide(stored.state, command, self.clock.now())
+        if not decision.events and command_id is None:
+            return Outcome(command.agent_id, stored.version)
+        outcome = _outcome(command.agent_id, stored.version + 1, decision)
+        record = None
+        if command_id is not None and fingerprint is not None:
+            record = CommandRecord(command_id, command.agent_id, fingerprint, outcome)
+        change = Change(
+            command.agent_id, stored.version, decision.state, decision.history, record
+        )
+        try:
+            self.store.save(change)
+        except VersionConflict:
+            return None
+        except CommandIdReused:
+            if command_id is None:  # pragma: no cover - stores only raise it with ids
+                raise
+            return None
+        return outcome
+
+    def _notify(self, outcome: Outcome) -> None:
+        failures: list[Exception] = []
+        for event in outcome.events:
+            for subscriber in list(self._subscribers):
+                try:
+                    subscriber(event)
+                except Exception as error:
+                    failures.append(error)
+        if failures:
+            raise NotificationFailed(
+                ErrorCode.NOTIFICATION_FAILED,
+                f"the command was saved, but {len(failures)} subscriber call(s) "
+                f"failed; the first: {failures[0]!r}",
+                agent_id=outcome.agent_id,
+                version=outcome.version,
+            ) from failures[0]
+
+    def expire_due(self, limit: int = 100) -> int:
+        """Make up to ``limit`` agents' due expiries permanent; how many expired.
+
+        Safe to run in several processes at once: claims keep sweepers apart
+        and versions make each expiry happen exactly once.
+        """
+        now = self.clock.now()
+        expired = 0
+        for agent_id in self.store.claim_due(now, limit, self.lease):
+            expired += self._expire_agent(agent_id, now)
+        return expired
+
+    def _expire_agent(self, agent_id: str, now: datetime) -> int:
+        for _ in range(self.attempts):
+            stored = self.store.load(agent_id)
+            if stored is None:
+                return 0
+            decision = expire_due(stored.state, now)
+            if not decision.events:
+                return 0
+            change = Change(agent_id, stored.version, decision.state, decision.history)
+            try:
+                self.store.save(change)
+            except VersionConflict:
+                continue
+            outcome = _outcome(agent_id, stored.version + 1, decision)
+            self._notify(outcome)
+            return sum(isinstance(e, WrapUpCompleted) for e in decision.events)
+        return 0
+
+    def view(self, agent_id: str) -> AgentView:
+        """What the agent's desk shows now."""
+        stored = self.store.load(agent_id)
+        if stored is None:
+            raise UnknownAgent(agent_id)
+        return view_agent(stored.state, self.clock.now())
+
+    def history(
+        self, customer_id: str, *, cursor: str | None = None, limit: int = 50
+    ) -> HistoryPage:
+        """A page of the customer's contact history."""
+        return self.store.history(customer_id, cursor=cursor, limit=limit)
+
+    # Shorthands, one per command.
+
+    def assign(
+        self,
+        agent_id: str,
+        chat_id: str,
+        customer_id: str,
+        queue: QueuePolicy,
+        *,
+        command_id: str | None = None,
+    ) -> Outcome:
+        """Give the agent a chat from ``queue``."""
+        command = AssignChat(agent_id, chat_id, customer_id, queue)
+        return self.execute(command, command_id=command_id)
+
+    def end_chat(
+        self,
+        agent_id: str,
+        chat_id: str,
+        ended_by: EndedBy = EndedBy.CUSTOMER,
+        *,
+        command_id: str | None = None,
+    ) -> Outcome:
+        """End the chat; wrap-up starts."""
+        command = EndChat(agent_id, chat_id, ended_by)
+        return self.execute(command, command_id=command_id)
+
+    def classify(
+        self,
+        agent_id: str,
+        chat_id: str,
+        *,
+        code: str | None = None,
+        text: str | None = None,
+        additional_text: str | None = None,
+        command_id: str | None = None,
+    ) -> Outcome:
+        """Classify the chat by dropdown ``code`` or free ``text``."""
+        command = ClassifyChat(agent_id, chat_id, code, text, additional_text)
+        return self.execute(command, command_id=command_id)
+
+    def flag_abusive(
+        self,
+        agent_id: str,
+        chat_id: str,
+        reason: str | None = None,
+        *,
+        command_id: str | None = None,
+    ) -> Outcome:
+        """Flag the chat as abusive."""
+        command = FlagAbusive(agent_id, chat_id, reason)
+        return self.execute(command, command_id=command_id)
+
+    def extend(
+        self, agent_id: str, chat_id: str, *, command_id: str | None = None
+    ) -> Outcome:
+        """Use one extension."""
+        return self.execute(ExtendWrapUp(agent_id, chat_id), command_id=command_id)
+
+    def complete(
+        self, agent_id: str, chat_id: str, *, command_id: str | None = None
+    ) -> Outcome:
+        """End the wrap-up early."""
+        return self.execute(CompleteWrapUp(agent_id, chat_id), command_id=command_id)
+
+    def expire(
+        self,
+        agent_id: str,
+        chat_id: str,
+        deadline: datetime,
+        *,
+        command_id: str | None = None,
+    ) -> Outcome:
+        """Make one expiry permanent (does nothing if it is not due)."""
+        command = ExpireWrapUp(agent_id, chat_id, deadline)
+        return self.execute(command, command_id=command_id)
+
+
+def _outcome(agent_id: str, version: int, decision: Decision) -> Outcome:
+    return Outcome(agent_id, version, decision.events, decision.history)
+
+
+def _fingerprint(command: Command) -> str:
+    text = json.dumps(command_to_dict(command), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,322 @@
+"""The SQLite store: the embedded default, one file, safe across processes.
+
+Every write runs in ``BEGIN IMMEDIATE`` on a connection with
+``isolation_level=None``, so the write lock is taken before anything is
+read and two processes can never both write from the same stale read.
+The file is in WAL mode with a busy timeout; ``synchronous`` is ``FULL`` by
+default (a committed command survives power loss) and may be ``NORMAL``
+(it survives a crash of the process, and is several times faster).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Literal
+
+from .._codec import (
+    StateCodec,
+    entry_from_json,
+    entry_to_json,
+    instant_to_micros,
+    outcome_from_json,
+    outcome_to_json,
+)
+from .._errors import (
+    CommandIdReused,
+    ErrorCode,
+    StoreError,
+    VersionConflict,
+)
+from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
+from ._history_order import check_limit, decode_cursor, encode_cursor
+
+SCHEMA_VERSION = 1
+"""The newest schema this version of the library writes (``user_version``)."""
+
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE agents (
+        agent_id TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        next_deadline INTEGER,
+        claimed_until INTEGER
+    );
+    CREATE INDEX agents_due ON agents (next_deadline)
+        WHERE next_deadline IS NOT NULL;
+    CREATE TABLE policies (
+        policy_key TEXT PRIMARY KEY,
+        policy TEXT NOT NULL
+    );
+    CREATE TABLE history (
+        sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+        customer_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        chat_started_at INTEGER NOT NULL,
+        wrap_up_ended_at INTEGER NOT NULL,
+        entry TEXT NOT NULL,
+        UNIQUE (agent_id, chat_id, chat_started_at)
+    );
+    CREATE INDEX history_by_customer
+        ON history (customer_id, wrap_up_ended_at, sequence);
+    CREATE TABLE commands (
+        command_id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    );
+    """,
+)
+
+Synchronous = Literal["FULL", "NORMAL"]
+
+
+def _translate(error: sqlite3.Error, path: str) -> StoreError:
+    message = str(error)
+    lowered = message.lower()
+    if "locked" in lowered or "busy" in lowered:
+        code = ErrorCode.STORE_LOCKED
+    elif "readonly" in lowered or "read-only" in lowered:
+        code = ErrorCode.STORE_READ_ONLY
+    elif "not a database" in lowered or "malformed" in lowered:
+        code = ErrorCode.STORE_CORRUPT
+    else:
+        code = ErrorCode.STORE_UNAVAILABLE
+    return StoreError(code, f"SQLite store {path!r}: {message}", path=path)
+
+
+class SQLiteStore:
+    """A store in one SQLite file (created if missing)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Synchronous = "FULL",
+        busy_timeout: float = 10.0,
+    ) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+        self.path = os.fspath(path)
+        self._lock = threading.RLock()
+        self._codec = StateCodec()
+        self._known_policies: set[str] = set()
+        try:
+            self._db = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=busy_timeout,
+            )
+        except sqlite3.Error as error:
+            raise _translate(error, self.path) from error
+        try:
+            self._configure(synchronous, busy_timeout)
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _configure(self, synchronous: Synchronous, busy_timeout: float) -> None:
+        with self._translated():
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise sqlite3.OperationalError(f"cannot use WAL (journal mode {mode})")
+            self._db.execute(f"PRAGMA synchronous = {synchronous}")
+
+    def _migrate(self) -> None:
+        with self._transaction():
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    ErrorCode.STORE_TOO_NEW,
+                    f"SQLite store {self.path!r} has schema version {version}, "
+                    f"newer than this library's {SCHEMA_VERSION}: upgrade the library",
+                    path=self.path,
+                    schema_version=version,
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise _translate(error, self.path) from error
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._translated():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def load(self, agent_id: str) -> StoredAgent | None:
+        """The agent's state and version, or ``None``."""
+        with self._lock, self._translated():
+            row = self._db.execute(
+                "SELECT version, state FROM agents WHERE agent_id = ?", (agent_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            state = self._codec.decode(row[1], self._fetch_policy)
+            return StoredAgent(state, row[0])
+
+    def _fetch_policy(self, key: str) -> str:
+        row = self._db.execute(
+            "SELECT policy FROM policies WHERE policy_key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(
+                ErrorCode.STORE_CORRUPT,
+                f"SQLite store {self.path!r} lacks policy {key!r}",
+                path=self.path,
+            )
+        return str(row[0])
+
+    def save(self, change: Change) -> None:
+        """Write ``change`` atomically if the agent is still at its version."""
+        text, policies = self._codec.encode(change.state)
+        deadline = change.state.next_deadline()
+        due = None if deadline is None else instant_to_micros(deadline)
+        new_policies = [
+            (key, policy)
+            for key, policy in policies.items()
+            if key not in self._known_policies
+        ]
+        with self._transaction() as db:
+            self._write_agent(db, change, text, due)
+            if new_policies:
+                db.executemany(
+                    "INSERT OR IGNORE INTO policies VALUES (?, ?)", new_policies
+                )
+            if change.history:
+                db.executemany(
+                    "INSERT INTO history (customer_id, agent_id, chat_id, "
+                    "chat_started_at, wrap_up_ended_at, entry) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            entry.customer_id,
+                            entry.agent_id,
+                            entry.chat_id,
+                            instant_to_micros(entry.chat_started_at),
+                            instant_to_micros(entry.wrap_up_ended_at),
+                            entry_to_json(entry),
+                        )
+                        for entry in change.history
+                    ],
+                )
+            if change.command is not None:
+                self._write_command(db, change.command)
+        self._known_policies.update(key for key, _ in new_policies)
+
+    def _write_agent(
+        self, db: sqlite3.Connection, change: Change, text: str, due: int | None
+    ) -> None:
+        version = change.expected_version
+        if version == 0:
+            try:
+                db.execute(
+                    "INSERT INTO agents VALUES (?, 1, ?, ?, NULL)",
+                    (change.agent_id, text, due),
+                )
+            except sqlite3.IntegrityError:
+                raise VersionConflict(change.agent_id, version) from None
+            return
+        cursor = db.execute(
+            "UPDATE agents SET version = ?, state = ?, next_deadline = ?, "
+            "claimed_until = NULL WHERE agent_id = ? AND version = ?",
+            (version + 1, text, due, change.agent_id, version),
+        )
+        if cursor.rowcount != 1:
+            raise VersionConflict(change.agent_id, version)
+
+    def _write_command(self, db: sqlite3.Connection, record: CommandRecord) -> None:
+        try:
+            db.execute(
+                "INSERT INTO commands VALUES (?, ?, ?, ?)",
+                (
+                    record.command_id,
+                    record.agent_id,
+                    record.fingerprint,
+                    outcome_to_json(record.outcome),
+                ),
+            )
+        except sqlite3.IntegrityError:
+            raise CommandIdReused(record.command_id) from None
+
+    def find_command(self, command_id: str) -> CommandRecord | None:
+        """The record saved with ``command_id``, if any."""
+        with self._lock, self._translated():
+            row = self._db.execute(
+                "SELECT agent_id, fingerprint, outcome FROM commands "
+                "WHERE command_id = ?",
+                (command_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return CommandRecord(command_id, row[0], row[1], outcome_from_json(row[2]))
+
+    def history(
+        self, customer_id: str, *, cursor: str | None = None, limit: int = 50
+    ) -> HistoryPage:
+        """A page of the customer's history, by wrap-up end then write order."""
+        check_limit(limit)
+        ended, sequence = decode_cursor(cursor)
+        with self._lock, self._translated():
+            rows = self._db.execute(
+                "SELECT entry, wrap_up_ended_at, sequence FROM history "
+                "WHERE customer_id = ? AND (wrap_up_ended_at, sequence) > (?, ?) "
+                "ORDER BY wrap_up_ended_at, sequence LIMIT ?",
+                (customer_id, ended, sequence, limit + 1),
+            ).fetchall()
+        page = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            next_cursor = encode_cursor(page[-1][1], page[-1][2])
+        return HistoryPage(tuple(entry_from_json(row[0]) for row in page), next_cursor)
+
+    def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
+        """Claim up to ``limit`` agents with a wrap-up due at ``at``."""
+        now = instant_to_micros(at)
+        until = instant_to_micros(at + lease)
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT agent_id FROM agents WHERE next_deadline <= ? "
+                "AND (claimed_until IS NULL OR claimed_until <= ?) "
+                "ORDER BY next_deadline LIMIT ?",
+                (now, now, limit),
+            ).fetchall()
+            agents = [row[0] for row in rows]
+            db.executemany(
+                "UPDATE agents SET claimed_until = ? WHERE agent_id = ?",
+                [(until, agent_id) for agent_id in agents],
+            )
+        return agents

@@ -1,0 +1,338 @@
+"""The store contract: one pytest class every store adapter must pass.
+
+Subclass :class:`StoreContract` in your test suite and override the
+``store`` fixture to yield a fresh, empty store::
+
+    class TestMyStore(StoreContract):
+        @pytest.fixture
+        def store(self, tmp_path):
+            with MyStore(tmp_path / "db") as store:
+                yield store
+
+The built-in stores are tested exactly this way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from .._agent import AgentState
+from .._commands import AssignChat, EndChat, ExtendWrapUp
+from .._decide import decide
+from .._errors import (
+    CommandIdReused,
+    ErrorCode,
+    InvalidInput,
+    VersionConflict,
+    WrapUpError,
+)
+from .._history import ContactHistoryEntry, EndedBy, WrapUpEnding
+from .._policy import QueuePolicy, WrapUpPolicy
+from ..ports import Change, CommandRecord, Outcome, Store
+from .strategies import command_sequences
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+LEASE = timedelta(seconds=30)
+
+
+def _at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def _in_wrap_up(agent_id: str, ended: float, countdown: int = 60) -> AgentState:
+    policy = QueuePolicy("support", WrapUpPolicy(countdown_seconds=countdown))
+    state = AgentState.new(agent_id)
+    state = decide(state, AssignChat(agent_id, "chat-1", "cust-1", policy), T0).state
+    return decide(state, EndChat(agent_id, "chat-1"), _at(ended)).state
+
+
+def _entry(customer_id: str, chat_id: str, ended: float) -> ContactHistoryEntry:
+    return ContactHistoryEntry(
+        customer_id=customer_id,
+        chat_id=chat_id,
+        agent_id="agent-1",
+        queue_id="support",
+        classification=None,
+        additional_text=None,
+        chat_started_at=T0,
+        chat_ended_at=T0,
+        ended_by=EndedBy.CUSTOMER,
+        wrap_up_started_at=T0,
+        wrap_up_ended_at=_at(ended),
+        ending=WrapUpEnding.COMPLETED_EARLY,
+        extensions_used=0,
+        abuse=None,
+    )
+
+
+def _record(command_id: str, agent_id: str = "agent-1") -> CommandRecord:
+    return CommandRecord(command_id, agent_id, "fingerprint", Outcome(agent_id, 2))
+
+
+class StoreContract:
+    """Everything a :class:`~webchat_wrapup.ports.Store` must do."""
+
+    @pytest.fixture
+    def store(self) -> Iterator[Store]:
+        """Override: yield a fresh, empty store."""
+        raise NotImplementedError("override the store fixture")
+
+    # Agents and versions
+
+    def test_an_agent_never_saved_loads_as_none(self, store: Store) -> None:
+        assert store.load("nobody") is None
+
+    def test_a_new_agent_is_stored_at_version_one(self, store: Store) -> None:
+        state = AgentState.new("agent-1", capacity=2)
+        store.save(Change("agent-1", 0, state))
+        stored = store.load("agent-1")
+        assert stored is not None
+        assert (stored.state, stored.version) == (state, 1)
+
+    def test_adding_an_agent_twice_conflicts(self, store: Store) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        with pytest.raises(VersionConflict):
+            store.save(Change("agent-1", 0, AgentState.new("agent-1", capacity=3)))
+        stored = store.load("agent-1")
+        assert stored is not None
+        assert stored.state.capacity == 1
+
+    def test_each_save_moves_the_version_on_by_one(self, store: Store) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        state = _in_wrap_up("agent-1", 30)
+        store.save(Change("agent-1", 1, state))
+        stored = store.load("agent-1")
+        assert stored is not None
+        assert (stored.state, stored.version) == (state, 2)
+
+    def test_a_stale_save_conflicts_and_writes_nothing(self, store: Store) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        store.save(Change("agent-1", 1, _in_wrap_up("agent-1", 30)))
+        stale = Change(
+            "agent-1",
+            1,
+            AgentState.new("agent-1", capacity=5),
+            (_entry("cust-1", "chat-1", 1),),
+            _record("cmd-1"),
+        )
+        with pytest.raises(VersionConflict) as caught:
+            store.save(stale)
+        assert isinstance(caught.value, WrapUpError)
+        stored = store.load("agent-1")
+        assert stored is not None
+        assert stored.version == 2
+        assert stored.state.capacity == 1
+        assert store.history("cust-1").entries == ()
+        assert store.find_command("cmd-1") is None
+
+    def test_saving_an_unknown_agent_at_a_version_conflicts(self, store: Store) -> None:
+        with pytest.raises(VersionConflict):
+            store.save(Change("ghost", 3, AgentState.new("ghost")))
+        assert store.load("ghost") is None
+
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
+    )
+    @given(steps=command_sequences(max_size=15))
+    def test_every_reachable_state_loads_back_equal(
+        self, store: Store, steps: list[tuple[int, object]]
+    ) -> None:
+        agent_id = "agent-1"
+        stored = store.load(agent_id)
+        version = 0 if stored is None else stored.version
+        state = AgentState.new(agent_id, capacity=3)
+        now = T0
+        for delay, command in steps:
+            now += timedelta(milliseconds=delay)
+            try:
+                state = decide(state, command, now).state  # type: ignore[arg-type]
+            except WrapUpError:
+                continue
+            store.save(Change(agent_id, version, state))
+            version += 1
+            loaded = store.load(agent_id)
+            assert loaded is not None
+            assert (loaded.state, loaded.version) == (state, version)
+
+    # History and command records
+
+    def test_a_save_writes_the_state_its_history_and_its_record_together(
+        self, store: Store
+    ) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        entry = _entry("cust-1", "chat-1", 5)
+        store.save(
+            Change("agent-1", 1, AgentState.new("agent-1"), (entry,), _record("c-1"))
+        )
+        assert store.history("cust-1").entries == (entry,)
+        record = store.find_command("c-1")
+        assert record == _record("c-1")
+
+    def test_a_reused_command_id_is_refused_and_writes_nothing(
+        self, store: Store
+    ) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1"), (), _record("c-1")))
+        store.save(Change("agent-2", 0, AgentState.new("agent-2")))
+        with pytest.raises(CommandIdReused):
+            store.save(
+                Change(
+                    "agent-2",
+                    1,
+                    AgentState.new("agent-2", capacity=4),
+                    (_entry("cust-9", "chat-9", 1),),
+                    _record("c-1", "agent-2"),
+                )
+            )
+        stored = store.load("agent-2")
+        assert stored is not None
+        assert (stored.version, stored.state.capacity) == (1, 1)
+        assert store.history("cust-9").entries == ()
+
+    def test_an_unknown_command_id_has_no_record(self, store: Store) -> None:
+        assert store.find_command("never") is None
+
+    def test_history_is_ordered_by_the_end_of_wrap_up(self, store: Store) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        late, early = _entry("cust-1", "chat-1", 50), _entry("cust-1", "chat-2", 10)
+        other = _entry("cust-2", "chat-3", 1)
+        store.save(Change("agent-1", 1, AgentState.new("agent-1"), (late, other)))
+        store.save(Change("agent-1", 2, AgentState.new("agent-1"), (early,)))
+        assert store.history("cust-1").entries == (early, late)
+        assert store.history("cust-2").entries == (other,)
+        assert store.history("cust-3").entries == ()
+
+    def test_history_pages_cover_every_entry_once(self, store: Store) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        entries = tuple(_entry("cust-1", f"chat-{i}", i % 4) for i in range(11))
+        store.save(Change("agent-1", 1, AgentState.new("agent-1"), entries))
+        seen: list[ContactHistoryEntry] = []
+        cursor = None
+        for _ in range(10):
+            page = store.history("cust-1", cursor=cursor, limit=3)
+            assert len(page.entries) <= 3
+            seen.extend(page.entries)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert sorted(e.chat_id for e in seen) == sorted(e.chat_id for e in entries)
+        assert len(seen) == len(entries)
+        ends = [entry.wrap_up_ended_at for entry in seen]
+        assert ends == sorted(ends)
+
+    @pytest.mark.parametrize("limit", [0, -1, 1001])
+    def test_a_page_size_out_of_range_is_refused(
+        self, store: Store, limit: int
+    ) -> None:
+        with pytest.raises(InvalidInput) as caught:
+            store.history("cust-1", limit=limit)
+        assert caught.value.code is ErrorCode.INVALID_PAGE
+
+    def test_a_bad_cursor_is_refused(self, store: Store) -> None:
+        with pytest.raises(InvalidInput) as caught:
+            store.history("cust-1", cursor="not a cursor")
+        assert caught.value.code is ErrorCode.INVALID_PAGE
+
+    # Due wrap-ups and claims
+
+    def test_only_agents_with_a_wrap_up_due_are_claimed_earliest_first(
+        self, store: Store
+    ) -> None:
+        for number, ended in enumerate([40, 10, 500, 25]):
+            agent_id = f"agent-{number}"
+            store.save(Change(agent_id, 0, _in_wrap_up(agent_id, ended)))
+        store.save(Change("idle", 0, AgentState.new("idle")))
+        due = store.claim_due(_at(100), 10, LEASE)
+        assert due == ["agent-1", "agent-3", "agent-0"]
+
+    def test_a_claim_returns_at_most_the_limit(self, store: Store) -> None:
+        for number in range(5):
+            store.save(Change(f"a-{number}", 0, _in_wrap_up(f"a-{number}", number)))
+        assert len(store.claim_due(_at(1000), 2, LEASE)) == 2
+        assert len(store.claim_due(_at(1000), 10, LEASE)) == 3
+
+    def test_a_claimed_agent_is_not_claimed_again_until_its_lease_ends(
+        self, store: Store
+    ) -> None:
+        store.save(Change("agent-1", 0, _in_wrap_up("agent-1", 0)))
+        assert store.claim_due(_at(60), 10, LEASE) == ["agent-1"]
+        assert store.claim_due(_at(61), 10, LEASE) == []
+        assert store.claim_due(_at(60) + LEASE, 10, LEASE) == ["agent-1"]
+
+    def test_saving_an_agent_releases_its_claim(self, store: Store) -> None:
+        store.save(Change("agent-1", 0, _in_wrap_up("agent-1", 0, countdown=10)))
+        assert store.claim_due(_at(10), 10, LEASE) == ["agent-1"]
+        extended = decide(
+            _in_wrap_up("agent-1", 0, countdown=10),
+            ExtendWrapUp("agent-1", "chat-1"),
+            _at(5),
+        ).state
+        store.save(Change("agent-1", 1, extended))
+        assert store.claim_due(_at(20), 10, LEASE) == []
+        assert store.claim_due(_at(70), 10, LEASE) == ["agent-1"]
+
+    def test_an_agent_with_nothing_due_is_never_claimed(self, store: Store) -> None:
+        store.save(Change("agent-1", 0, _in_wrap_up("agent-1", 0)))
+        store.save(Change("agent-1", 1, AgentState.new("agent-1")))
+        assert store.claim_due(_at(10**6), 10, LEASE) == []
+
+    # Concurrency
+
+    def test_of_concurrent_saves_at_one_version_exactly_one_wins(
+        self, store: Store
+    ) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        results: list[str] = []
+        barrier = threading.Barrier(8)
+
+        def writer(capacity: int) -> None:
+            barrier.wait()
+            state = AgentState.new("agent-1", capacity=capacity)
+            try:
+                store.save(Change("agent-1", 1, state))
+            except VersionConflict:
+                results.append("conflict")
+            else:
+                results.append(f"won {capacity}")
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(1, 9)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        winners = [result for result in results if result.startswith("won")]
+        assert len(winners) == 1
+        assert results.count("conflict") == 7
+        stored = store.load("agent-1")
+        assert stored is not None
+        assert stored.version == 2
+        assert winners == [f"won {stored.state.capacity}"]
+
+    def test_of_concurrent_claims_each_agent_goes_to_one_claimant(
+        self, store: Store
+    ) -> None:
+        for number in range(40):
+            store.save(Change(f"a-{number}", 0, _in_wrap_up(f"a-{number}", 0)))
+        claims: list[list[str]] = []
+        barrier = threading.Barrier(4)
+
+        def sweeper() -> None:
+            barrier.wait()
+            claims.append(store.claim_due(_at(100), 15, LEASE))
+
+        threads = [threading.Thread(target=sweeper) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        claimed = [agent for claim in claims for agent in claim]
+        assert len(claimed) == len(set(claimed)) == 40
