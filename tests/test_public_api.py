@@ -18,7 +18,9 @@ FORBIDDEN_NAMES = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"
 CLOCK_OWNERS = {"datetime", "date", "time"}
 
 PUBLIC_API = {
-    "ABUSE_NOTE", "MAX_CAPACITY", "SCHEMA_VERSION", "AbuseFlag", "AgentState",
+    "ABUSE_NOTE", "MAX_CAPACITY", "AgentExists", "CommandIdReused",
+    "NotificationFailed", "StoreError", "UnknownAgent", "VersionConflict",
+    "SCHEMA_VERSION", "AbuseFlag", "AgentState",
     "AgentStatusChart", "AgentView", "AssignChat", "Chat", "ChatAssigned",
     "ChatClassified", "ChatEnded", "ChatFlaggedAbusive", "ChatLifecycle",
     "ChatNotHeld", "ChatView", "Classification", "ClassificationOption",

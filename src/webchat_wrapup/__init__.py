@@ -20,11 +20,17 @@ from ._commands import (
 )
 from ._decide import Decision, decide, effective_state, expire_due
 from ._errors import (
+    AgentExists,
     ChatNotHeld,
+    CommandIdReused,
     CommandRefused,
     ErrorCode,
     InvalidInput,
     InvalidPolicy,
+    NotificationFailed,
+    StoreError,
+    UnknownAgent,
+    VersionConflict,
     WrapUpError,
 )
 from ._events import (
@@ -70,6 +76,12 @@ from ._views import (
 )
 
 __all__ = [
+    "VersionConflict",
+    "UnknownAgent",
+    "StoreError",
+    "NotificationFailed",
+    "CommandIdReused",
+    "AgentExists",
     "ABUSE_NOTE",
     "MAX_CAPACITY",
     "SCHEMA_VERSION",

@@ -140,13 +140,15 @@ class AgentExists(WrapUpError, ValueError):
 class VersionConflict(WrapUpError, RuntimeError):
     """The agent changed since it was loaded; nothing was written."""
 
-    def __init__(self, agent_id: str, expected: int) -> None:
+    def __init__(self, agent_id: str, expected: int, attempts: int = 1) -> None:
+        tried = "" if attempts == 1 else f" (after {attempts} attempts)"
         super().__init__(
             ErrorCode.VERSION_CONFLICT,
-            f"agent {agent_id!r} is no longer at version {expected}; "
+            f"agent {agent_id!r} is no longer at version {expected}{tried}; "
             "nothing was written",
             agent_id=agent_id,
             expected_version=expected,
+            attempts=attempts,
         )
 
 

@@ -103,16 +103,27 @@ class WrapUpService:
         if command_id is not None:
             check_identifier(command_id, "command_id")
             fingerprint = _fingerprint(command)
+        conflict: VersionConflict | None = None
         for _ in range(self.attempts):
             if command_id is not None and fingerprint is not None:
                 replay = self._replay(command_id, fingerprint)
                 if replay is not None:
                     return replay
-            outcome = self._attempt(command, command_id, fingerprint)
-            if outcome is not None:
-                self._notify(outcome)
-                return outcome
-        raise VersionConflict(command.agent_id, -1)
+            try:
+                outcome = self._attempt(command, command_id, fingerprint)
+            except VersionConflict as error:
+                conflict = error
+                continue
+            except CommandIdReused:
+                if command_id is None:  # pragma: no cover - only raised with ids
+                    raise
+                continue
+            self._notify(outcome)
+            return outcome
+        assert conflict is not None
+        raise VersionConflict(
+            command.agent_id, conflict.details["expected_version"], self.attempts
+        ) from conflict
 
     def _replay(self, command_id: str, fingerprint: str) -> Outcome | None:
         record = self.store.find_command(command_id)
@@ -125,7 +136,7 @@ class WrapUpService:
 
     def _attempt(
         self, command: Command, command_id: str | None, fingerprint: str | None
-    ) -> Outcome | None:
+    ) -> Outcome:
         stored = self.store.load(command.agent_id)
         if stored is None:
             raise UnknownAgent(command.agent_id)
@@ -139,14 +150,7 @@ class WrapUpService:
         change = Change(
             command.agent_id, stored.version, decision.state, decision.history, record
         )
-        try:
-            self.store.save(change)
-        except VersionConflict:
-            return None
-        except CommandIdReused:
-            if command_id is None:  # pragma: no cover - stores only raise it with ids
-                raise
-            return None
+        self.store.save(change)
         return outcome
 
     def _notify(self, outcome: Outcome) -> None:

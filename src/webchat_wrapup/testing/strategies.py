@@ -148,36 +148,48 @@ def commands(
     agent_id: str = "agent-1",
     chat_ids: tuple[str, ...] = ("chat-1", "chat-2", "chat-3"),
     deadline_start: datetime = EPOCH,
+    kinds: tuple[type[Command], ...] | None = None,
 ) -> st.SearchStrategy[Command]:
-    """Any command for ``agent_id`` on a small set of chats, valid or not."""
+    """Commands for ``agent_id`` on a small set of chats, valid or not.
+
+    ``kinds`` limits them to some command types (all of them by default).
+    """
+    if not chat_ids:
+        raise ValueError("chat_ids must name at least one chat")
     chats = st.sampled_from(chat_ids)
+    agent = st.just(agent_id)
     texts = st.none() | st.text(max_size=12) | _codes
-    return st.one_of(
-        st.builds(
+    by_kind: dict[type[Command], st.SearchStrategy[Command]] = {
+        AssignChat: st.builds(
             AssignChat,
-            st.just(agent_id),
+            agent,
             chats,
             st.sampled_from(["cust-1", "cust-2"]),
             queue_policies(),
         ),
-        st.builds(EndChat, st.just(agent_id), chats, st.sampled_from(list(EndedBy))),
-        st.builds(
+        EndChat: st.builds(EndChat, agent, chats, st.sampled_from(list(EndedBy))),
+        ClassifyChat: st.builds(
             ClassifyChat,
-            st.just(agent_id),
+            agent,
             chats,
             st.none() | _codes,
             texts,
             st.none() | st.text(max_size=60),
         ),
-        st.builds(
-            FlagAbusive, st.just(agent_id), chats, st.none() | st.text(max_size=20)
+        FlagAbusive: st.builds(
+            FlagAbusive, agent, chats, st.none() | st.text(max_size=20)
         ),
-        st.builds(ExtendWrapUp, st.just(agent_id), chats),
-        st.builds(CompleteWrapUp, st.just(agent_id), chats),
-        st.builds(
-            ExpireWrapUp, st.just(agent_id), chats, instants(start=deadline_start)
+        ExtendWrapUp: st.builds(ExtendWrapUp, agent, chats),
+        CompleteWrapUp: st.builds(CompleteWrapUp, agent, chats),
+        ExpireWrapUp: st.builds(
+            ExpireWrapUp, agent, chats, instants(start=deadline_start)
         ),
-    )
+    }
+    chosen = list(by_kind) if kinds is None else list(kinds)
+    unknown = [kind for kind in chosen if kind not in by_kind]
+    if unknown or not chosen:
+        raise ValueError(f"kinds must be command types, not {unknown or chosen!r}")
+    return st.one_of(*(by_kind[kind] for kind in chosen))
 
 
 def command_sequences(

@@ -1,0 +1,346 @@
+"""The service: load, decide, save atomically, then notify; retries; replays."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from support import T0, at, queue
+from webchat_wrapup import (
+    AgentExists,
+    ChatAssigned,
+    ClassifyChat,
+    CommandIdReused,
+    CommandRefused,
+    ErrorCode,
+    Event,
+    ExtendWrapUp,
+    NotificationFailed,
+    Status,
+    StatusChanged,
+    UnknownAgent,
+    VersionConflict,
+    WrapUpCompleted,
+    WrapUpExtended,
+    decide,
+)
+from webchat_wrapup.clocks import ManualClock
+from webchat_wrapup.ports import Change, Store
+from webchat_wrapup.service import WrapUpService
+from webchat_wrapup.stores import MemoryStore, SQLiteStore
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    with SQLiteStore(tmp_path / "wrapup.db", synchronous="NORMAL") as sqlite:
+        yield sqlite
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def service(store: Store, clock: ManualClock) -> WrapUpService:
+    service = WrapUpService(store, clock)
+    service.add_agent("agent-1")
+    return service
+
+
+def in_wrap_up(service: WrapUpService, clock: ManualClock, chat_id: str = "c1") -> None:
+    service.assign("agent-1", chat_id, "cust-1", queue())
+    clock.advance(30)
+    service.end_chat("agent-1", chat_id)
+
+
+def test_a_command_is_saved_and_its_events_returned(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    outcome = service.assign("agent-1", "c1", "cust-1", queue())
+    assert outcome.version == 2
+    assert [type(e) for e in outcome.events] == [ChatAssigned, StatusChanged]
+    assert service.view("agent-1").status is Status.HANDLING_CHAT
+
+
+def test_subscribers_hear_every_event_after_the_change_is_committed(
+    service: WrapUpService, store: Store, clock: ManualClock
+) -> None:
+    seen: list[tuple[Event, int]] = []
+
+    def listener(event: Event) -> None:
+        stored = store.load("agent-1")
+        assert stored is not None
+        seen.append((event, stored.version))
+
+    service.subscribe(listener)
+    outcome = service.assign("agent-1", "c1", "cust-1", queue())
+    assert [event for event, _ in seen] == list(outcome.events)
+    assert all(version == outcome.version for _, version in seen)
+
+
+def test_unsubscribing_stops_the_events(service: WrapUpService) -> None:
+    seen: list[Event] = []
+    unsubscribe = service.subscribe(seen.append)
+    unsubscribe()
+    service.assign("agent-1", "c1", "cust-1", queue())
+    assert seen == []
+
+
+def test_a_refused_command_saves_nothing_and_notifies_no_one(
+    service: WrapUpService, store: Store
+) -> None:
+    seen: list[Event] = []
+    service.subscribe(seen.append)
+    service.assign("agent-1", "c1", "cust-1", queue())
+    seen.clear()
+    with pytest.raises(CommandRefused) as caught:
+        service.extend("agent-1", "c1")
+    assert caught.value.code is ErrorCode.NOT_ALLOWED_IN_PHASE
+    stored = store.load("agent-1")
+    assert stored is not None
+    assert stored.version == 2
+    assert seen == []
+
+
+def test_a_failing_subscriber_does_not_undo_the_command(
+    service: WrapUpService, store: Store
+) -> None:
+    heard: list[Event] = []
+
+    def broken(event: Event) -> None:
+        raise RuntimeError("desk offline")
+
+    service.subscribe(broken)
+    service.subscribe(heard.append)
+    with pytest.raises(NotificationFailed) as caught:
+        service.assign("agent-1", "c1", "cust-1", queue())
+    assert caught.value.code is ErrorCode.NOTIFICATION_FAILED
+    assert len(heard) == 2
+    stored = store.load("agent-1")
+    assert stored is not None
+    assert stored.version == 2
+
+
+def test_commands_for_an_unknown_agent_are_refused(service: WrapUpService) -> None:
+    with pytest.raises(UnknownAgent) as caught:
+        service.assign("agent-9", "c1", "cust-1", queue())
+    assert caught.value.code is ErrorCode.UNKNOWN_AGENT
+    with pytest.raises(UnknownAgent):
+        service.view("agent-9")
+
+
+def test_adding_an_agent_twice_is_refused(service: WrapUpService) -> None:
+    with pytest.raises(AgentExists) as caught:
+        service.add_agent("agent-1", capacity=2)
+    assert caught.value.code is ErrorCode.AGENT_EXISTS
+
+
+def test_an_agent_can_be_added_with_a_capacity_and_a_profile(
+    service: WrapUpService,
+) -> None:
+    state = service.add_agent("agent-2", capacity=2, classification_profile=["late"])
+    assert state.capacity == 2
+    assert state.classification_profile == frozenset({"late"})
+
+
+# Idempotency
+
+
+def test_a_retried_command_id_returns_the_first_outcome_and_changes_nothing(
+    service: WrapUpService, store: Store, clock: ManualClock
+) -> None:
+    in_wrap_up(service, clock)
+    heard: list[Event] = []
+    service.subscribe(heard.append)
+    first = service.extend("agent-1", "c1", command_id="req-1")
+    clock.advance(5)
+    again = service.extend("agent-1", "c1", command_id="req-1")
+    assert again.replayed
+    assert not first.replayed
+    assert (again.events, again.version) == (first.events, first.version)
+    assert len(heard) == 1
+    stored = store.load("agent-1")
+    assert stored is not None
+    assert stored.state.chats[0].extensions_used == 1
+
+
+def test_the_same_command_id_with_a_different_command_is_refused(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    in_wrap_up(service, clock)
+    service.extend("agent-1", "c1", command_id="req-1")
+    with pytest.raises(CommandIdReused) as caught:
+        service.complete("agent-1", "c1", command_id="req-1")
+    assert caught.value.code is ErrorCode.COMMAND_ID_REUSED
+
+
+def test_a_command_id_on_a_no_op_is_still_recorded(
+    service: WrapUpService, store: Store, clock: ManualClock
+) -> None:
+    in_wrap_up(service, clock)
+    outcome = service.expire("agent-1", "c1", at(90), command_id="sweep-1")
+    assert outcome.events == ()
+    assert store.find_command("sweep-1") is not None
+
+
+def test_a_refused_command_with_an_id_can_be_retried_once_it_is_allowed(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    service.assign("agent-1", "c1", "cust-1", queue())
+    with pytest.raises(CommandRefused):
+        service.extend("agent-1", "c1", command_id="req-1")
+    clock.advance(10)
+    service.end_chat("agent-1", "c1")
+    outcome = service.extend("agent-1", "c1", command_id="req-1")
+    assert isinstance(outcome.events[0], WrapUpExtended)
+
+
+def test_an_unusable_command_id_is_refused(service: WrapUpService) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - InvalidInput is a ValueError
+        service.assign("agent-1", "c1", "cust-1", queue(), command_id="")
+
+
+# Conflicts
+
+
+class RacingStore:
+    """A store whose next loads return a stale version, as if another
+    process had written in between."""
+
+    def __init__(self, inner: Store, races: int) -> None:
+        self.inner = inner
+        self.races = races
+        self.saves = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def save(self, change: Change) -> None:
+        self.saves += 1
+        if self.races > 0:
+            self.races -= 1
+            stored = self.inner.load(change.agent_id)
+            assert stored is not None
+            bump = ClassifyChat(change.agent_id, "c1", code="late")
+            state = decide(stored.state, bump, T0 + timedelta(seconds=40)).state
+            self.inner.save(Change(change.agent_id, stored.version, state))
+        self.inner.save(change)
+
+
+def test_a_conflict_is_retried_on_fresh_state(clock: ManualClock) -> None:
+    inner = MemoryStore()
+    setup = WrapUpService(inner, clock)
+    setup.add_agent("agent-1")
+    in_wrap_up(setup, clock)
+    racing = RacingStore(inner, races=2)
+    service = WrapUpService(racing, clock)  # type: ignore[arg-type]
+    outcome = service.extend("agent-1", "c1")
+    assert racing.saves == 3
+    stored = inner.load("agent-1")
+    assert stored is not None
+    chat = stored.state.chats[0]
+    assert chat.extensions_used == 1
+    assert chat.classification is not None
+    assert outcome.version == stored.version
+
+
+def test_a_conflict_that_never_clears_raises_after_the_attempts(
+    clock: ManualClock,
+) -> None:
+    inner = MemoryStore()
+    setup = WrapUpService(inner, clock)
+    setup.add_agent("agent-1")
+    in_wrap_up(setup, clock)
+    racing = RacingStore(inner, races=100)
+    service = WrapUpService(racing, clock, attempts=3)  # type: ignore[arg-type]
+    with pytest.raises(VersionConflict) as caught:
+        service.extend("agent-1", "c1")
+    assert caught.value.code is ErrorCode.VERSION_CONFLICT
+    assert "after 3 attempts" in str(caught.value)
+    assert racing.saves == 3
+
+
+def test_a_command_no_longer_valid_after_a_conflict_raises_its_own_error(
+    clock: ManualClock,
+) -> None:
+    inner = MemoryStore()
+    setup = WrapUpService(inner, clock)
+    setup.add_agent("agent-1")
+    in_wrap_up(setup, clock)
+
+    class CompletingStore(RacingStore):
+        def save(self, change: Change) -> None:
+            if self.races:
+                self.races = 0
+                setup.complete("agent-1", "c1")
+            self.inner.save(change)
+
+    service = WrapUpService(CompletingStore(inner, 1), clock)  # type: ignore[arg-type]
+    with pytest.raises(Exception) as caught:  # noqa: PT011
+        service.extend("agent-1", "c1")
+    assert getattr(caught.value, "code", None) is ErrorCode.CHAT_NOT_HELD
+
+
+def test_attempts_must_be_positive(store: Store, clock: ManualClock) -> None:
+    with pytest.raises(ValueError, match="attempts"):
+        WrapUpService(store, clock, attempts=0)
+
+
+# Sweeping
+
+
+def test_a_sweep_makes_due_expiries_permanent_exactly_once(
+    service: WrapUpService, store: Store, clock: ManualClock
+) -> None:
+    service.add_agent("agent-2")
+    in_wrap_up(service, clock)
+    service.assign("agent-2", "c2", "cust-2", queue())
+    service.end_chat("agent-2", "c2")
+    heard: list[Event] = []
+    service.subscribe(heard.append)
+    clock.advance(59)
+    assert service.expire_due() == 0
+    clock.advance(1)
+    assert service.expire_due() == 2
+    assert service.expire_due() == 0
+    completed = [e for e in heard if isinstance(e, WrapUpCompleted)]
+    assert sorted(e.chat_id for e in completed) == ["c1", "c2"]
+    assert len(service.history("cust-1").entries) == 1
+
+
+def test_views_do_not_wait_for_a_sweep(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    in_wrap_up(service, clock)
+    clock.advance(61)
+    assert service.view("agent-1").status is Status.AVAILABLE
+
+
+def test_a_sweep_respects_its_limit(service: WrapUpService, clock: ManualClock) -> None:
+    for number in range(2, 6):
+        agent_id = f"agent-{number}"
+        service.add_agent(agent_id)
+        service.assign(agent_id, f"c{number}", "cust-1", queue())
+        service.end_chat(agent_id, f"c{number}")
+    clock.advance(100)
+    assert service.expire_due(limit=3) == 3
+    assert service.expire_due(limit=3) == 1
+
+
+def test_a_sweep_after_an_extension_expires_nothing_early(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    in_wrap_up(service, clock)
+    clock.advance(50)
+    service.execute(ExtendWrapUp("agent-1", "c1"))
+    clock.advance(20)
+    assert service.expire_due() == 0
+    clock.advance(60)
+    assert service.expire_due() == 1
