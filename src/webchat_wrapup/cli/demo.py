@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from .. import (
-    AgentState,
     AgentView,
     AssignChat,
     ClassificationOption,
@@ -17,15 +18,15 @@ from .. import (
     ContactHistoryEntry,
     DropdownClassification,
     EndChat,
-    ExpireWrapUp,
     ExpiryRule,
     ExtendWrapUp,
     FlagAbusive,
     QueuePolicy,
     WrapUpError,
-    decide,
-    view_agent,
 )
+from ..clocks import ManualClock
+from ..service import WrapUpService
+from ..stores.sqlite import SQLiteStore
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 AGENT = "agent-ana"
@@ -64,10 +65,26 @@ def screen(view: AgentView) -> str:
     return "\n".join(lines)
 
 
-def run(write: Callable[[str], None] = print) -> list[ContactHistoryEntry]:
-    """Walk one agent through two chats; returns the contact history written."""
-    state = AgentState.new(AGENT)
-    history: list[ContactHistoryEntry] = []
+def run(
+    write: Callable[[str], None] = print, path: Path | None = None
+) -> list[ContactHistoryEntry]:
+    """Walk one agent through two chats, through the service and a SQLite file.
+
+    ``path`` is the database file; a temporary one by default. Returns the
+    contact history read back from the database.
+    """
+    with tempfile.TemporaryDirectory(prefix="webchat-wrapup-") as folder:
+        database = path or Path(folder) / "demo.db"
+        with SQLiteStore(database) as store:
+            return _walk(WrapUpService(store, ManualClock(START)), write)
+
+
+def _walk(
+    service: WrapUpService, write: Callable[[str], None]
+) -> list[ContactHistoryEntry]:
+    clock = service.clock
+    assert isinstance(clock, ManualClock)
+    service.add_agent(AGENT)
     steps: list[tuple[int, str, Command]] = [
         (0, "a chat is assigned", AssignChat(AGENT, "chat-1", "cust-42", SUPPORT)),
         (
@@ -93,23 +110,25 @@ def run(write: Callable[[str], None] = print) -> list[ContactHistoryEntry]:
             AssignChat(AGENT, "chat-2", "cust-7", SUPPORT),
         ),
         (320, "the customer ends it", EndChat(AGENT, "chat-2")),
-        (
-            380,
-            "the countdown runs out; a sweeper makes it permanent",
-            ExpireWrapUp(AGENT, "chat-2", START + timedelta(seconds=380)),
-        ),
     ]
     for offset, what, command in steps:
-        now = START + timedelta(seconds=offset)
-        write(f"[{now:%H:%M:%S}] {what}")
+        clock.set(START + timedelta(seconds=offset))
+        write(f"[{clock.now():%H:%M:%S}] {what}")
         try:
-            decision = decide(state, command, now)
+            service.execute(command)
         except WrapUpError as error:
             write(f"  refused: {error.code.value}: {error}")
             continue
-        state = decision.state
-        history.extend(decision.history)
-        write(screen(view_agent(state, now)))
+        write(screen(service.view(AGENT)))
+    clock.set(START + timedelta(seconds=380))
+    write(f"[{clock.now():%H:%M:%S}] the countdown runs out")
+    write(screen(service.view(AGENT)))
+    write(f"  a sweeper makes it permanent: {service.expire_due()} expired")
+    history = [
+        entry
+        for customer in ("cust-42", "cust-7")
+        for entry in service.history(customer).entries
+    ]
     write("\ncontact history:")
     for entry in history:
         label = entry.classification.label if entry.classification else "-"
