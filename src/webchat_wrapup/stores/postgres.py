@@ -1,0 +1,407 @@
+"""The PostgreSQL store: many app servers, one shared database.
+
+Needs the ``postgres`` extra (``psycopg`` 3; choose ``psycopg[binary]`` or
+``psycopg[c]`` in your application). Nothing else in the library imports
+this module.
+
+Writes run at READ COMMITTED. Each save is one transaction whose
+``UPDATE ... WHERE version = %s`` takes the agent's row lock and re-checks
+the version against the latest committed row, so of two app servers saving
+the same agent from the same version exactly one succeeds; the other gets
+:class:`~webchat_wrapup.VersionConflict` and nothing is written. Due claims
+use ``FOR UPDATE SKIP LOCKED``, so sweepers on any number of servers drain
+the due wrap-ups without waiting for each other or claiming one twice.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import psycopg
+from psycopg import sql
+
+from .._codec import (
+    StateCodec,
+    entry_from_json,
+    entry_to_json,
+    instant_to_micros,
+    outcome_from_json,
+    outcome_to_json,
+)
+from .._errors import CommandIdReused, ErrorCode, StoreError, VersionConflict
+from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
+from ._history_order import check_limit, decode_cursor, encode_cursor
+
+SCHEMA_VERSION = 1
+"""The newest schema this version of the library writes."""
+
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE {schema}.agents (
+        agent_id TEXT PRIMARY KEY,
+        version BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        next_deadline BIGINT,
+        claimed_until BIGINT
+    );
+    CREATE INDEX agents_due ON {schema}.agents (next_deadline)
+        WHERE next_deadline IS NOT NULL;
+    CREATE TABLE {schema}.policies (
+        policy_key TEXT PRIMARY KEY,
+        policy TEXT NOT NULL
+    );
+    CREATE TABLE {schema}.history (
+        sequence BIGSERIAL PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        chat_started_at BIGINT NOT NULL,
+        wrap_up_ended_at BIGINT NOT NULL,
+        entry TEXT NOT NULL,
+        UNIQUE (agent_id, chat_id, chat_started_at)
+    );
+    CREATE INDEX history_by_customer
+        ON {schema}.history (customer_id, wrap_up_ended_at, sequence);
+    CREATE TABLE {schema}.commands (
+        command_id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    );
+    """,
+)
+
+
+class ConnectionPool(Protocol):
+    """What the store needs of an application's pool (psycopg_pool fits)."""
+
+    def connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """A connection, returned to the pool when the block ends."""
+
+
+class _OwnPool:
+    """A small pool of autocommit connections, made on demand."""
+
+    def __init__(self, conninfo: str, size: int) -> None:
+        self._conninfo = conninfo
+        self._idle: queue.LifoQueue[psycopg.Connection[Any]] = queue.LifoQueue()
+        self._size = size
+        self._made = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        connection = self._take()
+        try:
+            yield connection
+        finally:
+            if connection.closed or connection.broken:
+                with self._lock:
+                    self._made -= 1
+            else:
+                self._idle.put(connection)
+
+    def _take(self) -> psycopg.Connection[Any]:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            make = self._made < self._size
+            if make:
+                self._made += 1
+        if not make:
+            return self._idle.get(timeout=30)
+        try:
+            return psycopg.connect(self._conninfo, autocommit=True)
+        except BaseException:
+            with self._lock:
+                self._made -= 1
+            raise
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+def _translate(error: psycopg.Error, where: str) -> StoreError:
+    code = ErrorCode.STORE_UNAVAILABLE
+    if isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
+        code = ErrorCode.STORE_READ_ONLY
+    elif isinstance(error, (psycopg.errors.LockNotAvailable,)):
+        code = ErrorCode.STORE_LOCKED
+    elif isinstance(error, psycopg.errors.DataCorrupted):
+        code = ErrorCode.STORE_CORRUPT
+    return StoreError(code, f"PostgreSQL store {where}: {error}", schema=where)
+
+
+class PostgresStore:
+    """A store in one PostgreSQL schema (created and migrated if needed).
+
+    Give it a connection string, or the application's pool (any object
+    whose ``connection()`` is a context manager yielding an autocommit
+    psycopg connection, such as ``psycopg_pool.ConnectionPool(...,
+    kwargs={"autocommit": True})``). ``schema`` is the schema's name.
+    """
+
+    def __init__(
+        self,
+        conninfo: str | None = None,
+        *,
+        pool: ConnectionPool | None = None,
+        schema: str = "webchat_wrapup",
+        pool_size: int = 4,
+    ) -> None:
+        if (conninfo is None) == (pool is None):
+            raise ValueError("give a connection string or a pool, not both")
+        if not schema.isidentifier():
+            raise ValueError(f"schema must be a plain identifier, not {schema!r}")
+        self.schema = schema
+        self._own = None if conninfo is None else _OwnPool(conninfo, pool_size)
+        self._pool: ConnectionPool = pool or self._own  # type: ignore[assignment]
+        self._codec = StateCodec()
+        self._known_policies: set[str] = set()
+        self._sql = _Statements(schema)
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connections this store opened (never the app's pool)."""
+        if self._own is not None:
+            self._own.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self._pool.connection() as connection:
+                yield connection
+        except psycopg.Error as error:
+            raise _translate(error, self.schema) from error
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Cursor[Any]]:
+        with self._connection() as connection, connection.transaction():
+            yield connection.cursor()
+
+    def _migrate(self) -> None:
+        schema = sql.Identifier(self.schema)
+        with self._transaction() as cursor:
+            lock = zlib.crc32(f"webchat_wrapup:{self.schema}".encode())
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+            cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
+            cursor.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {}.meta (version INT NOT NULL)"
+                ).format(schema)
+            )
+            cursor.execute(sql.SQL("SELECT version FROM {}.meta").format(schema))
+            row = cursor.fetchone()
+            version = 0 if row is None else int(row[0])
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    ErrorCode.STORE_TOO_NEW,
+                    f"PostgreSQL schema {self.schema!r} has version {version}, "
+                    f"newer than this library's {SCHEMA_VERSION}: upgrade the library",
+                    schema=self.schema,
+                    schema_version=version,
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        cursor.execute(sql.SQL(statement).format(schema=schema))
+            if row is None:
+                cursor.execute(
+                    sql.SQL("INSERT INTO {}.meta VALUES (%s)").format(schema),
+                    (SCHEMA_VERSION,),
+                )
+            else:
+                cursor.execute(
+                    sql.SQL("UPDATE {}.meta SET version = %s").format(schema),
+                    (SCHEMA_VERSION,),
+                )
+
+    def load(self, agent_id: str) -> StoredAgent | None:
+        """The agent's state and version, or ``None``."""
+        with self._connection() as connection:
+            row = connection.execute(self._sql.load, (agent_id,)).fetchone()
+            if row is None:
+                return None
+            state = self._codec.decode(row[1], self._policy_fetcher(connection))
+        return StoredAgent(state, int(row[0]))
+
+    def _policy_fetcher(
+        self, connection: psycopg.Connection[Any]
+    ) -> Callable[[str], str]:
+        def fetch(key: str) -> str:
+            row = connection.execute(self._sql.policy, (key,)).fetchone()
+            if row is None:
+                raise StoreError(
+                    ErrorCode.STORE_CORRUPT,
+                    f"PostgreSQL schema {self.schema!r} lacks policy {key!r}",
+                    schema=self.schema,
+                )
+            return str(row[0])
+
+        return fetch
+
+    def save(self, change: Change) -> None:
+        """Write ``change`` atomically if the agent is still at its version."""
+        text, policies = self._codec.encode(change.state)
+        deadline = change.state.next_deadline()
+        due = None if deadline is None else instant_to_micros(deadline)
+        new_policies = [
+            (key, policy)
+            for key, policy in policies.items()
+            if key not in self._known_policies
+        ]
+        with self._transaction() as cursor:
+            self._write_agent(cursor, change, text, due)
+            if new_policies:
+                cursor.executemany(self._sql.insert_policy, new_policies)
+            if change.history:
+                cursor.executemany(
+                    self._sql.insert_history,
+                    [
+                        (
+                            entry.customer_id,
+                            entry.agent_id,
+                            entry.chat_id,
+                            instant_to_micros(entry.chat_started_at),
+                            instant_to_micros(entry.wrap_up_ended_at),
+                            entry_to_json(entry),
+                        )
+                        for entry in change.history
+                    ],
+                )
+            if change.command is not None:
+                self._write_command(cursor, change.command)
+        self._known_policies.update(key for key, _ in new_policies)
+
+    def _write_agent(
+        self, cursor: psycopg.Cursor[Any], change: Change, text: str, due: int | None
+    ) -> None:
+        version = change.expected_version
+        if version == 0:
+            cursor.execute(self._sql.insert_agent, (change.agent_id, text, due))
+        else:
+            cursor.execute(
+                self._sql.update_agent,
+                (version + 1, text, due, change.agent_id, version),
+            )
+        if cursor.rowcount != 1:
+            raise VersionConflict(change.agent_id, version)
+
+    def _write_command(
+        self, cursor: psycopg.Cursor[Any], record: CommandRecord
+    ) -> None:
+        cursor.execute(
+            self._sql.insert_command,
+            (
+                record.command_id,
+                record.agent_id,
+                record.fingerprint,
+                outcome_to_json(record.outcome),
+            ),
+        )
+        if cursor.rowcount != 1:
+            raise CommandIdReused(record.command_id)
+
+    def find_command(self, command_id: str) -> CommandRecord | None:
+        """The record saved with ``command_id``, if any."""
+        with self._connection() as connection:
+            row = connection.execute(self._sql.command, (command_id,)).fetchone()
+        if row is None:
+            return None
+        return CommandRecord(command_id, row[0], row[1], outcome_from_json(row[2]))
+
+    def history(
+        self, customer_id: str, *, cursor: str | None = None, limit: int = 50
+    ) -> HistoryPage:
+        """A page of the customer's history, by wrap-up end then write order."""
+        check_limit(limit)
+        ended, sequence = decode_cursor(cursor)
+        with self._connection() as connection:
+            rows = connection.execute(
+                self._sql.history, (customer_id, ended, sequence, limit + 1)
+            ).fetchall()
+        page = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            next_cursor = encode_cursor(page[-1][1], page[-1][2])
+        return HistoryPage(tuple(entry_from_json(row[0]) for row in page), next_cursor)
+
+    def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
+        """Claim up to ``limit`` agents with a wrap-up due at ``at``."""
+        now = instant_to_micros(at)
+        until = instant_to_micros(at + lease)
+        with self._transaction() as cursor:
+            cursor.execute(self._sql.claim, (until, now, now, limit))
+            rows = cursor.fetchall()
+        return [row[0] for row in sorted(rows, key=lambda row: (row[1], row[0]))]
+
+
+class _Statements:
+    """The store's SQL, with the schema name quoted once."""
+
+    def __init__(self, schema: str) -> None:
+        name = sql.Identifier(schema)
+
+        def q(text: str) -> sql.Composed:
+            return sql.SQL(text).format(schema=name)
+
+        self.load = q("SELECT version, state FROM {schema}.agents WHERE agent_id = %s")
+        self.policy = q("SELECT policy FROM {schema}.policies WHERE policy_key = %s")
+        self.insert_policy = q(
+            "INSERT INTO {schema}.policies VALUES (%s, %s) ON CONFLICT DO NOTHING"
+        )
+        self.insert_agent = q(
+            "INSERT INTO {schema}.agents VALUES (%s, 1, %s, %s, NULL) "
+            "ON CONFLICT DO NOTHING"
+        )
+        self.update_agent = q(
+            "UPDATE {schema}.agents SET version = %s, state = %s, "
+            "next_deadline = %s, claimed_until = NULL "
+            "WHERE agent_id = %s AND version = %s"
+        )
+        self.insert_history = q(
+            "INSERT INTO {schema}.history (customer_id, agent_id, chat_id, "
+            "chat_started_at, wrap_up_ended_at, entry) VALUES (%s, %s, %s, %s, %s, %s)"
+        )
+        self.insert_command = q(
+            "INSERT INTO {schema}.commands VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING"
+        )
+        self.command = q(
+            "SELECT agent_id, fingerprint, outcome FROM {schema}.commands "
+            "WHERE command_id = %s"
+        )
+        self.history = q(
+            "SELECT entry, wrap_up_ended_at, sequence FROM {schema}.history "
+            "WHERE customer_id = %s AND (wrap_up_ended_at, sequence) > (%s, %s) "
+            "ORDER BY wrap_up_ended_at, sequence LIMIT %s"
+        )
+        self.claim = q(
+            "UPDATE {schema}.agents SET claimed_until = %s WHERE agent_id IN ("
+            "SELECT agent_id FROM {schema}.agents WHERE next_deadline <= %s "
+            "AND (claimed_until IS NULL OR claimed_until <= %s) "
+            "ORDER BY next_deadline LIMIT %s FOR UPDATE SKIP LOCKED) "
+            "RETURNING agent_id, next_deadline"
+        )
