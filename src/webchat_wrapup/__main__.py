@@ -5,12 +5,11 @@ from __future__ import annotations
 import sys
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; prints the seed walk-through for now."""
-    from .cli import demo
+def main() -> int:
+    """Run the command line with the process's arguments."""
+    from .cli.main import main as run
 
-    demo.run()
-    return 0
+    return run(sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from .._codec import instant_to_micros
@@ -79,6 +80,13 @@ class MemoryStore:
         more = start + limit < len(entries)
         next_cursor = encode_cursor(*page[-1][:2]) if page and more else None
         return HistoryPage(tuple(item[2] for item in page), next_cursor)
+
+    def all_history(self) -> Iterator[ContactHistoryEntry]:
+        """Every contact-history entry, by wrap-up end (for reports)."""
+        with self._lock:
+            items = [item for entries in self._history.values() for item in entries]
+        for item in sorted(items, key=lambda item: item[:2]):
+            yield item[2]
 
     def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
         """Claim up to ``limit`` agents with a wrap-up due at ``at``."""

@@ -32,6 +32,7 @@ from .._errors import (
     StoreError,
     VersionConflict,
 )
+from .._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
 from ._history_order import check_limit, decode_cursor, encode_cursor
 
@@ -302,6 +303,15 @@ class SQLiteStore:
         if len(rows) > limit:
             next_cursor = encode_cursor(page[-1][1], page[-1][2])
         return HistoryPage(tuple(entry_from_json(row[0]) for row in page), next_cursor)
+
+    def all_history(self) -> Iterator[ContactHistoryEntry]:
+        """Every contact-history entry, by wrap-up end (for reports)."""
+        with self._lock, self._translated():
+            rows = self._db.execute(
+                "SELECT entry FROM history ORDER BY wrap_up_ended_at, sequence"
+            ).fetchall()
+        for row in rows:
+            yield entry_from_json(row[0])
 
     def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
         """Claim up to ``limit`` agents with a wrap-up due at ``at``."""

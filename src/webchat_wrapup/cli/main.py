@@ -1,0 +1,386 @@
+"""``webchat-wrapup``: the command line.
+
+Every subcommand has ``--help``. Bad input prints one line naming the
+problem on standard error and exits with status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._errors import WrapUpError
+from ..clocks import ManualClock
+from ..policy_file import PolicyFile, load_policy_file
+from ..report import Report, build_report
+from ..service import WrapUpService
+from ..simulation import (
+    START,
+    Results,
+    Simulation,
+    SimulationSettings,
+    draw_traffic,
+    settings_from,
+)
+from ..stores.memory import MemoryStore
+from ..stores.sqlite import SQLiteStore
+from . import demo
+
+DEFAULT_DB = Path("webchat-wrapup.db")
+PROGRAM = "webchat-wrapup"
+
+
+class UsageError(Exception):
+    """Bad input on the command line: reported in one line, exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description="What happens when a webchat ends: wrap-up, classification, "
+        "contact history. Simulate a day of traffic under a policy and report "
+        "on the contact history it leaves.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument(
+        "--db",
+        type=Path,
+        default=DEFAULT_DB,
+        help=f"the SQLite database file (default: ./{DEFAULT_DB})",
+    )
+    demo_parser = commands.add_parser(
+        "demo",
+        help="walk one agent through the seed page",
+        description="Walk one agent through two chats, printing the agent's "
+        "screen at each step and the contact history at the end. Uses a "
+        "temporary database unless --db is given.",
+    )
+    demo_parser.add_argument("--db", type=Path, help="keep the walk-through here")
+    _simulate_parser(commands, database)
+    _report_parser(commands, database)
+    policy = commands.add_parser(
+        "policy", help="work with policy files", description="Policy files."
+    )
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_commands.add_parser(
+        "check",
+        help="validate a policy file and print the effective policy per queue",
+        description="Validate a policy file and print each queue's effective "
+        "policy, after inheriting the [defaults].",
+    )
+    check.add_argument("file", type=Path, help="the TOML policy file")
+    return parser
+
+
+def _simulate_parser(commands: Any, database: argparse.ArgumentParser) -> None:
+    simulate = commands.add_parser(
+        "simulate",
+        parents=[database],
+        help="simulate a day of webchat traffic under a policy",
+        description="Simulate webchat traffic for N agents across the policy's "
+        "queues, through the real service and store, and print service level, "
+        "speed of answer, abandonment, occupancy and time in wrap-up. Settings "
+        "come from the file's [simulation] section; flags override them.",
+    )
+    simulate.add_argument("policy", type=Path, help="the TOML policy file")
+    simulate.add_argument(
+        "--versus", type=Path, help="run the same traffic under this policy too"
+    )
+    simulate.add_argument("--memory", action="store_true", help="use no database")
+    simulate.add_argument("--agents", type=int, help="number of agents (20)")
+    simulate.add_argument("--hours", type=float, help="length of the day (8)")
+    simulate.add_argument("--seed", type=int, help="random seed (1)")
+    simulate.add_argument(
+        "--arrivals",
+        action="append",
+        metavar="QUEUE=PER_HOUR",
+        help="arrival rate of a queue, per hour (60); repeatable",
+    )
+    simulate.add_argument(
+        "--chat-length", choices=["exponential", "lognormal"], help="(lognormal)"
+    )
+    simulate.add_argument("--chat-mean-seconds", type=float, help="(300)")
+    simulate.add_argument("--patience-seconds", type=float, help="(120)")
+    simulate.add_argument("--service-level-seconds", type=float, help="(20)")
+    simulate.add_argument(
+        "--classify-seconds", type=float, help="mean time to classify (30)"
+    )
+    simulate.add_argument(
+        "--classify-during-chat", type=float, help="share who classify early (0.5)"
+    )
+    simulate.add_argument("--extend-share", type=float, help="share who extend (0.2)")
+    simulate.add_argument(
+        "--forget-share", type=float, help="share who let wrap-up expire (0.1)"
+    )
+    simulate.add_argument("--abuse-rate", type=float, help="share flagged (0.01)")
+
+
+def _report_parser(commands: Any, database: argparse.ArgumentParser) -> None:
+    report = commands.add_parser(
+        "report",
+        parents=[database],
+        help="report on the contact history in the database",
+        description="Classification trends (timeout defaults and unclassified "
+        "chats kept apart), abuse flags, wrap-up time and extension use per "
+        "queue and agent.",
+    )
+    report.add_argument("--by", choices=["hour", "day"], default="hour")
+    report.add_argument(
+        "--format", choices=["table", "csv", "json"], default="table", dest="form"
+    )
+    report.add_argument("--run", help="only this simulation run (e.g. sim1-1)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    arguments = _parser().parse_args(argv)
+    try:
+        return int(_COMMANDS[arguments.command](arguments))
+    except (WrapUpError, UsageError) as error:
+        message = getattr(error, "message", None) or str(error)
+        print(f"{PROGRAM}: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _demo(arguments: argparse.Namespace) -> int:
+    path = arguments.db
+    if path is not None and path.exists():
+        raise UsageError(f"{path} already exists; give demo a new file")
+    demo.run(print, path)
+    return 0
+
+
+def _policy(arguments: argparse.Namespace) -> int:
+    policies = load_policy_file(arguments.file)
+    for name, policy in policies.queues.items():
+        data = policy.to_dict()
+        data.pop("schema_version")
+        data["capacity"] = policies.queue_capacity[name]
+        print(f"[{name}]")
+        print(json.dumps(data, indent=2))
+    print(f"{arguments.file}: {len(policies.queues)} queue(s), valid")
+    return 0
+
+
+def _store(arguments: argparse.Namespace) -> SQLiteStore | MemoryStore:
+    if getattr(arguments, "memory", False):
+        return MemoryStore()
+    return SQLiteStore(arguments.db, synchronous="NORMAL")
+
+
+def _simulate(arguments: argparse.Namespace) -> int:
+    first = load_policy_file(arguments.policy)
+    second = None if arguments.versus is None else load_policy_file(arguments.versus)
+    if second is not None and set(second.queues) != set(first.queues):
+        raise UsageError(f"{arguments.versus} must define the same queues")
+    settings = settings_from(
+        first.simulation, _overrides(arguments), sorted(first.queues)
+    )
+    customers = draw_traffic(settings, sorted(first.queues))
+    store = _store(arguments)
+    try:
+        results = [_one_run(store, first, settings, customers)]
+        if second is not None and not results[0].interrupted:
+            results.append(_one_run(store, second, settings, customers))
+    finally:
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
+    _print_results(results, settings)
+    return 130 if any(r.interrupted for r in results) else 0
+
+
+def _overrides(arguments: argparse.Namespace) -> dict[str, Any]:
+    names = [
+        "agents",
+        "hours",
+        "seed",
+        "chat_length",
+        "chat_mean_seconds",
+        "patience_seconds",
+        "service_level_seconds",
+        "classify_seconds",
+        "classify_during_chat",
+        "extend_share",
+        "forget_share",
+        "abuse_rate",
+    ]
+    values = {name: getattr(arguments, name) for name in names}
+    if arguments.arrivals:
+        rates = {}
+        for item in arguments.arrivals:
+            queue, _, rate = item.partition("=")
+            try:
+                rates[queue] = float(rate)
+            except ValueError:
+                raise UsageError(f"--arrivals {item!r}: use QUEUE=PER_HOUR") from None
+        values["arrivals_per_hour"] = rates
+    return values
+
+
+def _one_run(
+    store: SQLiteStore | MemoryStore,
+    policies: PolicyFile,
+    settings: SimulationSettings,
+    customers: list[Any],
+) -> Results:
+    run = _free_run_label(store, settings.seed)
+    service = WrapUpService(store, ManualClock(START))
+    simulation = Simulation(
+        service, policies, settings, run=run, progress=_progress(settings)
+    )
+    started = time.perf_counter()
+    results = simulation.run_day(customers)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    elapsed = time.perf_counter() - started
+    print(
+        f"{policies.source}: run {run}, {results.answered} chats in "
+        f"{elapsed:.1f} s ({results.answered / max(elapsed, 1e-9):.0f} chats/s)"
+    )
+    return results
+
+
+def _free_run_label(store: SQLiteStore | MemoryStore, seed: int) -> str:
+    number = 1
+    while store.load(f"sim{seed}-{number}:agent-001") is not None:
+        number += 1
+    return f"sim{seed}-{number}"
+
+
+def _progress(settings: SimulationSettings) -> Callable[[float, int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+    started = time.perf_counter()
+
+    def show(simulated: float, chats: int) -> None:
+        hours, rest = divmod(int(simulated), 3600)
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        share = simulated / (settings.hours * 3600)
+        bar = "#" * int(share * 30)
+        print(
+            f"\r[{bar:<30}] {hours:02d}:{rest // 60:02d} simulated, "
+            f"{chats} open chats, {simulated / elapsed:.0f}x real time",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return show
+
+
+def _print_results(results: list[Results], settings: SimulationSettings) -> None:
+    print(
+        f"\n{settings.agents} agents, {settings.hours:g} h, seed {settings.seed}, "
+        f"service level within {settings.service_level_seconds:g} s"
+    )
+    names = [name for name, _ in results[0].rows()]
+    columns = [dict(result.rows()) for result in results]
+    width = max(len(name) for name in names)
+    headers = [Path(result.label).name for result in results]
+    print(f"{'':<{width}}  " + "  ".join(f"{h:>16}" for h in headers))
+    for name in names:
+        cells = "  ".join(f"{column[name]:>16}" for column in columns)
+        print(f"{name:<{width}}  {cells}")
+    if any(result.interrupted for result in results):
+        print("interrupted: the figures cover the simulated time so far")
+
+
+def _report(arguments: argparse.Namespace) -> int:
+    if not arguments.db.exists():
+        raise UsageError(f"no database at {arguments.db}; run simulate first")
+    with SQLiteStore(arguments.db) as store:
+        entries = list(store.all_history())
+    if arguments.run:
+        entries = [e for e in entries if e.agent_id.startswith(f"{arguments.run}:")]
+    report = build_report(entries, bucket=arguments.by)
+    output = {"table": _table, "csv": _csv, "json": _json}[arguments.form](report)
+    sys.stdout.write(output)
+    return 0
+
+
+def _bar(share: float, width: int = 20) -> str:
+    return "█" * round(share * width)
+
+
+def _table(report: Report) -> str:
+    out = io.StringIO()
+    write = out.write
+    write(
+        f"{report.entries} chats: {report.classified} classified by agents, "
+        f"{report.timeout_defaults} timeout defaults and {report.unclassified} "
+        f"unclassified (both kept out of the trends), "
+        f"{report.abuse_flags} flagged abusive\n\n"
+    )
+    write("classification trends\n")
+    for row in report.trends:
+        write(
+            f"  {row.period}  {row.classification:<28} {row.count:>5} "
+            f"{row.share:>6.1%} {_bar(row.share)}\n"
+        )
+    if report.movers:
+        write("\nbiggest movers (first half to second half)\n")
+        for mover in report.movers:
+            write(
+                f"  {mover.classification:<28} {mover.first_half_share:>6.1%} -> "
+                f"{mover.second_half_share:>6.1%} ({mover.change * 100:+.1f} points)\n"
+            )
+    write("\nwrap-up time and extensions\n")
+    write(
+        f"  {'':<6} {'name':<22} {'chats':>6} {'mean':>7} {'median':>7} "
+        f"{'p90':>7} {'ext.':>5} {'ext.%':>6} {'expired':>7} {'abuse':>5}\n"
+    )
+    for w in report.wrap_up:
+        write(
+            f"  {w.group:<6} {w.name:<22} {w.chats:>6} {w.mean_seconds:>6.1f}s "
+            f"{w.median_seconds:>6.1f}s {w.p90_seconds:>6.1f}s {w.extensions:>5} "
+            f"{w.share_extended:>6.1%} {w.expired:>7} {w.abuse_flags:>5}\n"
+        )
+    return out.getvalue()
+
+
+def _csv(report: Report) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["section", "period_or_group", "name", "value", "share"])
+    for name in ("entries", "classified", "timeout_defaults", "unclassified"):
+        writer.writerow(["summary", "", name, getattr(report, name), ""])
+    writer.writerow(["summary", "", "abuse_flags", report.abuse_flags, ""])
+    for row in report.trends:
+        writer.writerow(
+            ["trend", row.period, row.classification, row.count, f"{row.share:.4f}"]
+        )
+    for mover in report.movers:
+        writer.writerow(["mover", "", mover.classification, f"{mover.change:.4f}", ""])
+    for w in report.wrap_up:
+        for field in ("chats", "mean_seconds", "median_seconds", "p90_seconds"):
+            writer.writerow(
+                [f"wrap_up_{field}", w.group, w.name, getattr(w, field), ""]
+            )
+        writer.writerow(
+            ["extensions", w.group, w.name, w.extensions, f"{w.share_extended:.4f}"]
+        )
+    return out.getvalue()
+
+
+def _json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2) + "\n"
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "demo": _demo,
+    "simulate": _simulate,
+    "report": _report,
+    "policy": _policy,
+}

@@ -1,0 +1,358 @@
+"""Policy files: TOML with global defaults, per-queue overrides and profiles.
+
+```toml
+[defaults]
+countdown_seconds = 60
+max_extensions = 3
+classification = "dropdown"
+options = [
+  { code = "refund", label = "Refund", group = "Billing" },
+  { code = "other", label = "Other" },
+]
+
+[queues.sales]
+countdown_seconds = 45
+max_extensions = 2
+
+[profiles.trainee]
+codes = ["refund"]
+
+[agents.agent-ana]
+profile = "trainee"
+capacity = 2
+```
+
+Every queue inherits every setting from ``[defaults]`` and may override
+any of them (``options`` is replaced as a whole). Every error names the
+file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._agent import MAX_CAPACITY
+from ._errors import ErrorCode, InvalidPolicy, WrapUpError
+from ._policy import (
+    ClassificationOption,
+    ClassificationPolicy,
+    DropdownClassification,
+    ExpiryRule,
+    FreeTextClassification,
+    QueuePolicy,
+    WrapUpPolicy,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found]
+
+_SETTINGS: dict[str, type | tuple[type, ...]] = {
+    "wrap_up": bool,
+    "countdown_seconds": (int, bool),
+    "extension_seconds": int,
+    "max_extensions": int,
+    "early_exit": bool,
+    "classification": str,
+    "options": list,
+    "free_text_min_length": int,
+    "free_text_max_length": int,
+    "required": bool,
+    "on_expiry": str,
+    "timeout_default": str,
+    "additional_text_max_length": int,
+    "capacity": int,
+}
+"""Every key a ``[defaults]`` or ``[queues.NAME]`` section may hold."""
+
+_FILE_KEY_OF_SETTING = {
+    "enabled": "wrap_up",
+    "early_exit_allowed": "early_exit",
+    "min_length": "free_text_min_length",
+    "max_length": "free_text_max_length",
+    "choices": "classification",
+    "queue_id": "queues",
+}
+
+_TOP_LEVEL = {"defaults", "queues", "profiles", "agents", "simulation"}
+
+
+class PolicyFileError(InvalidPolicy):
+    """A policy file that cannot be read or holds an invalid setting."""
+
+    def __init__(self, source: str, key: str, message: str) -> None:
+        WrapUpError.__init__(
+            self,
+            ErrorCode.INVALID_POLICY,
+            f"{source}: {key}: {message}" if key else f"{source}: {message}",
+            file=source,
+            key=key,
+        )
+        self.setting = key
+        self.file = source
+        self.key = key
+
+
+@attrs.frozen
+class AgentSettings:
+    """One agent's settings from a policy file."""
+
+    capacity: int
+    classification_profile: frozenset[str] | None
+
+
+@attrs.frozen
+class PolicyFile:
+    """The effective policies a file defines."""
+
+    source: str
+    queues: Mapping[str, QueuePolicy]
+    queue_capacity: Mapping[str, int]
+    default_capacity: int
+    profiles: Mapping[str, frozenset[str]]
+    agents: Mapping[str, AgentSettings]
+    simulation: Mapping[str, Any]
+
+    def agent(self, agent_id: str) -> AgentSettings:
+        """The settings of ``agent_id``: its own section, or the defaults."""
+        return self.agents.get(agent_id, AgentSettings(self.default_capacity, None))
+
+
+def load_policy_file(path: str | Path) -> PolicyFile:
+    """Read and validate the policy file at ``path``."""
+    source = str(path)
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise PolicyFileError(source, "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise PolicyFileError(source, "", f"cannot read it: {error}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyFileError(source, "", f"not valid TOML: {error}") from None
+    return parse_policy_file(data, source)
+
+
+def parse_policy_file(data: Mapping[str, Any], source: str = "<policy>") -> PolicyFile:
+    """Validate already-parsed TOML data (see the module docstring)."""
+    for key in data:
+        if key not in _TOP_LEVEL:
+            raise PolicyFileError(source, key, f"unknown section; use {_names()}")
+    defaults = _table(data, "defaults", source)
+    _check_keys(defaults, "defaults", source)
+    queues_data = _table(data, "queues", source)
+    if not queues_data:
+        raise PolicyFileError(source, "queues", "define at least one [queues.NAME]")
+    queues: dict[str, QueuePolicy] = {}
+    capacity: dict[str, int] = {}
+    for name, section in queues_data.items():
+        where = f"queues.{name}"
+        if not isinstance(section, dict):
+            raise PolicyFileError(source, where, "must be a table")
+        _check_keys(section, where, source)
+        merged = {**defaults, **section}
+        queues[name] = _queue(name, merged, where, source)
+        capacity[name] = _capacity(merged, where, source)
+    default_capacity = max(capacity.values())
+    profiles = _profiles(data, source, queues)
+    agents = _agents(data, source, profiles, default_capacity)
+    return PolicyFile(
+        source,
+        queues,
+        capacity,
+        default_capacity,
+        profiles,
+        agents,
+        _table(data, "simulation", source),
+    )
+
+
+def _names() -> str:
+    return ", ".join(f"[{name}]" for name in sorted(_TOP_LEVEL))
+
+
+def _table(data: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise PolicyFileError(source, key, "must be a table")
+    return value
+
+
+def _check_keys(section: Mapping[str, Any], where: str, source: str) -> None:
+    for key, value in section.items():
+        expected = _SETTINGS.get(key)
+        if expected is None:
+            known = ", ".join(sorted(_SETTINGS))
+            raise PolicyFileError(source, f"{where}.{key}", f"unknown key; use {known}")
+        wanted = expected if isinstance(expected, tuple) else (expected,)
+        if isinstance(value, bool) and bool not in wanted:
+            raise _wrong_type(source, f"{where}.{key}", wanted, value)
+        if not isinstance(value, wanted):
+            raise _wrong_type(source, f"{where}.{key}", wanted, value)
+
+
+def _wrong_type(
+    source: str, key: str, wanted: tuple[type, ...], value: object
+) -> PolicyFileError:
+    names = {bool: "true or false", int: "a whole number", str: "text", list: "a list"}
+    expected = " or ".join(names.get(kind, kind.__name__) for kind in wanted)
+    return PolicyFileError(source, key, f"must be {expected}, not {value!r}")
+
+
+def _queue(name: str, merged: dict[str, Any], where: str, source: str) -> QueuePolicy:
+    try:
+        countdown = merged.get("countdown_seconds", 60)
+        if countdown is True:
+            raise InvalidPolicy("countdown_seconds", "use a number of seconds or false")
+        wrap_up = WrapUpPolicy(
+            enabled=merged.get("wrap_up", True),
+            countdown_seconds=None if countdown is False else countdown,
+            extension_seconds=merged.get("extension_seconds", 60),
+            max_extensions=merged.get("max_extensions", 3),
+            early_exit_allowed=merged.get("early_exit", True),
+        )
+        rules = ClassificationPolicy(
+            choices=_choices(merged, where, source),
+            required=merged.get("required", False),
+            on_expiry=_expiry_rule(merged.get("on_expiry", "complete_unclassified")),
+            timeout_default=merged.get("timeout_default"),
+            additional_text_max_length=merged.get("additional_text_max_length", 4000),
+        )
+        return QueuePolicy(name, wrap_up, rules)
+    except PolicyFileError:
+        raise
+    except InvalidPolicy as error:
+        key = _FILE_KEY_OF_SETTING.get(error.setting, error.setting)
+        message = error.message.split(": ", 1)[-1]
+        raise PolicyFileError(source, f"{where}.{key}", message) from None
+
+
+def _expiry_rule(value: str) -> ExpiryRule:
+    try:
+        return ExpiryRule(value)
+    except ValueError:
+        rules = " or ".join(rule.value for rule in ExpiryRule)
+        raise InvalidPolicy("on_expiry", f"must be {rules}, not {value!r}") from None
+
+
+def _choices(
+    merged: dict[str, Any], where: str, source: str
+) -> DropdownClassification | FreeTextClassification:
+    mode = merged.get("classification", "free_text")
+    if mode == "free_text":
+        return FreeTextClassification(
+            min_length=merged.get("free_text_min_length", 1),
+            max_length=merged.get("free_text_max_length", 100),
+        )
+    if mode != "dropdown":
+        raise PolicyFileError(
+            source,
+            f"{where}.classification",
+            f"must be dropdown or free_text, not {mode!r}",
+        )
+    options = merged.get("options")
+    if not options:
+        raise PolicyFileError(source, f"{where}.options", "a dropdown needs options")
+    return DropdownClassification(
+        tuple(
+            _option(item, f"{where}.options[{n}]", source)
+            for n, item in enumerate(options)
+        )
+    )
+
+
+def _option(item: object, where: str, source: str) -> ClassificationOption:
+    if not isinstance(item, dict):
+        raise PolicyFileError(source, where, "must be a table with code and label")
+    unknown = set(item) - {"code", "label", "group", "retired"}
+    if unknown:
+        raise PolicyFileError(source, f"{where}.{min(unknown)}", "unknown key")
+    for key in ("code", "label"):
+        if not isinstance(item.get(key), str):
+            raise PolicyFileError(source, f"{where}.{key}", "must be text")
+    group = item.get("group")
+    if group is not None and not isinstance(group, str):
+        raise PolicyFileError(source, f"{where}.group", "must be text")
+    retired = item.get("retired", False)
+    if not isinstance(retired, bool):
+        raise PolicyFileError(source, f"{where}.retired", "must be true or false")
+    return ClassificationOption(item["code"], item["label"], group, retired)
+
+
+def _capacity(merged: dict[str, Any], where: str, source: str) -> int:
+    value = merged.get("capacity", 1)
+    if not 1 <= value <= MAX_CAPACITY:
+        raise PolicyFileError(
+            source,
+            f"{where}.capacity",
+            f"must be between 1 and {MAX_CAPACITY}, not {value}",
+        )
+    return int(value)
+
+
+def _profiles(
+    data: Mapping[str, Any], source: str, queues: Mapping[str, QueuePolicy]
+) -> dict[str, frozenset[str]]:
+    known = {
+        option.code
+        for policy in queues.values()
+        if isinstance(policy.classification.choices, DropdownClassification)
+        for option in policy.classification.choices.options
+    }
+    profiles: dict[str, frozenset[str]] = {}
+    for name, section in _table(data, "profiles", source).items():
+        where = f"profiles.{name}"
+        codes = section.get("codes") if isinstance(section, dict) else None
+        if not isinstance(section, dict) or set(section) != {"codes"}:
+            raise PolicyFileError(source, where, "must hold exactly: codes = [...]")
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise PolicyFileError(source, f"{where}.codes", "must be a list of codes")
+        missing = sorted(set(codes) - known)
+        if missing:
+            raise PolicyFileError(
+                source, f"{where}.codes", f"{missing[0]!r} is in no queue's options"
+            )
+        profiles[name] = frozenset(codes)
+    return profiles
+
+
+def _agents(
+    data: Mapping[str, Any],
+    source: str,
+    profiles: Mapping[str, frozenset[str]],
+    default_capacity: int,
+) -> dict[str, AgentSettings]:
+    agents: dict[str, AgentSettings] = {}
+    for agent_id, section in _table(data, "agents", source).items():
+        where = f"agents.{agent_id}"
+        if not isinstance(section, dict):
+            raise PolicyFileError(source, where, "must be a table")
+        unknown = set(section) - {"capacity", "profile"}
+        if unknown:
+            raise PolicyFileError(source, f"{where}.{min(unknown)}", "unknown key")
+        profile_name = section.get("profile")
+        profile = None
+        if profile_name is not None:
+            if profile_name not in profiles:
+                raise PolicyFileError(
+                    source, f"{where}.profile", f"no profile named {profile_name!r}"
+                )
+            profile = profiles[profile_name]
+        value = section.get("capacity", default_capacity)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PolicyFileError(source, f"{where}.capacity", "must be a number")
+        if not 1 <= value <= MAX_CAPACITY:
+            raise PolicyFileError(
+                source,
+                f"{where}.capacity",
+                f"must be between 1 and {MAX_CAPACITY}, not {value}",
+            )
+        agents[agent_id] = AgentSettings(value, profile)
+    return agents

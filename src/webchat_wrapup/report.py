@@ -1,0 +1,187 @@
+"""Reports from the contact history: trends, timeouts kept apart, wrap-up time.
+
+:func:`build_report` is a pure function of a list of history entries; the
+command line reads them from the database and prints the result as a
+table, CSV or JSON.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import attrs
+
+from ._history import ContactHistoryEntry
+
+Bucket = Literal["hour", "day"]
+UNCLASSIFIED = "(unclassified)"
+
+
+@attrs.frozen
+class TrendRow:
+    """One classification in one period."""
+
+    period: str
+    classification: str
+    count: int
+    share: float
+
+
+@attrs.frozen
+class Mover:
+    """How much a classification's share moved from the first half to the second."""
+
+    classification: str
+    first_half_share: float
+    second_half_share: float
+
+    @property
+    def change(self) -> float:
+        """The change in share, in points (0.05 is five points)."""
+        return self.second_half_share - self.first_half_share
+
+
+@attrs.frozen
+class WrapUpRow:
+    """Wrap-up time and extension use for one queue or one agent."""
+
+    group: str
+    name: str
+    chats: int
+    mean_seconds: float
+    median_seconds: float
+    p90_seconds: float
+    extensions: int
+    share_extended: float
+    expired: int
+    abuse_flags: int
+
+
+@attrs.frozen
+class Report:
+    """Everything the ``report`` command prints."""
+
+    entries: int
+    classified: int
+    timeout_defaults: int
+    unclassified: int
+    abuse_flags: int
+    trends: tuple[TrendRow, ...]
+    movers: tuple[Mover, ...]
+    wrap_up: tuple[WrapUpRow, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        data = attrs.asdict(self)
+        data["movers"] = [
+            {**attrs.asdict(mover), "change": mover.change} for mover in self.movers
+        ]
+        return data
+
+
+def _period(instant: datetime, bucket: Bucket) -> str:
+    if bucket == "hour":
+        return instant.strftime("%Y-%m-%d %H:00")
+    return instant.strftime("%Y-%m-%d")
+
+
+def _label(entry: ContactHistoryEntry) -> str:
+    assert entry.classification is not None
+    classification = entry.classification
+    if classification.group:
+        return f"{classification.group} > {classification.label}"
+    return classification.label
+
+
+def build_report(
+    entries: Iterable[ContactHistoryEntry], *, bucket: Bucket = "hour"
+) -> Report:
+    """The report of ``entries``; timeout defaults never count in the trends."""
+    entries = list(entries)
+    chosen = [
+        e for e in entries if e.classification is not None and not e.is_timeout_default
+    ]
+    return Report(
+        entries=len(entries),
+        classified=len(chosen),
+        timeout_defaults=sum(1 for e in entries if e.is_timeout_default),
+        unclassified=sum(1 for e in entries if e.classification is None),
+        abuse_flags=sum(1 for e in entries if e.abuse is not None),
+        trends=_trends(chosen, bucket),
+        movers=_movers(chosen, bucket),
+        wrap_up=_wrap_up_rows(entries),
+    )
+
+
+def _trends(
+    chosen: Sequence[ContactHistoryEntry], bucket: Bucket
+) -> tuple[TrendRow, ...]:
+    by_period: dict[str, Counter[str]] = defaultdict(Counter)
+    for entry in chosen:
+        by_period[_period(entry.wrap_up_ended_at, bucket)][_label(entry)] += 1
+    rows = []
+    for period in sorted(by_period):
+        counts = by_period[period]
+        total = sum(counts.values())
+        for label, count in sorted(
+            counts.items(), key=lambda item: (-item[1], item[0])
+        ):
+            rows.append(TrendRow(period, label, count, count / total))
+    return tuple(rows)
+
+
+def _movers(chosen: Sequence[ContactHistoryEntry], bucket: Bucket) -> tuple[Mover, ...]:
+    periods = sorted({_period(e.wrap_up_ended_at, bucket) for e in chosen})
+    if len(periods) < 2:
+        return ()
+    middle = periods[len(periods) // 2]
+    first = Counter(
+        _label(e) for e in chosen if _period(e.wrap_up_ended_at, bucket) < middle
+    )
+    second = Counter(
+        _label(e) for e in chosen if _period(e.wrap_up_ended_at, bucket) >= middle
+    )
+    first_total, second_total = sum(first.values()) or 1, sum(second.values()) or 1
+    movers = [
+        Mover(label, first[label] / first_total, second[label] / second_total)
+        for label in set(first) | set(second)
+    ]
+    movers.sort(key=lambda m: (-abs(m.change), m.classification))
+    return tuple(movers[:5])
+
+
+def _wrap_up_rows(entries: Sequence[ContactHistoryEntry]) -> tuple[WrapUpRow, ...]:
+    rows = []
+    for group, key in (("queue", "queue_id"), ("agent", "agent_id")):
+        grouped: dict[str, list[ContactHistoryEntry]] = defaultdict(list)
+        for entry in entries:
+            grouped[getattr(entry, key)].append(entry)
+        for name in sorted(grouped):
+            rows.append(_wrap_up_row(group, name, grouped[name]))
+    return tuple(rows)
+
+
+def _wrap_up_row(
+    group: str, name: str, entries: list[ContactHistoryEntry]
+) -> WrapUpRow:
+    seconds = sorted(
+        (e.wrap_up_ended_at - e.wrap_up_started_at).total_seconds() for e in entries
+    )
+    p90 = seconds[min(len(seconds) - 1, int(0.9 * len(seconds)))]
+    extended = sum(1 for e in entries if e.extensions_used)
+    return WrapUpRow(
+        group=group,
+        name=name,
+        chats=len(entries),
+        mean_seconds=statistics.fmean(seconds),
+        median_seconds=statistics.median(seconds),
+        p90_seconds=p90,
+        extensions=sum(e.extensions_used for e in entries),
+        share_extended=extended / len(entries),
+        expired=sum(1 for e in entries if e.ending.value.startswith("expired")),
+        abuse_flags=sum(1 for e in entries if e.abuse is not None),
+    )
