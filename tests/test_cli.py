@@ -1,0 +1,285 @@
+"""The real command, run in a subprocess, for each subcommand and bad input."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICY = ROOT / "examples" / "policy.toml"
+WHAT_IF = ROOT / "examples" / "policy-45s.toml"
+SMALL = ["--agents", "6", "--hours", "1", "--arrivals", "sales=30"]
+
+
+def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "webchat_wrapup", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+def refused(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    """Exit status 2, one line on stderr naming the problem, no traceback."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines, "no message"
+    assert "Traceback" not in result.stderr
+    assert len([line for line in lines if "error" in line]) == 1
+    for word in words:
+        assert word in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["demo"], ["simulate"], ["report"], ["policy"], ["policy", "check"]],
+)
+def test_every_subcommand_has_help(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.returncode == 0
+    assert "usage: webchat-wrapup" in result.stdout
+
+
+def test_the_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "webchat-wrapup"
+    result = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    assert "simulate" in result.stdout
+
+
+# demo
+
+
+def test_demo_walks_through_the_seed_page_quickly() -> None:
+    started = time.perf_counter()
+    result = run("demo")
+    assert result.returncode == 0, result.stderr
+    assert time.perf_counter() - started < 10
+    out = result.stdout
+    assert "status: Wrap-up" in out
+    assert "extend [0] (greyed out)" in out
+    assert "This chat was marked as abusive" in out
+    assert "expired_with_default" in out
+
+
+def test_demo_can_keep_its_database(tmp_path: Path) -> None:
+    result = run("demo", "--db", tmp_path / "demo.db")
+    assert result.returncode == 0, result.stderr
+    rows = sqlite3.connect(tmp_path / "demo.db").execute("SELECT count(*) FROM history")
+    assert rows.fetchone() == (2,)
+
+
+def test_demo_refuses_to_reuse_a_database(tmp_path: Path) -> None:
+    (tmp_path / "demo.db").write_text("")
+    refused(run("demo", "--db", tmp_path / "demo.db"), "already exists")
+
+
+# policy check
+
+
+def test_policy_check_prints_the_effective_policy_per_queue() -> None:
+    result = run("policy", "check", POLICY)
+    assert result.returncode == 0, result.stderr
+    assert "[sales]" in result.stdout
+    assert "[support]" in result.stdout
+    assert "2 queue(s), valid" in result.stdout
+
+
+BAD_POLICIES = {
+    "unknown_key": ("[queues.sales]\ncountdown = 5\n", "queues.sales.countdown"),
+    "negative": (
+        "[queues.sales]\nmax_extensions = -1\n",
+        "queues.sales.max_extensions",
+    ),
+    "wrong_type": (
+        "[queues.sales]\nwrap_up = 'yes'\n",
+        "queues.sales.wrap_up",
+    ),
+    "default_not_listed": (
+        "[defaults]\nclassification = 'dropdown'\non_expiry = 'apply_default'\n"
+        "timeout_default = 'nope'\noptions = [{code = 'a', label = 'A'}]\n"
+        "[queues.sales]\n",
+        "queues.sales.timeout_default",
+    ),
+    "no_queues": ("[defaults]\nmax_extensions = 2\n", "queues"),
+    "bad_toml": ("[queues.sales\n", "not valid TOML"),
+    "unknown_profile": (
+        "[queues.sales]\n[agents.ana]\nprofile = 'boss'\n",
+        "agents.ana.profile",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_POLICIES))
+def test_policy_check_names_the_file_and_the_key(case: str, tmp_path: Path) -> None:
+    text, key = BAD_POLICIES[case]
+    path = tmp_path / f"{case}.toml"
+    path.write_text(text)
+    refused(run("policy", "check", path), str(path), key)
+
+
+def test_policy_check_of_a_missing_file() -> None:
+    refused(run("policy", "check", "nowhere.toml"), "nowhere.toml", "no such file")
+
+
+# simulate and report
+
+
+def results_of(output: str) -> list[str]:
+    """The results table, without the lines that report wall time."""
+    return [line for line in output.splitlines() if "chats/s" not in line]
+
+
+def test_simulate_then_report_on_sqlite(tmp_path: Path) -> None:
+    database = tmp_path / "day.db"
+    result = run("simulate", POLICY, "--db", database, *SMALL)
+    assert result.returncode == 0, result.stderr
+    for metric in (
+        "service level",
+        "average speed of answer",
+        "abandoned",
+        "agent occupancy",
+        "agent time in wrap-up",
+    ):
+        assert metric in result.stdout
+    report = run("report", "--db", database)
+    assert report.returncode == 0, report.stderr
+    assert "classification trends" in report.stdout
+    assert "timeout defaults" in report.stdout
+    assert "wrap-up time and extensions" in report.stdout
+
+
+def test_simulate_is_deterministic_for_a_seed(tmp_path: Path) -> None:
+    first = run("simulate", POLICY, "--memory", "--seed", "7", *SMALL)
+    second = run("simulate", POLICY, "--memory", "--seed", "7", *SMALL)
+    other = run("simulate", POLICY, "--memory", "--seed", "8", *SMALL)
+    assert first.returncode == second.returncode == other.returncode == 0
+    assert results_of(first.stdout) == results_of(second.stdout)
+    assert results_of(first.stdout) != results_of(other.stdout)
+
+
+def test_simulate_versus_prints_both_policies_side_by_side(tmp_path: Path) -> None:
+    result = run(
+        "simulate", POLICY, "--versus", WHAT_IF, "--db", tmp_path / "d.db", *SMALL
+    )
+    assert result.returncode == 0, result.stderr
+    lines = results_of(result.stdout)
+    header = next(line for line in lines if "policy.toml" in line)
+    assert "policy-45s.toml" in header
+    offered = next(
+        line for line in result.stdout.splitlines() if "customers offered" in line
+    )
+    counts = offered.split()[2:]
+    assert len(counts) == 2
+    assert counts[0] == counts[1]
+
+
+def test_report_as_csv_and_json(tmp_path: Path) -> None:
+    database = tmp_path / "day.db"
+    assert run("simulate", POLICY, "--db", database, *SMALL).returncode == 0
+    as_json = run("report", "--db", database, "--format", "json", "--by", "day")
+    data = json.loads(as_json.stdout)
+    assert (
+        data["entries"]
+        == data["classified"] + data["timeout_defaults"] + data["unclassified"]
+    )
+    assert all(row["period"] == "2026-01-05" for row in data["trends"])
+    as_csv = run("report", "--db", database, "--format", "csv")
+    assert as_csv.stdout.splitlines()[0] == "section,period_or_group,name,value,share"
+    assert any(line.startswith("trend,") for line in as_csv.stdout.splitlines())
+
+
+def test_a_second_simulation_gets_its_own_run(tmp_path: Path) -> None:
+    database = tmp_path / "day.db"
+    assert run("simulate", POLICY, "--db", database, *SMALL).returncode == 0
+    second = run("simulate", POLICY, "--db", database, *SMALL)
+    assert "run sim1-2" in second.stdout
+    only = run("report", "--db", database, "--run", "sim1-2", "--format", "json")
+    both = run("report", "--db", database, "--format", "json")
+    assert json.loads(both.stdout)["entries"] == 2 * json.loads(only.stdout)["entries"]
+
+
+def test_ctrl_c_stops_cleanly_with_the_database_consistent(tmp_path: Path) -> None:
+    database = tmp_path / "day.db"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "webchat_wrapup",
+            "simulate",
+            POLICY,
+            "--db",
+            database,
+            "--agents",
+            "40",
+            "--hours",
+            "200",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.5)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in out
+    assert "Traceback" not in err
+    check = sqlite3.connect(database).execute("PRAGMA integrity_check").fetchone()
+    assert check == ("ok",)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--agents", "-3"], ["agents"]),
+        (["--arrivals", "nowhere=5"], ["nowhere"]),
+        (["--arrivals", "sales=many"], ["sales=many"]),
+        (["--extend-share", "2"], ["extend_share"]),
+    ],
+)
+def test_simulate_refuses_bad_numbers_and_unknown_queues(
+    args: list[str], words: list[str], tmp_path: Path
+) -> None:
+    refused(run("simulate", POLICY, "--db", tmp_path / "d.db", *args), *words)
+
+
+def test_simulate_refuses_a_versus_file_with_other_queues(tmp_path: Path) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text("[queues.vip]\n")
+    refused(run("simulate", POLICY, "--versus", other, "--memory"), "same queues")
+
+
+def test_report_without_a_database_says_so(tmp_path: Path) -> None:
+    refused(run("report", "--db", tmp_path / "none.db"), "no database")
+
+
+def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    database = tmp_path / "new.db"
+    connection = sqlite3.connect(database)
+    connection.execute("PRAGMA user_version = 99")
+    connection.close()
+    refused(run("report", "--db", database), "newer")
+    refused(run("simulate", POLICY, "--db", database, *SMALL), "newer")
+
+
+def test_a_path_that_cannot_be_written_is_refused(tmp_path: Path) -> None:
+    refused(run("simulate", POLICY, "--db", tmp_path / "no" / "such" / "d.db"))
+    refused(run("simulate", POLICY, "--db", tmp_path))
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    database = tmp_path / "notes.db"
+    database.write_text("shopping list\n" * 200)
+    refused(run("report", "--db", database), "not a database")
