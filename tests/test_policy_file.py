@@ -1,0 +1,139 @@
+"""Policy files: inheritance, profiles, agents, and errors naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from webchat_wrapup import DropdownClassification, ExpiryRule, FreeTextClassification
+from webchat_wrapup.policy_file import (
+    PolicyFileError,
+    load_policy_file,
+    parse_policy_file,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+OPTIONS = [{"code": "a", "label": "A"}, {"code": "b", "label": "B", "group": "G"}]
+
+
+def test_queues_inherit_the_defaults_and_override_them() -> None:
+    policies = parse_policy_file(
+        {
+            "defaults": {"countdown_seconds": 90, "max_extensions": 1},
+            "queues": {"sales": {"max_extensions": 4}, "support": {}},
+        }
+    )
+    sales, support = policies.queues["sales"], policies.queues["support"]
+    assert (sales.wrap_up.countdown_seconds, sales.wrap_up.max_extensions) == (90, 4)
+    assert (support.wrap_up.countdown_seconds, support.wrap_up.max_extensions) == (
+        90,
+        1,
+    )
+    assert sales.queue_id == "sales"
+
+
+def test_every_setting_reaches_the_policy() -> None:
+    policies = parse_policy_file(
+        {
+            "queues": {
+                "q": {
+                    "wrap_up": True,
+                    "countdown_seconds": False,
+                    "extension_seconds": 30,
+                    "max_extensions": 0,
+                    "early_exit": True,
+                    "classification": "dropdown",
+                    "options": OPTIONS,
+                    "required": True,
+                    "on_expiry": "apply_default",
+                    "timeout_default": "a",
+                    "additional_text_max_length": 10,
+                    "capacity": 3,
+                }
+            }
+        }
+    )
+    policy = policies.queues["q"]
+    assert policy.wrap_up.countdown_seconds is None
+    assert policy.wrap_up.extension_seconds == 30
+    assert isinstance(policy.classification.choices, DropdownClassification)
+    assert [o.code for o in policy.classification.choices.options] == ["a", "b"]
+    assert policy.classification.on_expiry is ExpiryRule.APPLY_DEFAULT
+    assert policy.classification.additional_text_max_length == 10
+    assert policies.queue_capacity["q"] == 3
+    assert policies.default_capacity == 3
+
+
+def test_free_text_limits_come_from_the_file() -> None:
+    policies = parse_policy_file(
+        {"queues": {"q": {"free_text_min_length": 3, "free_text_max_length": 9}}}
+    )
+    choices = policies.queues["q"].classification.choices
+    assert choices == FreeTextClassification(min_length=3, max_length=9)
+
+
+def test_profiles_and_agents() -> None:
+    policies = parse_policy_file(
+        {
+            "defaults": {"classification": "dropdown", "options": OPTIONS},
+            "queues": {"q": {}},
+            "profiles": {"new": {"codes": ["a"]}},
+            "agents": {"ana": {"profile": "new", "capacity": 2}},
+        }
+    )
+    assert policies.agent("ana").classification_profile == frozenset({"a"})
+    assert policies.agent("ana").capacity == 2
+    assert policies.agent("bob").classification_profile is None
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"queues": {"q": {}}, "extra": {}}, "extra"),
+        ({"queues": {}}, "queues"),
+        ({"queues": {"q": 3}}, "queues.q"),
+        ({"queues": {"q": {"countdown_seconds": True}}}, "queues.q.countdown_seconds"),
+        ({"queues": {"q": {"countdown_seconds": 0}}}, "queues.q.countdown_seconds"),
+        ({"queues": {"q": {"classification": "voice"}}}, "queues.q.classification"),
+        ({"queues": {"q": {"classification": "dropdown"}}}, "queues.q.options"),
+        ({"queues": {"q": {"on_expiry": "panic"}}}, "queues.q.on_expiry"),
+        ({"queues": {"q": {"capacity": 11}}}, "queues.q.capacity"),
+        ({"queues": {"q": {"early_exit": 1}}}, "queues.q.early_exit"),
+        (
+            {"queues": {"q": {"classification": "dropdown", "options": [5]}}},
+            "queues.q.options[0]",
+        ),
+        (
+            {
+                "queues": {
+                    "q": {"classification": "dropdown", "options": [{"code": "a"}]}
+                }
+            },
+            "queues.q.options[0].label",
+        ),
+        ({"queues": {"q": {}}, "profiles": {"p": {"codes": ["zz"]}}}, "profiles.p"),
+        ({"queues": {"q": {}}, "profiles": {"p": {"names": []}}}, "profiles.p"),
+        ({"queues": {"q": {}}, "agents": {"a": {"shift": 1}}}, "agents.a.shift"),
+        ({"queues": {"q": {}}, "agents": {"a": {"capacity": 0}}}, "agents.a.capacity"),
+    ],
+)
+def test_errors_name_the_file_and_the_key(data: dict[str, object], key: str) -> None:
+    with pytest.raises(PolicyFileError) as caught:
+        parse_policy_file(data, "day.toml")
+    assert caught.value.file == "day.toml"
+    assert caught.value.key.startswith(key)
+    assert str(caught.value).startswith(f"day.toml: {key}")
+
+
+def test_the_shipped_examples_are_valid() -> None:
+    for name in ("policy.toml", "policy-45s.toml"):
+        policies = load_policy_file(ROOT / "examples" / name)
+        assert set(policies.queues) == {"sales", "support"}
+
+
+def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_bytes(b"\xff\xfe[queues.q]")
+    with pytest.raises(PolicyFileError, match="cannot read"):
+        load_policy_file(path)

@@ -1,0 +1,123 @@
+"""Reports: trends from agents' own classifications, timeouts kept apart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import given
+
+from support import AGENT, T0, play
+from webchat_wrapup import (
+    Classification,
+    ContactHistoryEntry,
+    EndedBy,
+    WrapUpEnding,
+)
+from webchat_wrapup.report import build_report
+from webchat_wrapup.testing.strategies import command_sequences
+
+
+def entry(
+    minutes: float,
+    label: str | None = "Refund",
+    ending: WrapUpEnding = WrapUpEnding.COMPLETED_EARLY,
+    wrap_seconds: float = 30,
+    extensions: int = 0,
+    queue: str = "sales",
+) -> ContactHistoryEntry:
+    ended = T0 + timedelta(minutes=minutes)
+    classification = None if label is None else Classification(label, label.lower())
+    return ContactHistoryEntry(
+        customer_id="c",
+        chat_id=f"chat-{minutes}-{label}",
+        agent_id=AGENT,
+        queue_id=queue,
+        classification=classification,
+        additional_text=None,
+        chat_started_at=ended,
+        chat_ended_at=ended,
+        ended_by=EndedBy.CUSTOMER,
+        wrap_up_started_at=ended,
+        wrap_up_ended_at=ended + timedelta(seconds=wrap_seconds),
+        ending=ending,
+        extensions_used=extensions,
+        abuse=None,
+    )
+
+
+def test_timeout_defaults_and_unclassified_chats_stay_out_of_the_trends() -> None:
+    report = build_report(
+        [
+            entry(1, "Refund"),
+            entry(2, "Other", WrapUpEnding.EXPIRED_WITH_DEFAULT),
+            entry(3, None, WrapUpEnding.EXPIRED),
+        ]
+    )
+    assert (report.classified, report.timeout_defaults, report.unclassified) == (
+        1,
+        1,
+        1,
+    )
+    assert [(row.classification, row.count) for row in report.trends] == [("Refund", 1)]
+
+
+def test_trends_count_and_share_per_hour_or_day() -> None:
+    entries = [entry(0, "Refund"), entry(10, "Refund"), entry(20, "Late")]
+    entries.append(entry(70, "Late"))
+    hourly = build_report(entries, bucket="hour")
+    assert [(r.period, r.classification, r.count) for r in hourly.trends] == [
+        ("2026-01-05 09:00", "Refund", 2),
+        ("2026-01-05 09:00", "Late", 1),
+        ("2026-01-05 10:00", "Late", 1),
+    ]
+    assert hourly.trends[0].share == 2 / 3
+    daily = build_report(entries, bucket="day")
+    assert [(r.classification, r.count) for r in daily.trends] == [
+        ("Late", 2),
+        ("Refund", 2),
+    ]
+
+
+def test_the_biggest_mover_is_the_classification_whose_share_changed_most() -> None:
+    entries = [entry(m, "Refund") for m in (0, 5, 10)] + [entry(15, "Late")]
+    entries += [entry(60 + m, "Late") for m in (0, 5, 10)] + [entry(75, "Refund")]
+    (top, *_) = build_report(entries).movers
+    assert top.classification in {"Refund", "Late"}
+    assert abs(top.change) == 0.5
+
+
+def test_wrap_up_time_and_extensions_per_queue_and_agent() -> None:
+    seconds = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+    entries = [
+        entry(n, wrap_seconds=s, extensions=n % 2) for n, s in enumerate(seconds)
+    ]
+    report = build_report(entries)
+    queue = next(row for row in report.wrap_up if row.group == "queue")
+    assert queue.chats == 10
+    assert queue.mean_seconds == 55
+    assert queue.median_seconds == 55
+    assert queue.p90_seconds == 100
+    assert queue.extensions == 5
+    assert queue.share_extended == 0.5
+    assert [row.group for row in report.wrap_up] == ["queue", "agent"]
+
+
+def test_an_empty_history_gives_an_empty_report() -> None:
+    report = build_report([])
+    assert report.entries == 0
+    assert report.trends == report.movers == report.wrap_up == ()
+    assert report.to_dict()["entries"] == 0
+
+
+@given(command_sequences(max_size=25))
+def test_shares_in_each_period_add_up_to_one(steps: list) -> None:
+    _, _, decisions = play(steps)
+    entries = [entry for d in decisions for entry in d.history]
+    report = build_report(entries)
+    periods = {row.period for row in report.trends}
+    for period in periods:
+        total = sum(row.share for row in report.trends if row.period == period)
+        assert abs(total - 1) < 1e-9
+    assert report.classified + report.timeout_defaults + report.unclassified == len(
+        entries
+    )
