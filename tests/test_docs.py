@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import attrs
@@ -20,23 +23,62 @@ from webchat_wrapup import (
 from webchat_wrapup._events import EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = ROOT / "docs"
+PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+TEST_MODULE_PAGES = {DOCS / "how-to" / "own-store.md"}
+POSTGRES_PAGES = {DOCS / "deploying.md"}
 
 
 def python_blocks(page: Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
 
 
+def test_no_page_hides_code_in_an_untested_fence() -> None:
+    for page in PAGES:
+        assert "```py\n" not in page.read_text(encoding="utf-8"), page.name
+
+
 @pytest.mark.parametrize(
-    "page", [p for p in PAGES if python_blocks(p)], ids=lambda p: p.name
+    "page",
+    [p for p in PAGES if python_blocks(p) and p not in TEST_MODULE_PAGES],
+    ids=lambda p: str(p.relative_to(ROOT)),
 )
-def test_every_python_example_in_the_docs_runs(page: Path) -> None:
+def test_every_python_example_in_the_docs_runs(
+    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if page in POSTGRES_PAGES and "WEBCHAT_WRAPUP_POSTGRES_DSN" not in os.environ:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the PostgreSQL examples: no server")
+        pytest.skip("WEBCHAT_WRAPUP_POSTGRES_DSN is not set: no PostgreSQL server")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": "docs_example"}
     for block in python_blocks(page):
-        exec(compile(block, str(page), "exec"), {})
+        exec(compile(block, str(page), "exec"), namespace)
+
+
+@pytest.mark.parametrize(
+    "page", sorted(TEST_MODULE_PAGES), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_pages_that_are_test_modules_pass_under_pytest(
+    page: Path, tmp_path: Path
+) -> None:
+    module = tmp_path / f"test_{page.stem.replace('-', '_')}.py"
+    module.write_text("\n\n".join(python_blocks(page)), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(module)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert " passed" in result.stdout
+    assert " skipped" not in result.stdout
 
 
 def text(name: str) -> str:
-    return (ROOT / "docs" / name).read_text(encoding="utf-8")
+    return (DOCS / name).read_text(encoding="utf-8")
 
 
 def test_every_error_code_is_documented() -> None:
@@ -68,3 +110,11 @@ def test_every_view_and_entry_field_is_documented(cls: type) -> None:
     page = text("events-and-views.md")
     for field in attrs.fields(cls):
         assert f"`{field.name}`" in page
+
+
+def test_every_policy_file_key_is_documented() -> None:
+    from webchat_wrapup.policy_file import _SETTINGS
+
+    page = text("command-line.md")
+    for key in _SETTINGS:
+        assert f"`{key}`" in page
