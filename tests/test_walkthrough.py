@@ -26,7 +26,7 @@ def test_the_walkthrough_ends_with_the_seed_pages_contact_history() -> None:
 
 def test_python_dash_m_runs_the_walkthrough() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "webchat_wrapup"],
+        [sys.executable, "-m", "webchat_wrapup", "demo"],
         capture_output=True,
         text=True,
         check=True,

@@ -87,9 +87,19 @@ def _translate(error: sqlite3.Error, path: str) -> StoreError:
         code = ErrorCode.STORE_READ_ONLY
     elif "not a database" in lowered or "malformed" in lowered:
         code = ErrorCode.STORE_CORRUPT
+    elif "unable to open" in lowered and _unwritable(path):
+        code = ErrorCode.STORE_READ_ONLY
     else:
         code = ErrorCode.STORE_UNAVAILABLE
     return StoreError(code, f"SQLite store {path!r}: {message}", path=path)
+
+
+def _unwritable(path: str) -> bool:
+    """True when the file exists but it or its folder cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return os.path.exists(path) and not (
+        os.access(path, os.W_OK) and os.access(folder, os.W_OK)
+    )
 
 
 class SQLiteStore:
@@ -127,6 +137,7 @@ class SQLiteStore:
     def _configure(self, synchronous: Synchronous, busy_timeout: float) -> None:
         with self._translated():
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self._refuse_if_too_new()
             mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"cannot use WAL (journal mode {mode})")
@@ -134,20 +145,25 @@ class SQLiteStore:
 
     def _migrate(self) -> None:
         with self._transaction():
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    ErrorCode.STORE_TOO_NEW,
-                    f"SQLite store {self.path!r} has schema version {version}, "
-                    f"newer than this library's {SCHEMA_VERSION}: upgrade the library",
-                    path=self.path,
-                    schema_version=version,
-                )
+            version = self._refuse_if_too_new()
             for number in range(version, SCHEMA_VERSION):
                 for statement in _MIGRATIONS[number].split(";"):
                     if statement.strip():
                         self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if version < SCHEMA_VERSION:
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _refuse_if_too_new(self) -> int:
+        version: int = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                ErrorCode.STORE_TOO_NEW,
+                f"SQLite store {self.path!r} has schema version {version}, "
+                f"newer than this library's {SCHEMA_VERSION}: upgrade the library",
+                path=self.path,
+                schema_version=version,
+            )
+        return version
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
