@@ -12,7 +12,7 @@ from .._codec import instant_to_micros
 from .._errors import CommandIdReused, VersionConflict
 from .._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
-from ._history_order import check_limit, decode_cursor, encode_cursor
+from ._rows import check_limit, decode_cursor, encode_cursor
 
 
 class MemoryStore:

@@ -26,17 +26,17 @@ from typing import Any, Protocol
 import psycopg
 from psycopg import sql
 
-from .._codec import (
-    StateCodec,
-    entry_from_json,
-    entry_to_json,
-    instant_to_micros,
-    outcome_from_json,
-    outcome_to_json,
-)
+from .._codec import StateCodec, instant_to_micros
 from .._errors import CommandIdReused, ErrorCode, StoreError, VersionConflict
 from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
-from ._history_order import check_limit, decode_cursor, encode_cursor
+from ._rows import (
+    ChangeRows,
+    change_rows,
+    check_limit,
+    command_record,
+    decode_cursor,
+    history_page,
+)
 
 SCHEMA_VERSION = 1
 """The newest schema this version of the library writes."""
@@ -264,73 +264,40 @@ class PostgresStore:
 
     def save(self, change: Change) -> None:
         """Write ``change`` atomically if the agent is still at its version."""
-        text, policies = self._codec.encode(change.state)
-        deadline = change.state.next_deadline()
-        due = None if deadline is None else instant_to_micros(deadline)
-        new_policies = [
-            (key, policy)
-            for key, policy in policies.items()
-            if key not in self._known_policies
-        ]
+        rows = change_rows(change, self._codec, self._known_policies)
         with self._transaction() as cursor:
-            self._write_agent(cursor, change, text, due)
-            if new_policies:
-                cursor.executemany(self._sql.insert_policy, new_policies)
-            if change.history:
-                cursor.executemany(
-                    self._sql.insert_history,
-                    [
-                        (
-                            entry.customer_id,
-                            entry.agent_id,
-                            entry.chat_id,
-                            instant_to_micros(entry.chat_started_at),
-                            instant_to_micros(entry.wrap_up_ended_at),
-                            entry_to_json(entry),
-                        )
-                        for entry in change.history
-                    ],
-                )
-            if change.command is not None:
-                self._write_command(cursor, change.command)
-        self._known_policies.update(key for key, _ in new_policies)
+            self._write_agent(cursor, change, rows)
+            if rows.policies:
+                cursor.executemany(self._sql.insert_policy, rows.policies)
+            if rows.history:
+                cursor.executemany(self._sql.insert_history, rows.history)
+            if rows.command is not None:
+                cursor.execute(self._sql.insert_command, rows.command)
+                if cursor.rowcount != 1:
+                    raise CommandIdReused(rows.command[0])
+        self._known_policies.update(key for key, _ in rows.policies)
 
     def _write_agent(
-        self, cursor: psycopg.Cursor[Any], change: Change, text: str, due: int | None
+        self, cursor: psycopg.Cursor[Any], change: Change, rows: ChangeRows
     ) -> None:
         version = change.expected_version
         if version == 0:
-            cursor.execute(self._sql.insert_agent, (change.agent_id, text, due))
+            cursor.execute(
+                self._sql.insert_agent, (change.agent_id, rows.state, rows.due)
+            )
         else:
             cursor.execute(
                 self._sql.update_agent,
-                (version + 1, text, due, change.agent_id, version),
+                (version + 1, rows.state, rows.due, change.agent_id, version),
             )
         if cursor.rowcount != 1:
             raise VersionConflict(change.agent_id, version)
-
-    def _write_command(
-        self, cursor: psycopg.Cursor[Any], record: CommandRecord
-    ) -> None:
-        cursor.execute(
-            self._sql.insert_command,
-            (
-                record.command_id,
-                record.agent_id,
-                record.fingerprint,
-                outcome_to_json(record.outcome),
-            ),
-        )
-        if cursor.rowcount != 1:
-            raise CommandIdReused(record.command_id)
 
     def find_command(self, command_id: str) -> CommandRecord | None:
         """The record saved with ``command_id``, if any."""
         with self._connection() as connection:
             row = connection.execute(self._sql.command, (command_id,)).fetchone()
-        if row is None:
-            return None
-        return CommandRecord(command_id, row[0], row[1], outcome_from_json(row[2]))
+        return command_record(command_id, row)
 
     def history(
         self, customer_id: str, *, cursor: str | None = None, limit: int = 50
@@ -342,11 +309,7 @@ class PostgresStore:
             rows = connection.execute(
                 self._sql.history, (customer_id, ended, sequence, limit + 1)
             ).fetchall()
-        page = rows[:limit]
-        next_cursor = None
-        if len(rows) > limit:
-            next_cursor = encode_cursor(page[-1][1], page[-1][2])
-        return HistoryPage(tuple(entry_from_json(row[0]) for row in page), next_cursor)
+        return history_page(rows, limit)
 
     def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
         """Claim up to ``limit`` agents with a wrap-up due at ``at``."""

@@ -18,14 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Literal
 
-from .._codec import (
-    StateCodec,
-    entry_from_json,
-    entry_to_json,
-    instant_to_micros,
-    outcome_from_json,
-    outcome_to_json,
-)
+from .._codec import StateCodec, entry_from_json, instant_to_micros
 from .._errors import (
     CommandIdReused,
     ErrorCode,
@@ -34,7 +27,14 @@ from .._errors import (
 )
 from .._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
-from ._history_order import check_limit, decode_cursor, encode_cursor
+from ._rows import (
+    ChangeRows,
+    change_rows,
+    check_limit,
+    command_record,
+    decode_cursor,
+    history_page,
+)
 
 SCHEMA_VERSION = 1
 """The newest schema this version of the library writes (``user_version``)."""
@@ -76,6 +76,12 @@ _MIGRATIONS: tuple[str, ...] = (
 )
 
 Synchronous = Literal["FULL", "NORMAL"]
+
+_INSERT_POLICY = "INSERT OR IGNORE INTO policies VALUES (?, ?)"
+_INSERT_HISTORY = (
+    "INSERT INTO history (customer_id, agent_id, chat_id, "
+    "chat_started_at, wrap_up_ended_at, entry) VALUES (?, ?, ?, ?, ?, ?)"
+)
 
 
 def _translate(error: sqlite3.Error, path: str) -> StoreError:
@@ -219,50 +225,29 @@ class SQLiteStore:
 
     def save(self, change: Change) -> None:
         """Write ``change`` atomically if the agent is still at its version."""
-        text, policies = self._codec.encode(change.state)
-        deadline = change.state.next_deadline()
-        due = None if deadline is None else instant_to_micros(deadline)
-        new_policies = [
-            (key, policy)
-            for key, policy in policies.items()
-            if key not in self._known_policies
-        ]
+        rows = change_rows(change, self._codec, self._known_policies)
         with self._transaction() as db:
-            self._write_agent(db, change, text, due)
-            if new_policies:
-                db.executemany(
-                    "INSERT OR IGNORE INTO policies VALUES (?, ?)", new_policies
-                )
-            if change.history:
-                db.executemany(
-                    "INSERT INTO history (customer_id, agent_id, chat_id, "
-                    "chat_started_at, wrap_up_ended_at, entry) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            entry.customer_id,
-                            entry.agent_id,
-                            entry.chat_id,
-                            instant_to_micros(entry.chat_started_at),
-                            instant_to_micros(entry.wrap_up_ended_at),
-                            entry_to_json(entry),
-                        )
-                        for entry in change.history
-                    ],
-                )
-            if change.command is not None:
-                self._write_command(db, change.command)
-        self._known_policies.update(key for key, _ in new_policies)
+            self._write_agent(db, change, rows)
+            if rows.policies:
+                db.executemany(_INSERT_POLICY, rows.policies)
+            if rows.history:
+                db.executemany(_INSERT_HISTORY, rows.history)
+            if rows.command is not None:
+                try:
+                    db.execute("INSERT INTO commands VALUES (?, ?, ?, ?)", rows.command)
+                except sqlite3.IntegrityError:
+                    raise CommandIdReused(rows.command[0]) from None
+        self._known_policies.update(key for key, _ in rows.policies)
 
     def _write_agent(
-        self, db: sqlite3.Connection, change: Change, text: str, due: int | None
+        self, db: sqlite3.Connection, change: Change, rows: ChangeRows
     ) -> None:
         version = change.expected_version
         if version == 0:
             try:
                 db.execute(
                     "INSERT INTO agents VALUES (?, 1, ?, ?, NULL)",
-                    (change.agent_id, text, due),
+                    (change.agent_id, rows.state, rows.due),
                 )
             except sqlite3.IntegrityError:
                 raise VersionConflict(change.agent_id, version) from None
@@ -270,24 +255,10 @@ class SQLiteStore:
         cursor = db.execute(
             "UPDATE agents SET version = ?, state = ?, next_deadline = ?, "
             "claimed_until = NULL WHERE agent_id = ? AND version = ?",
-            (version + 1, text, due, change.agent_id, version),
+            (version + 1, rows.state, rows.due, change.agent_id, version),
         )
         if cursor.rowcount != 1:
             raise VersionConflict(change.agent_id, version)
-
-    def _write_command(self, db: sqlite3.Connection, record: CommandRecord) -> None:
-        try:
-            db.execute(
-                "INSERT INTO commands VALUES (?, ?, ?, ?)",
-                (
-                    record.command_id,
-                    record.agent_id,
-                    record.fingerprint,
-                    outcome_to_json(record.outcome),
-                ),
-            )
-        except sqlite3.IntegrityError:
-            raise CommandIdReused(record.command_id) from None
 
     def find_command(self, command_id: str) -> CommandRecord | None:
         """The record saved with ``command_id``, if any."""
@@ -297,9 +268,7 @@ class SQLiteStore:
                 "WHERE command_id = ?",
                 (command_id,),
             ).fetchone()
-        if row is None:
-            return None
-        return CommandRecord(command_id, row[0], row[1], outcome_from_json(row[2]))
+        return command_record(command_id, row)
 
     def history(
         self, customer_id: str, *, cursor: str | None = None, limit: int = 50
@@ -314,11 +283,7 @@ class SQLiteStore:
                 "ORDER BY wrap_up_ended_at, sequence LIMIT ?",
                 (customer_id, ended, sequence, limit + 1),
             ).fetchall()
-        page = rows[:limit]
-        next_cursor = None
-        if len(rows) > limit:
-            next_cursor = encode_cursor(page[-1][1], page[-1][2])
-        return HistoryPage(tuple(entry_from_json(row[0]) for row in page), next_cursor)
+        return history_page(rows, limit)
 
     def all_history(self) -> Iterator[ContactHistoryEntry]:
         """Every contact-history entry, by wrap-up end (for reports)."""
