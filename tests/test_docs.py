@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,29 @@ def test_every_policy_file_key_is_documented() -> None:
     page = text("command-line.md")
     for key in _SETTINGS:
         assert f"`{key}`" in page
+
+
+def shell_commands(page: Path) -> list[str]:
+    blocks = re.findall(r"```sh\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    lines = [
+        line.split("#")[0].strip() for block in blocks for line in block.split("\n")
+    ]
+    return [line for line in lines if line.startswith("webchat-wrapup")]
+
+
+def test_the_command_lines_in_the_docs_run(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    script = Path(sys.executable).parent / "webchat-wrapup"
+    pages = [DOCS / "command-line.md", DOCS / "how-to" / "reports.md"]
+    commands = [command for page in pages for command in shell_commands(page)]
+    assert len(commands) >= 6
+    for command in commands:
+        result = subprocess.run(
+            command.replace("webchat-wrapup", str(script), 1),
+            shell=True,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, f"{command}: {result.stderr}"
