@@ -28,8 +28,11 @@ from ._commands import (
 from ._decide import Decision, decide, expire_due
 from ._errors import (
     AgentExists,
+    ChatNotHeld,
     CommandIdReused,
+    CommandRefused,
     ErrorCode,
+    InvalidInput,
     NotificationFailed,
     UnknownAgent,
     VersionConflict,
@@ -104,26 +107,41 @@ class WrapUpService:
             check_identifier(command_id, "command_id")
             fingerprint = _fingerprint(command)
         conflict: VersionConflict | None = None
+        # Optimistic: the command id is looked up only when the attempt
+        # fails, as it must when the command already ran (its id is
+        # recorded, so the save is refused, or the command no longer applies).
         for _ in range(self.attempts):
-            if command_id is not None and fingerprint is not None:
-                replay = self._replay(command_id, fingerprint)
-                if replay is not None:
-                    return replay
             try:
                 outcome = self._attempt(command, command_id, fingerprint)
             except VersionConflict as error:
                 conflict = error
+                replay = self._replay_if_recorded(command_id, fingerprint)
+                if replay is not None:
+                    return replay
                 continue
             except CommandIdReused:
-                if command_id is None:  # pragma: no cover - only raised with ids
-                    raise
-                continue
+                replay = self._replay_if_recorded(command_id, fingerprint)
+                if replay is not None:
+                    return replay
+                continue  # pragma: no cover - recorded by a racing writer
+            except (CommandRefused, ChatNotHeld, UnknownAgent, InvalidInput):
+                replay = self._replay_if_recorded(command_id, fingerprint)
+                if replay is not None:
+                    return replay
+                raise
             self._notify(outcome)
             return outcome
         assert conflict is not None
         raise VersionConflict(
             command.agent_id, conflict.details["expected_version"], self.attempts
         ) from conflict
+
+    def _replay_if_recorded(
+        self, command_id: str | None, fingerprint: str | None
+    ) -> Outcome | None:
+        if command_id is None or fingerprint is None:
+            return None
+        return self._replay(command_id, fingerprint)
 
     def _replay(self, command_id: str, fingerprint: str) -> Outcome | None:
         record = self.store.find_command(command_id)
@@ -295,6 +313,10 @@ def _outcome(agent_id: str, version: int, decision: Decision) -> Outcome:
     return Outcome(agent_id, version, decision.events, decision.history)
 
 
+# One encoder, built once: json.dumps with options builds a new one per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def _fingerprint(command: Command) -> str:
-    text = json.dumps(command_to_dict(command), sort_keys=True, separators=(",", ":"))
+    text = _CANONICAL.encode(command_to_dict(command))
     return hashlib.sha256(text.encode()).hexdigest()

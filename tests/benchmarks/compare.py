@@ -1,17 +1,39 @@
-"""Print the transition benchmarks' medians and the ratios between them.
+"""Print the benchmarks' medians and check the ratios between them.
 
 Usage::
 
     python tests/benchmarks/compare.py BENCH.json [MORE.json ...] [--strict]
+        [--require SECTION[,SECTION...]]
 
 Each ``BENCH.json`` is what ``pytest --benchmark-json=BENCH.json`` wrote.
 Given several files (several runs of the same suite), each benchmark's
 lowest median across them is used: on a noisy machine a slow spell inflates
 one run's median, never makes it faster. The ratios are computed from the
 medians and marked PASS or FAIL against their targets; the ratios of the
-minimums are shown for information. The exit status is 2 when a required
-benchmark is missing and, with ``--strict``, 1 when a ratio misses its
-target. Standard library only.
+minimums are shown for information.
+
+The checks come in sections, one per benchmark module:
+
+``transition`` (``test_transition_*``)
+    core / baseline_handwritten <= 1.5, psm_send / core >= 10,
+    transitions_trigger / core >= 2.
+``command`` (``test_command_*``)
+    memory_store median <= 20 us; sqlite_store / raw_sqlite <= 1.3 (both
+    ``synchronous`` FULL); for information, sqlite_store_normal /
+    raw_sqlite_normal.
+``sweep`` (``test_sweep_*``)
+    memory_100k / memory_10k <= 1.5; sqlite_100k / sqlite_10k <= 1.5.
+
+A section is checked when the files hold any benchmark of it (or when it
+is named with ``--require``, which takes ``all`` or a comma-separated list
+and may be repeated); the other sections are left out, so the files of one
+module can be compared alone. In a checked section every benchmark a target
+needs is required; an informational check whose benchmarks are missing is
+shown as ``n/a``.
+
+Exit status: 2 when no section is checked or a required benchmark is
+missing (after printing everything that can be printed); with ``--strict``,
+1 when a target is missed; 0 otherwise. Standard library only.
 """
 
 from __future__ import annotations
@@ -19,18 +41,81 @@ from __future__ import annotations
 import json
 import operator
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-PREFIX = "test_transition_"
-REQUIRED = ("baseline_handwritten", "core", "psm_send", "transitions_trigger")
-
-# numerator, denominator, comparison, target
-RATIOS = (
-    ("core", "baseline_handwritten", "<=", 1.5),
-    ("psm_send", "core", ">=", 10.0),
-    ("transitions_trigger", "core", ">=", 2.0),
-)
 COMPARE = {"<=": operator.le, ">=": operator.ge}
+
+
+@dataclass(frozen=True)
+class Check:
+    """``numerator / denominator`` (or the numerator's median in microseconds
+    when there is no denominator) compared with ``target``."""
+
+    numerator: str
+    denominator: str | None
+    how: str
+    target: float
+    informational: bool = False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        if self.denominator is None:
+            return (self.numerator,)
+        return (self.numerator, self.denominator)
+
+    @property
+    def label(self) -> str:
+        if self.denominator is None:
+            return f"{self.numerator} (us)"
+        return f"{self.numerator}/{self.denominator}"
+
+
+@dataclass(frozen=True)
+class Section:
+    prefix: str
+    benchmarks: tuple[str, ...]  # In the order printed, without the prefix.
+    checks: tuple[Check, ...]
+
+    def required(self) -> tuple[str, ...]:
+        needed = {n for c in self.checks if not c.informational for n in c.names}
+        return tuple(name for name in self.benchmarks if name in needed)
+
+
+SECTIONS = {
+    "transition": Section(
+        "test_transition_",
+        ("baseline_handwritten", "core", "psm_send", "transitions_trigger"),
+        (
+            Check("core", "baseline_handwritten", "<=", 1.5),
+            Check("psm_send", "core", ">=", 10.0),
+            Check("transitions_trigger", "core", ">=", 2.0),
+        ),
+    ),
+    "command": Section(
+        "test_command_",
+        (
+            "memory_store",
+            "sqlite_store",
+            "raw_sqlite",
+            "sqlite_store_normal",
+            "raw_sqlite_normal",
+        ),
+        (
+            Check("memory_store", None, "<=", 20.0),
+            Check("sqlite_store", "raw_sqlite", "<=", 1.3),
+            Check("sqlite_store_normal", "raw_sqlite_normal", "<=", 1.3, True),
+        ),
+    ),
+    "sweep": Section(
+        "test_sweep_",
+        ("memory_10k", "memory_100k", "sqlite_10k", "sqlite_100k"),
+        (
+            Check("memory_100k", "memory_10k", "<=", 1.5),
+            Check("sqlite_100k", "sqlite_10k", "<=", 1.5),
+        ),
+    ),
+}
 
 
 def read_stats(paths: list[Path]) -> dict[str, dict[str, float]]:
@@ -46,38 +131,109 @@ def read_stats(paths: list[Path]) -> dict[str, dict[str, float]]:
     return stats
 
 
-def main(argv: list[str]) -> int:
-    paths = [Path(arg) for arg in argv if arg != "--strict"]
-    strict = "--strict" in argv
-    if not paths:
-        print(__doc__, file=sys.stderr)
-        return 2
-    stats = read_stats(paths)
-    missing = [short for short in REQUIRED if PREFIX + short not in stats]
-    print(f"{'benchmark':40} {'median':>13} {'min':>13}")
-    for short in REQUIRED:
-        if short in missing:
-            print(f"{PREFIX + short:40} {'MISSING':>13}")
+def parse_args(argv: list[str]) -> tuple[list[Path], bool, set[str]] | str:
+    """Files, ``--strict`` and the sections named by ``--require``; or an error."""
+    paths: list[Path] = []
+    strict = False
+    required: set[str] = set()
+    args = iter(argv)
+    for arg in args:
+        if arg == "--strict":
+            strict = True
+        elif arg == "--require" or arg.startswith("--require="):
+            value = arg.partition("=")[2] if "=" in arg else next(args, "")
+            for name in filter(None, value.split(",")):
+                if name == "all":
+                    required.update(SECTIONS)
+                elif name in SECTIONS:
+                    required.add(name)
+                else:
+                    known = ", ".join(["all", *SECTIONS])
+                    return f"unknown section {name!r}; known: {known}"
+            if not value:
+                return "--require needs a section name"
+        elif arg.startswith("--"):
+            return f"unknown option {arg}"
         else:
-            s = stats[PREFIX + short]
-            print(f"{PREFIX + short:40} {s['median']:10.3f} us {s['min']:10.3f} us")
-    if missing:
-        names = ", ".join(PREFIX + short for short in missing)
-        print(f"missing benchmarks: {names}", file=sys.stderr)
-        return 2
-    print(f"\n{'ratio of medians':40} {'ratio':>8}   target   result  (of mins)")
+            paths.append(Path(arg))
+    if not paths:
+        return "no benchmark file given"
+    return paths, strict, required
+
+
+def _time(micros: float) -> str:
+    if micros >= 10_000:
+        return f"{micros / 1000:10.3f} ms"
+    return f"{micros:10.3f} us"
+
+
+def check_section(
+    name: str, section: Section, stats: dict[str, dict[str, float]]
+) -> tuple[list[str], bool]:
+    """Print one section; the required benchmarks missing, and whether a
+    target was missed."""
+    full = {short: section.prefix + short for short in section.benchmarks}
+    required = section.required()
+    missing = [full[short] for short in required if full[short] not in stats]
+    print(f"\n[{name}]")
+    print(f"{'benchmark':40} {'median':>13} {'min':>13}")
+    for short in section.benchmarks:
+        s = stats.get(full[short])
+        if s is None:
+            note = "MISSING" if short in required else "absent"
+            print(f"{full[short]:40} {note:>13}")
+        else:
+            print(f"{full[short]:40} {_time(s['median'])} {_time(s['min'])}")
+    print(f"\n{'check (of medians)':48} {'value':>8}   target   result  (of mins)")
     failed = False
-    for top, bottom, how, target in RATIOS:
-        high, low = stats[PREFIX + top], stats[PREFIX + bottom]
-        ratio = high["median"] / low["median"]
-        ok = COMPARE[how](ratio, target)
-        failed = failed or not ok
-        verdict = "PASS" if ok else "FAIL"
-        label = f"{top}/{bottom}"
-        of_mins = high["min"] / low["min"]
-        print(
-            f"{label:40} {ratio:8.2f}   {how} {target:<5g} {verdict}    ({of_mins:.2f})"
-        )
+    for check in section.checks:
+        absent = [full[n] for n in check.names if full[n] not in stats]
+        if absent:
+            verdict = "n/a" if check.informational else "MISSING"
+            print(f"{check.label:48} {'-':>8}   {'':8} {verdict}")
+            continue
+        top = stats[full[check.numerator]]
+        if check.denominator is None:
+            value, of_mins = top["median"], top["min"]
+        else:
+            bottom = stats[full[check.denominator]]
+            value = top["median"] / bottom["median"]
+            of_mins = top["min"] / bottom["min"]
+        ok = COMPARE[check.how](value, check.target)
+        if check.informational:
+            verdict = "info"
+        else:
+            verdict = "PASS" if ok else "FAIL"
+            failed = failed or not ok
+        target = f"{check.how} {check.target:<5g}"
+        print(f"{check.label:48} {value:8.2f}   {target} {verdict:6} ({of_mins:.2f})")
+    return missing, failed
+
+
+def main(argv: list[str]) -> int:
+    parsed = parse_args(argv)
+    if isinstance(parsed, str):
+        print(f"error: {parsed}\n{__doc__}", file=sys.stderr)
+        return 2
+    paths, strict, required = parsed
+    stats = read_stats(paths)
+    sections = [
+        name
+        for name, section in SECTIONS.items()
+        if name in required or any(key.startswith(section.prefix) for key in stats)
+    ]
+    if not sections:
+        print("no known benchmarks in the files", file=sys.stderr)
+        return 2
+    missing: list[str] = []
+    failed = False
+    for name in sections:
+        absent, missed = check_section(name, SECTIONS[name], stats)
+        missing += absent
+        failed = failed or missed
+    if missing:
+        print(f"\nmissing benchmarks: {', '.join(missing)}", file=sys.stderr)
+        return 2
     return 1 if strict and failed else 0
 
 

@@ -1,0 +1,557 @@
+"""What a command and a sweep cost once a store is behind the service.
+
+Group ``command``: one wrap-up extension through :class:`WrapUpService`, on
+the in-memory store and on the SQLite store (``synchronous`` FULL, the
+default, then NORMAL), against a floor: the same transaction written by hand
+with :mod:`sqlite3` on the same schema and the same connection settings.
+Every timed call is a real, successful extension: a pool of agents in
+wrap-up (10 extensions each, a countdown of an hour, a clock that does not
+move) is used round robin and grown between rounds when it runs out.
+
+Group ``sweep``: ``expire_due(limit=1000)`` once, when 1,000 of 10,000 or of
+100,000 agents have a wrap-up due; the others are idle or in wrap-up with a
+deadline 50 minutes ahead, so only the due index keeps the cost flat. Every
+round starts from the same population: a fresh in-memory store, or a copy of
+a SQLite file built once per size (the sweep runs with the default
+``synchronous`` FULL).
+
+``compare.py`` prints the ratios between the medians. Nothing here asserts a
+duration: every test checks what the timed calls did, so a wrong result fails
+whatever the timings are. With ``--benchmark-disable`` (the default run) each
+body runs once, and the 100,000-agent sweeps use 10,000 agents to stay fast.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from webchat_wrapup import (
+    AgentState,
+    AssignChat,
+    Chat,
+    EndChat,
+    EndedBy,
+    ExtendWrapUp,
+    Phase,
+    QueuePolicy,
+    Status,
+    WrapUpExtended,
+    WrapUpPolicy,
+    command_to_dict,
+    decide,
+    event_to_dict,
+)
+from webchat_wrapup.clocks import ManualClock
+from webchat_wrapup.ports import Change, Outcome
+from webchat_wrapup.service import WrapUpService
+from webchat_wrapup.stores import MemoryStore, SQLiteStore
+
+MAX_EXTENSIONS = 10
+POLICY = WrapUpPolicy(
+    countdown_seconds=3600, extension_seconds=60, max_extensions=MAX_EXTENSIONS
+)
+QUEUE = QueuePolicy("sales", wrap_up=POLICY)
+CHAT = "chat-1"
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
+ENDED_AT = T0 + timedelta(minutes=5)
+NOW = ENDED_AT + timedelta(seconds=10)
+VERSION_IN_WRAP_UP = 3  # add_agent, assign, end_chat
+
+# Rounds of the command benchmarks (after the warm-up rounds).
+MEMORY_ROUNDS = 5000
+SQLITE_ROUNDS = 1000
+WARMUP_ROUNDS = 50
+
+SWEEP_AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+DUE = 1000
+MEMORY_SWEEP_ROUNDS = 10
+SQLITE_SWEEP_ROUNDS = 7
+DISABLED_MAX_AGENTS = 10_000
+
+
+# The command group.
+
+
+def _deadline_after(uses: int) -> datetime:
+    return ENDED_AT + POLICY.countdown + uses * POLICY.extension  # type: ignore[operator]
+
+
+class _ExtendPool:
+    """Agents in wrap-up, each extended at most ``MAX_EXTENSIONS`` times.
+
+    Call ``n`` goes to agent ``n % size`` of the current generation; a new
+    generation is put in wrap-up (by ``prepare``, outside the timed call)
+    when the last one has used all its extensions.
+    """
+
+    def __init__(self, prepare: Callable[[str], None], calls: int) -> None:
+        self._prepare = prepare
+        self.size = max(1, -(-calls // MAX_EXTENSIONS))
+        self.calls = 0
+        self.agents: list[str] = []
+
+    def next(self) -> tuple[str, int]:
+        """The agent to extend next, and how many extensions it has used."""
+        generation, rest = divmod(self.calls, self.size * MAX_EXTENSIONS)
+        used, index = divmod(rest, self.size)
+        if rest == 0:
+            self.agents = [f"agent-{generation}-{i}" for i in range(self.size)]
+            for agent_id in self.agents:
+                self._prepare(agent_id)
+        self.calls += 1
+        return self.agents[index], used
+
+    def uses_in_generation(self) -> int:
+        """How many extensions the current generation has used in all."""
+        return (self.calls - 1) % (self.size * MAX_EXTENSIONS) + 1
+
+
+def _put_in_wrap_up(service: WrapUpService) -> Callable[[str], None]:
+    def prepare(agent_id: str) -> None:
+        service.add_agent(agent_id)
+        service.clock.set(T0)  # type: ignore[attr-defined]
+        service.assign(agent_id, CHAT, f"customer-{agent_id}", QUEUE)
+        service.clock.set(ENDED_AT)  # type: ignore[attr-defined]
+        service.end_chat(agent_id, CHAT)
+        service.clock.set(NOW)  # type: ignore[attr-defined]
+
+    return prepare
+
+
+def _calls(benchmark: Any, rounds: int) -> int:
+    return 1 if benchmark.disabled else rounds + WARMUP_ROUNDS
+
+
+def _check_outcome(outcome: Outcome, agent_id: str, used: int) -> None:
+    """``outcome`` is the ``used + 1``-th extension of ``agent_id``'s chat."""
+    event = WrapUpExtended(
+        agent_id, NOW, CHAT, _deadline_after(used + 1), MAX_EXTENSIONS - used - 1
+    )
+    assert outcome.events == (event,)
+    assert outcome.version == VERSION_IN_WRAP_UP + used + 1
+    assert outcome.history == ()
+    assert not outcome.replayed
+
+
+def _check_pool(service: WrapUpService, pool: _ExtendPool) -> None:
+    """Every call made was a successful extension: the stores count them all."""
+    used = 0
+    for agent_id in pool.agents:
+        stored = service.store.load(agent_id)
+        assert stored is not None
+        (chat,) = stored.state.chats
+        assert chat.phase is Phase.WRAP_UP
+        assert chat.deadline == _deadline_after(chat.extensions_used)
+        assert stored.version == VERSION_IN_WRAP_UP + chat.extensions_used
+        used += chat.extensions_used
+    assert used == pool.uses_in_generation()
+
+
+def _bench_store_extend(
+    benchmark: Any, service: WrapUpService, rounds: int, *, command_ids: bool
+) -> None:
+    pool = _ExtendPool(_put_in_wrap_up(service), _calls(benchmark, rounds))
+    last: dict[str, Any] = {}
+
+    def setup() -> tuple[tuple[str, str], dict[str, str]]:
+        agent_id, used = pool.next()
+        last.update(agent_id=agent_id, used=used)
+        if not command_ids:
+            return (agent_id, CHAT), {}
+        last["command_id"] = f"command-{pool.calls}"
+        return (agent_id, CHAT), {"command_id": last["command_id"]}
+
+    outcome = benchmark.pedantic(
+        service.extend, setup=setup, rounds=rounds, warmup_rounds=WARMUP_ROUNDS
+    )
+    _check_outcome(outcome, last["agent_id"], last["used"])
+    _check_pool(service, pool)
+    if command_ids:
+        record = service.store.find_command(last["command_id"])
+        assert record is not None
+        assert record.outcome == outcome
+
+
+@pytest.mark.benchmark(group="command")
+def test_command_memory_store(benchmark) -> None:
+    service = WrapUpService(MemoryStore(), ManualClock(NOW))
+    _bench_store_extend(benchmark, service, MEMORY_ROUNDS, command_ids=False)
+
+
+def _sqlite_service(path: Path, synchronous: str) -> Iterator[WrapUpService]:
+    store = SQLiteStore(path, synchronous=synchronous)  # type: ignore[arg-type]
+    try:
+        yield WrapUpService(store, ManualClock(NOW))
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def sqlite_full(tmp_path: Path) -> Iterator[WrapUpService]:
+    yield from _sqlite_service(tmp_path / "wrapup.db", "FULL")
+
+
+@pytest.fixture
+def sqlite_normal(tmp_path: Path) -> Iterator[WrapUpService]:
+    yield from _sqlite_service(tmp_path / "wrapup.db", "NORMAL")
+
+
+@pytest.mark.benchmark(group="command")
+def test_command_sqlite_store(benchmark, sqlite_full: WrapUpService) -> None:
+    _bench_store_extend(benchmark, sqlite_full, SQLITE_ROUNDS, command_ids=True)
+
+
+# The floor: the store's write transaction by hand, on the store's own schema.
+# Each FULL or NORMAL pair runs back to back (in the order of this file), so
+# that a slow spell of the disk is less likely to fall on one of the pair only.
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    """A connection set up as the SQLite store sets up its own."""
+    db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+    db.execute("PRAGMA busy_timeout = 10000")
+    assert db.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+    db.execute(f"PRAGMA synchronous = {synchronous}")
+    return db
+
+
+def _raw_extend(
+    db: sqlite3.Connection,
+    agent_id: str,
+    state: str,
+    deadline: int,
+    command_id: str,
+    fingerprint: str,
+    outcome: str,
+) -> int:
+    """Read the version, write the agent and one command row, in one transaction."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        (version,) = db.execute(
+            "SELECT version FROM agents WHERE agent_id = ?", (agent_id,)
+        ).fetchone()
+        cursor = db.execute(
+            "UPDATE agents SET version = ?, state = ?, next_deadline = ?, "
+            "claimed_until = NULL WHERE agent_id = ? AND version = ?",
+            (version + 1, state, deadline, agent_id, version),
+        )
+        if cursor.rowcount != 1:
+            raise AssertionError(f"{agent_id} changed under the transaction")
+        db.execute(
+            "INSERT INTO commands VALUES (?, ?, ?, ?)",
+            (command_id, agent_id, fingerprint, outcome),
+        )
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return int(version) + 1
+
+
+def _micros(instant: datetime) -> int:
+    return (instant - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(
+        microseconds=1
+    )
+
+
+def _bench_raw_extend(benchmark: Any, path: Path, synchronous: str) -> None:
+    # The schema and the agents in wrap-up come from the store; the timed
+    # transactions go through a connection of our own.
+    store = SQLiteStore(path, synchronous=synchronous)  # type: ignore[arg-type]
+    service = WrapUpService(store, ManualClock(NOW))
+    pool = _ExtendPool(_put_in_wrap_up(service), _calls(benchmark, SQLITE_ROUNDS))
+    db = _connect(path, synchronous)
+    last: dict[str, Any] = {}
+
+    def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        agent_id, used = pool.next()
+        (state,) = db.execute(
+            "SELECT state FROM agents WHERE agent_id = ?", (agent_id,)
+        ).fetchone()  # The same size as the state the store would write.
+        deadline = _deadline_after(used + 1)
+        command = ExtendWrapUp(agent_id, CHAT)
+        text = json.dumps(
+            command_to_dict(command), sort_keys=True, separators=(",", ":")
+        )
+        event = WrapUpExtended(agent_id, NOW, CHAT, deadline, MAX_EXTENSIONS - used - 1)
+        version = VERSION_IN_WRAP_UP + used + 1
+        outcome = {
+            "agent_id": agent_id,
+            "version": version,
+            "events": [event_to_dict(event)],
+            "history": [],
+        }
+        last.update(agent_id=agent_id, version=version, command_id=f"c-{pool.calls}")
+        args = (
+            db,
+            agent_id,
+            state,
+            _micros(deadline),
+            last["command_id"],
+            hashlib.sha256(text.encode()).hexdigest(),
+            json.dumps(outcome, separators=(",", ":")),
+        )
+        return args, {}
+
+    try:
+        version = benchmark.pedantic(
+            _raw_extend,
+            setup=setup,
+            rounds=SQLITE_ROUNDS,
+            warmup_rounds=WARMUP_ROUNDS,
+        )
+        assert version == last["version"]
+        rows = db.execute(
+            "SELECT agent_id, version FROM agents WHERE agent_id IN "
+            f"({','.join('?' * pool.size)})",
+            pool.agents,
+        ).fetchall()
+        assert len(rows) == pool.size
+        written = sum(version - VERSION_IN_WRAP_UP for _, version in rows)
+        assert written == pool.uses_in_generation()
+        (commands,) = db.execute("SELECT count(*) FROM commands").fetchone()
+        assert commands == pool.calls
+        assert db.execute(
+            "SELECT agent_id FROM commands WHERE command_id = ?", (last["command_id"],)
+        ).fetchone() == (last["agent_id"],)
+    finally:
+        db.close()
+        store.close()
+
+
+@pytest.mark.benchmark(group="command")
+def test_command_raw_sqlite(benchmark, tmp_path: Path) -> None:
+    _bench_raw_extend(benchmark, tmp_path / "raw.db", "FULL")
+
+
+@pytest.mark.benchmark(group="command")
+def test_command_sqlite_store_normal(benchmark, sqlite_normal: WrapUpService) -> None:
+    _bench_store_extend(benchmark, sqlite_normal, SQLITE_ROUNDS, command_ids=True)
+
+
+@pytest.mark.benchmark(group="command")
+def test_command_raw_sqlite_normal(benchmark, tmp_path: Path) -> None:
+    _bench_raw_extend(benchmark, tmp_path / "raw.db", "NORMAL")
+
+
+# The sweep group.
+
+
+class _Population:
+    """``size`` agents, ``DUE`` of them (spread evenly) with a wrap-up due at
+    ``SWEEP_AT``; of the others, one in two is idle and the rest are in
+    wrap-up with a deadline 50 minutes after ``SWEEP_AT``."""
+
+    def __init__(self, size: int) -> None:
+        assert size % DUE == 0
+        step = size // DUE
+        states: list[AgentState] = []
+        due: list[int] = []
+        later: list[int] = []
+        for i in range(size):
+            if i % step == 0:
+                # Deadlines from 1 s to 1,000 s before the sweep.
+                deadline = SWEEP_AT - timedelta(seconds=len(due) + 1)
+                states.append(_in_wrap_up(i, deadline - POLICY.countdown))  # type: ignore[operator]
+                due.append(i)
+            elif i % 2:
+                states.append(AgentState.new(_agent(i)))
+            else:
+                ended = SWEEP_AT - timedelta(minutes=10) + timedelta(microseconds=i)
+                states.append(_in_wrap_up(i, ended))
+                later.append(i)
+        self.size = size
+        self.states = tuple(states)
+        self.due = tuple(due)
+        self.later = tuple(later)
+
+
+def _agent(i: int) -> str:
+    return f"agent-{i:06d}"
+
+
+def _in_wrap_up(i: int, ended: datetime) -> AgentState:
+    """Agent ``i`` once chat ``i``, assigned 5 minutes earlier, ended at ``ended``."""
+    chat = Chat(
+        f"chat-{i}",
+        f"customer-{i}",
+        QUEUE,
+        Phase.WRAP_UP,
+        ended - timedelta(minutes=5),
+        ended,
+        EndedBy.CUSTOMER,
+        ended + POLICY.countdown,  # type: ignore[operator]
+    )
+    return AgentState(_agent(i), 1, (chat,), Status.WRAP_UP)
+
+
+def _check_in_wrap_up() -> None:
+    """The states built directly are the ones the core makes."""
+    ended = SWEEP_AT - timedelta(minutes=10)
+    agent_id = _agent(7)
+    state = AgentState.new(agent_id)
+    assign = AssignChat(agent_id, "chat-7", "customer-7", QUEUE)
+    state = decide(state, assign, ended - timedelta(minutes=5)).state
+    state = decide(state, EndChat(agent_id, "chat-7"), ended).state
+    assert state == _in_wrap_up(7, ended)
+
+
+@pytest.fixture(scope="module")
+def population() -> Callable[[int], _Population]:
+    """The population of a size, built once per module."""
+    _check_in_wrap_up()
+    return cache(_Population)
+
+
+@pytest.fixture(scope="module")
+def sqlite_template(
+    tmp_path_factory: pytest.TempPathFactory,
+    population: Callable[[int], _Population],
+) -> Callable[[int], Path]:
+    """A SQLite file holding the population of a size, built once per module."""
+    folder = tmp_path_factory.mktemp("sweep")
+
+    @cache
+    def build(size: int) -> Path:
+        path = folder / f"agents-{size}.db"
+        # NORMAL only to build faster; every round opens its copy with FULL.
+        with SQLiteStore(path, synchronous="NORMAL") as store:
+            for state in population(size).states:
+                store.save(Change(state.agent_id, 0, state))
+        db = sqlite3.connect(path)
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
+        wal = path.with_name(path.name + "-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
+        return path
+
+    return build
+
+
+def _sweep_size(benchmark: Any, size: int) -> int:
+    return min(size, DISABLED_MAX_AGENTS) if benchmark.disabled else size
+
+
+def _check_swept(service: WrapUpService, population: _Population) -> None:
+    """The due wrap-ups, and only they, expired."""
+    for i in population.due:
+        stored = service.store.load(_agent(i))
+        assert stored is not None
+        assert stored.state == AgentState.new(_agent(i))
+        assert stored.version == 2
+    for i in (population.later[0], population.later[-1]):
+        stored = service.store.load(_agent(i))
+        assert stored is not None
+        assert stored.version == 1
+        assert stored.state.chats[0].deadline > SWEEP_AT  # type: ignore[operator]
+    first = population.due[0]
+    (entry,) = service.history(f"customer-{first}").entries
+    assert entry.wrap_up_ended_at == SWEEP_AT - timedelta(seconds=1)
+    assert service.expire_due(limit=DUE) == 0
+
+
+def _bench_sweep(
+    benchmark: Any,
+    population: _Population,
+    open_service: Callable[[], WrapUpService],
+    close_service: Callable[[WrapUpService], None],
+    rounds: int,
+) -> None:
+    opened: list[WrapUpService] = []
+
+    def setup() -> tuple[tuple[WrapUpService], dict[str, int]]:
+        service = open_service()
+        opened.append(service)
+        gc.collect()  # Every round starts with the collector in the same state.
+        return (service,), {"limit": DUE}
+
+    def teardown(service: WrapUpService, limit: int) -> None:
+        assert limit == DUE
+        try:
+            _check_swept(service, population)
+        finally:
+            close_service(service)
+
+    expired = benchmark.pedantic(
+        WrapUpService.expire_due,
+        setup=setup,
+        teardown=teardown,
+        rounds=rounds,
+        warmup_rounds=1,
+    )
+    assert expired == DUE
+    if benchmark.disabled:  # pedantic skips the teardown then
+        teardown(opened[-1], DUE)
+    benchmark.extra_info.update(agents=population.size, due=DUE)
+
+
+def _bench_memory_sweep(benchmark: Any, population: _Population) -> None:
+    def open_service() -> WrapUpService:
+        store = MemoryStore()
+        for state in population.states:
+            store.save(Change(state.agent_id, 0, state))
+        return WrapUpService(store, ManualClock(SWEEP_AT))
+
+    _bench_sweep(
+        benchmark, population, open_service, lambda _: None, MEMORY_SWEEP_ROUNDS
+    )
+
+
+def _bench_sqlite_sweep(
+    benchmark: Any, population: _Population, template: Path, folder: Path
+) -> None:
+    copies = iter(range(1_000_000))
+
+    def open_service() -> WrapUpService:
+        path = folder / f"round-{next(copies)}.db"
+        shutil.copy(template, path)
+        with path.open("rb+") as copy:  # Not left for writeback in the timed call.
+            os.fsync(copy.fileno())
+        return WrapUpService(SQLiteStore(path), ManualClock(SWEEP_AT))
+
+    def close_service(service: WrapUpService) -> None:
+        store = service.store
+        assert isinstance(store, SQLiteStore)
+        store.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(store.path + suffix).unlink(missing_ok=True)
+
+    _bench_sweep(
+        benchmark, population, open_service, close_service, SQLITE_SWEEP_ROUNDS
+    )
+
+
+@pytest.mark.benchmark(group="sweep")
+def test_sweep_memory_10k(benchmark, population) -> None:
+    _bench_memory_sweep(benchmark, population(_sweep_size(benchmark, 10_000)))
+
+
+@pytest.mark.benchmark(group="sweep")
+def test_sweep_memory_100k(benchmark, population) -> None:
+    _bench_memory_sweep(benchmark, population(_sweep_size(benchmark, 100_000)))
+
+
+@pytest.mark.benchmark(group="sweep")
+def test_sweep_sqlite_10k(benchmark, population, sqlite_template, tmp_path) -> None:
+    size = _sweep_size(benchmark, 10_000)
+    _bench_sqlite_sweep(benchmark, population(size), sqlite_template(size), tmp_path)
+
+
+@pytest.mark.benchmark(group="sweep")
+def test_sweep_sqlite_100k(benchmark, population, sqlite_template, tmp_path) -> None:
+    size = _sweep_size(benchmark, 100_000)
+    _bench_sqlite_sweep(benchmark, population(size), sqlite_template(size), tmp_path)
