@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import typing
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from enum import Enum
 from typing import Any
 
+import attrs
+
 from ._agent import AgentState, Chat
-from ._events import event_from_dict, event_to_dict
+from ._events import EVENT_TYPES, Event
 from ._history import AbuseFlag, Classification, ContactHistoryEntry, EndedBy
 from ._machine import Phase, Status
 from ._policy import QueuePolicy
@@ -165,25 +169,84 @@ def _abuse(data: list[Any]) -> AbuseFlag:
 
 
 def outcome_to_json(outcome: Outcome) -> str:
-    """A command's outcome as JSON text, for command records."""
-    data = {
-        "agent_id": outcome.agent_id,
-        "version": outcome.version,
-        "events": [event_to_dict(event) for event in outcome.events],
-        "history": [entry.to_dict() for entry in outcome.history],
-    }
+    """A command's outcome as compact JSON text, for command records.
+
+    Events are stored positionally (type, then field values), as the agent
+    state is; this is a storage format, read back by
+    :func:`outcome_from_json`, not a public document.
+    """
+    data = [
+        outcome.agent_id,
+        outcome.version,
+        [_event_row(event) for event in outcome.events],
+        [entry.to_dict() for entry in outcome.history],
+    ]
     return _COMPACT.encode(data)
 
 
 def outcome_from_json(text: str) -> Outcome:
     """The outcome :func:`outcome_to_json` wrote."""
-    data = json.loads(text)
+    agent_id, version, events, history = json.loads(text)
     return Outcome(
-        data["agent_id"],
-        data["version"],
-        tuple(event_from_dict(event) for event in data["events"]),
-        tuple(ContactHistoryEntry.from_dict(entry) for entry in data["history"]),
+        agent_id,
+        version,
+        tuple(_event_from_row(row) for row in events),
+        tuple(ContactHistoryEntry.from_dict(entry) for entry in history),
     )
+
+
+def _flat(value: Any) -> Any:
+    if value is None or (isinstance(value, (str, int)) and not isinstance(value, Enum)):
+        return value
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return instant_to_micros(value)
+    if isinstance(value, Classification):
+        return [value.label, value.code, value.group]
+    raise TypeError(f"cannot store {type(value).__name__} in an outcome")
+
+
+def _event_row(event: Event) -> list[Any]:
+    names = _EVENT_FIELDS[type(event)][0]
+    return [event.type, *[_flat(getattr(event, name)) for name in names]]
+
+
+def _event_from_row(row: list[Any]) -> Event:
+    cls: Any = EVENT_TYPES[row[0]]
+    readers = _EVENT_FIELDS[cls][1]
+    values = [
+        None if value is None else read(value)
+        for read, value in zip(readers, row[1:], strict=True)
+    ]
+    event: Event = cls(*values)
+    return event
+
+
+def _reader(hint: Any) -> Callable[[Any], Any]:
+    options = [o for o in typing.get_args(hint) if o is not type(None)] or [hint]
+    kind = options[0]
+    if kind is datetime:
+        return micros_to_instant
+    if kind is Classification:
+        return lambda value: Classification(*value)
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return kind
+    return lambda value: value
+
+
+def _event_fields() -> dict[
+    type, tuple[tuple[str, ...], tuple[Callable[[Any], Any], ...]]
+]:
+    table = {}
+    for cls in EVENT_TYPES.values():
+        hints = typing.get_type_hints(cls)
+        names = tuple(field.name for field in attrs.fields(cls))
+        table[cls] = (names, tuple(_reader(hints[name]) for name in names))
+    return table
+
+
+_EVENT_FIELDS = _event_fields()
 
 
 def entry_to_json(entry: ContactHistoryEntry) -> str:

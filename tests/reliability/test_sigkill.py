@@ -165,9 +165,10 @@ def check_file(db: Path, seen: Seen) -> None:
     """The file after a kill: sound, complete, and no command half applied."""
     assert table_rows(db, "PRAGMA integrity_check") == [("ok",)]
 
+    # A record's outcome is stored as [agent_id, version, events, history].
     recorded = dict(
         table_rows(
-            db, "SELECT command_id, json_extract(outcome, '$.version') FROM commands"
+            db, "SELECT command_id, json_extract(outcome, '$[1]') FROM commands"
         )
     )
     for command_id, version in seen.acknowledged.items():
@@ -177,7 +178,7 @@ def check_file(db: Path, seen: Seen) -> None:
     ahead = table_rows(
         db,
         "SELECT command_id FROM commands JOIN agents USING (agent_id) "
-        "WHERE json_extract(outcome, '$.version') > agents.version",
+        "WHERE json_extract(outcome, '$[1]') > agents.version",
     )
     assert ahead == []
 
