@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import attrs
 import pytest
 
 from support import AGENT, Desk, at, queue
@@ -11,6 +12,7 @@ from webchat_wrapup import (
     ABUSE_NOTE,
     AgentState,
     AssignChat,
+    Chat,
     ChatAssigned,
     ChatClassified,
     ChatEnded,
@@ -645,3 +647,32 @@ def test_decide_refuses_something_that_is_not_a_command() -> None:
 
     with pytest.raises(TypeError):
         decide(state, Fake(), at(0))  # type: ignore[arg-type]
+
+
+def test_a_required_classification_the_agent_cannot_give_does_not_hold_them() -> None:
+    state = AgentState.new(AGENT, classification_profile=frozenset({"elsewhere"}))
+    desk = Desk(state)
+    desk.in_wrap_up(queue(required=True, countdown_seconds=None))
+    error = refused(desk, ClassifyChat(AGENT, "chat-1", code="refund"), 40)
+    assert error.code is ErrorCode.CLASSIFICATION_NOT_IN_PROFILE
+    (entry,) = desk.do(CompleteWrapUp(AGENT, "chat-1"), 41).history
+    assert entry.classification is None
+    assert desk.state.status is Status.AVAILABLE
+
+
+def test_the_chat_fields_keep_the_order_the_fast_paths_rely_on() -> None:
+    # decide's extend and the storage codec build and read chats positionally.
+    assert [field.name for field in attrs.fields(Chat)] == [
+        "chat_id",
+        "customer_id",
+        "queue",
+        "phase",
+        "started_at",
+        "ended_at",
+        "ended_by",
+        "deadline",
+        "extensions_used",
+        "classification",
+        "additional_text",
+        "abuse",
+    ]

@@ -183,3 +183,12 @@ def test_buttons_are_enabled_exactly_when_the_core_would_accept_the_click(
             outcome = _try(state, command, moment)
             assert outcome is reason
             assert enabled is (outcome is None)
+
+
+def test_complete_is_enabled_when_the_agent_cannot_give_a_required_code() -> None:
+    desk = Desk(AgentState.new(AGENT, classification_profile=frozenset()))
+    desk.in_wrap_up(queue(required=True))
+    (chat,) = view_agent(desk.state, at(40)).chats
+    assert chat.complete_enabled
+    assert isinstance(chat.classification_input, DropdownInput)
+    assert chat.classification_input.options == ()

@@ -36,8 +36,9 @@ from ._events import (
     WrapUpExtended,
     WrapUpStarted,
 )
+from ._guards import complete_refusal, extend_refusal, phase_refusal
 from ._history import AbuseFlag, ContactHistoryEntry, WrapUpEnding
-from ._machine import CHAT_TRANSITIONS, PHASE_LABELS, Action, Phase
+from ._machine import CHAT_TRANSITIONS, Action, Phase
 from ._policy import ExpiryRule, QueuePolicy
 from ._text import check_identifier, clean_paragraphs
 
@@ -234,18 +235,14 @@ def _held(state: AgentState, command: Command, prelude: Decision | None) -> Chat
 def _check_allowed(state: AgentState, chat: Chat, action: Action, name: str) -> Phase:
     target = CHAT_TRANSITIONS.get((chat.phase, action))
     if target is None:
-        raise CommandRefused(
-            ErrorCode.NOT_ALLOWED_IN_PHASE,
-            name,
-            state.agent_id,
-            chat.chat_id,
-            f"not allowed while the chat is in {PHASE_LABELS[chat.phase]}",
-        )
+        refusal = phase_refusal(chat, action)
+        assert refusal is not None
+        _refuse(state, chat, *refusal, name)
     return target
 
 
 def _refuse(
-    state: AgentState, chat: Chat, code: ErrorCode, name: str, why: str
+    state: AgentState, chat: Chat, code: ErrorCode, why: str, name: str
 ) -> NoReturn:
     raise CommandRefused(code, name, state.agent_id, chat.chat_id, why)
 
@@ -347,8 +344,8 @@ def _flag(
             state,
             chat,
             ErrorCode.ALREADY_FLAGGED_ABUSIVE,
-            command.name,
             "the chat is already flagged as abusive; the flag cannot be changed",
+            command.name,
         )
     reason = _clean_reason(command.reason)
     flag = AbuseFlag(state.agent_id, now, reason)
@@ -376,22 +373,20 @@ def _extend(
     state: AgentState, command: ExtendWrapUp, now: datetime, prelude: Decision | None
 ) -> Decision:
     chat = _held(state, command, prelude)
-    phase = _check_allowed(state, chat, _EXTEND, command.name)
+    refusal = extend_refusal(chat)
+    if refusal is not None:
+        _refuse(state, chat, *refusal, command.name)
     deadline = chat.deadline
-    if deadline is None:
-        _refuse(state, chat, ErrorCode.NO_COUNTDOWN, command.name, _NO_COUNTDOWN)
+    assert deadline is not None
     policy = chat.queue.wrap_up
     used = chat.extensions_used
-    if used >= policy.max_extensions:
-        why = f"no extensions left ({used} of {policy.max_extensions} used)"
-        _refuse(state, chat, ErrorCode.NO_EXTENSIONS_LEFT, command.name, why)
     deadline = deadline + policy.extension
     left = policy.max_extensions - used - 1
     extended = Chat(
         chat.chat_id,
         chat.customer_id,
         chat.queue,
-        phase,
+        chat.phase,
         chat.started_at,
         chat.ended_at,
         chat.ended_by,
@@ -405,20 +400,13 @@ def _extend(
     return Decision(_replace(state, extended), (event,))
 
 
-_NO_COUNTDOWN = "this queue's wrap-up has no countdown to extend"
-
-
 def _complete(
     state: AgentState, command: CompleteWrapUp, now: datetime, prelude: Decision | None
 ) -> Decision:
     chat = _held(state, command, prelude)
-    _check_allowed(state, chat, _COMPLETE, command.name)
-    if not chat.queue.wrap_up.early_exit_allowed:
-        why = "this queue does not let agents end wrap-up early"
-        _refuse(state, chat, ErrorCode.EARLY_EXIT_NOT_ALLOWED, command.name, why)
-    if chat.queue.classification.required and chat.classification is None:
-        why = "the chat must be classified first"
-        _refuse(state, chat, ErrorCode.CLASSIFICATION_REQUIRED, command.name, why)
+    refusal = complete_refusal(chat, state.classification_profile)
+    if refusal is not None:
+        _refuse(state, chat, *refusal, command.name)
     events: list[Event] = []
     history: list[ContactHistoryEntry] = []
     ending = WrapUpEnding.COMPLETED_EARLY

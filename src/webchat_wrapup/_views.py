@@ -11,9 +11,10 @@ import attrs
 from ._agent import AgentState, Chat, utc_instant
 from ._decide import effective_state
 from ._errors import ErrorCode
+from ._guards import complete_refusal, extend_refusal
 from ._history import Classification
 from ._json import document_from_dict, document_to_dict
-from ._machine import CHAT_TRANSITIONS, Action, Phase, Status
+from ._machine import Phase, Status
 from ._policy import DropdownClassification
 
 _ONE_SECOND = timedelta(seconds=1)
@@ -114,8 +115,8 @@ def view_agent(state: AgentState, at: datetime) -> AgentView:
 
 def _view_chat(state: AgentState, chat: Chat, at: datetime) -> ChatView:
     seconds_left, level = _countdown(chat, at)
-    extend_refusal = _extend_refusal(chat)
-    complete_refusal = _complete_refusal(chat)
+    extend = extend_refusal(chat)
+    complete = complete_refusal(chat, state.classification_profile)
     rules = chat.queue.classification
     return ChatView(
         chat_id=chat.chat_id,
@@ -126,10 +127,10 @@ def _view_chat(state: AgentState, chat: Chat, at: datetime) -> ChatView:
         seconds_left=seconds_left,
         warning_level=level,
         extensions_left=chat.extensions_left,
-        extend_enabled=extend_refusal is None,
-        extend_disabled_reason=extend_refusal,
-        complete_enabled=complete_refusal is None,
-        complete_disabled_reason=complete_refusal,
+        extend_enabled=extend is None,
+        extend_disabled_reason=None if extend is None else extend[0],
+        complete_enabled=complete is None,
+        complete_disabled_reason=None if complete is None else complete[0],
         classification_input=_input(state, chat),
         classification_required=rules.required,
         additional_text_max_length=rules.additional_text_max_length,
@@ -150,26 +151,6 @@ def _countdown(chat: Chat, at: datetime) -> tuple[int | None, WarningLevel | Non
     if share > 0.25:
         return seconds_left, WarningLevel.LOW
     return seconds_left, WarningLevel.CRITICAL
-
-
-def _extend_refusal(chat: Chat) -> ErrorCode | None:
-    if (chat.phase, Action.EXTEND) not in CHAT_TRANSITIONS:
-        return ErrorCode.NOT_ALLOWED_IN_PHASE
-    if chat.deadline is None:
-        return ErrorCode.NO_COUNTDOWN
-    if chat.extensions_left <= 0:
-        return ErrorCode.NO_EXTENSIONS_LEFT
-    return None
-
-
-def _complete_refusal(chat: Chat) -> ErrorCode | None:
-    if (chat.phase, Action.COMPLETE) not in CHAT_TRANSITIONS:
-        return ErrorCode.NOT_ALLOWED_IN_PHASE
-    if not chat.queue.wrap_up.early_exit_allowed:
-        return ErrorCode.EARLY_EXIT_NOT_ALLOWED
-    if chat.queue.classification.required and chat.classification is None:
-        return ErrorCode.CLASSIFICATION_REQUIRED
-    return None
 
 
 def _input(state: AgentState, chat: Chat) -> DropdownInput | FreeTextInput:
