@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +15,7 @@ from webchat_wrapup.policy_file import parse_policy_file
 from webchat_wrapup.service import WrapUpService
 from webchat_wrapup.simulation import (
     START,
+    Customer,
     Simulation,
     SimulationSettings,
     draw_traffic,
@@ -61,10 +65,13 @@ def test_every_customer_is_answered_or_abandons_and_every_chat_ends(
         forget_share=forget,
         extend_share=extend,
     )
-    results, customers, _ = simulate(policy, day)  # type: ignore[misc]
+    results, customers, service = simulate(policy, day)  # type: ignore[misc]
     assert results.offered == len(customers)
     assert results.answered + results.abandoned == results.offered
-    assert results.history_entries == results.answered
+    history = list(service.store.all_history())
+    assert results.history_entries == results.answered == len(history)
+    expired = [e for e in history if e.ending.value.startswith("expired")]
+    assert results.expired == len(expired)
     assert 0 <= results.service_level <= 1
     assert 0 <= results.wrap_up_share <= results.occupancy <= 1
 
@@ -76,11 +83,51 @@ def test_the_same_seed_gives_the_same_day() -> None:
     assert first == second
 
 
-def test_traffic_does_not_depend_on_the_policy() -> None:
-    day = SimulationSettings(hours=1, arrivals_per_hour={"sales": 50, "support": 5})
-    assert draw_traffic(day, ["sales", "support"]) == draw_traffic(
-        day, ["sales", "support"]
+def test_two_policies_see_exactly_the_same_customers() -> None:
+    day = SimulationSettings(
+        agents=2, hours=1, arrivals_per_hour={"sales": 50, "support": 5}
     )
+    short = {**POLICIES, "defaults": {**POLICIES["defaults"], "countdown_seconds": 5}}
+    first, customers, _ = simulate(POLICIES, day)  # type: ignore[misc]
+    second, _, _ = simulate(short, day)  # type: ignore[misc]
+    assert first.offered == second.offered == len(customers)
+    assert first != second
+
+
+def test_an_extended_wrap_up_expires_at_its_new_deadline() -> None:
+    # One agent; a 10 s wrap-up extended once by 10 s; the agent forgets to
+    # complete. The next customer, arriving well after, must be answered.
+    policies = parse_policy_file(
+        {"queues": {"q": {"countdown_seconds": 10, "extension_seconds": 10}}}
+    )
+    day = SimulationSettings(agents=1, hours=1, patience_seconds=30)
+    first = Customer(1, "q", 0.0, 20.0, 30.0, True, 8.0, True, True, False, 0.1)
+    second = attrs.evolve(first, number=2, arrives=100.0, extends=False)
+    service = WrapUpService(MemoryStore(), ManualClock(START))
+    simulation = Simulation(service, policies, day, run="t")
+    simulation._on_end = _extend_then_forget(simulation)  # type: ignore[method-assign]
+    results = simulation.run_day([first, second])
+    assert (results.answered, results.abandoned, results.expired) == (2, 0, 2)
+    entries = sorted(service.store.all_history(), key=lambda e: e.chat_id)
+    first_entry = entries[0]
+    assert first_entry.extensions_used == 1
+    wrap_up = first_entry.wrap_up_ended_at - first_entry.wrap_up_started_at
+    assert wrap_up.total_seconds() == 20
+    # 20 s of wrap-up for the first chat, 10 s for the second, over a day whose
+    # last event (the second wrap-up's deadline) is at 130 s.
+    assert results.wrap_up_share == pytest.approx(30 / 130)
+
+
+def _extend_then_forget(simulation: Simulation) -> Any:
+    original = simulation._on_end
+
+    def on_end(chat_id: str) -> None:
+        customer = simulation._chats[chat_id][0]
+        original(chat_id)
+        if customer.extends:
+            simulation._at(simulation._now + 5, "extend", chat_id)
+
+    return on_end
 
 
 def test_more_wrap_up_time_means_more_time_in_wrap_up() -> None:

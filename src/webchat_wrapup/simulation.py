@@ -27,7 +27,13 @@ from typing import Any
 import attrs
 
 from ._errors import InvalidPolicy, WrapUpError
-from ._events import Event, StatusChanged, WrapUpCompleted, WrapUpStarted
+from ._events import (
+    Event,
+    StatusChanged,
+    WrapUpCompleted,
+    WrapUpExtended,
+    WrapUpStarted,
+)
 from ._history import EndedBy
 from ._machine import Status
 from ._policy import DropdownClassification
@@ -38,12 +44,12 @@ from .service import WrapUpService
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 
 
-def _positive(name: str) -> Callable[[Any, Any, float], None]:
+def _positive(name: str, most: float = 10.0**9) -> Callable[[Any, Any, float], None]:
     def check(_: Any, __: Any, value: float) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidPolicy(name, f"must be a number, not {value!r}")
-        if not value > 0:
-            raise InvalidPolicy(name, f"must be more than 0, not {value}")
+        if not 0 < value <= most:
+            raise InvalidPolicy(name, f"must be more than 0 and at most {most:g}")
 
     return check
 
@@ -62,8 +68,8 @@ def _share(name: str) -> Callable[[Any, Any, float], None]:
 class SimulationSettings:
     """What the simulated day looks like; every field has a default."""
 
-    agents: int = attrs.field(default=20, validator=_positive("agents"))
-    hours: float = attrs.field(default=8.0, validator=_positive("hours"))
+    agents: int = attrs.field(default=20, validator=_positive("agents", 10_000))
+    hours: float = attrs.field(default=8.0, validator=_positive("hours", 24 * 366))
     seed: int = 1
     arrivals_per_hour: Mapping[str, float] = attrs.field(factory=dict)
     chat_length: str = "lognormal"
@@ -260,6 +266,7 @@ class Simulation:
                 handled += 1
                 if self.progress is not None and handled % 500 == 0:
                     self.progress(when, len(self._chats))
+            self._sweep()
         except KeyboardInterrupt:
             interrupted = True
         return self._results(customers, interrupted)
@@ -279,12 +286,14 @@ class Simulation:
         agent = self._agents.get(event.agent_id)
         if agent is None:
             return
+        at = (event.at - START).total_seconds()
         if isinstance(event, StatusChanged):
-            self._account(agent)
+            self._account(agent, at)
             agent.status = event.status
-        elif isinstance(event, WrapUpStarted) and event.deadline is not None:
-            offset = (event.deadline - START).total_seconds()
-            self._at(offset, "deadline", event.chat_id)
+        elif isinstance(event, (WrapUpStarted, WrapUpExtended)):
+            if event.deadline is not None:
+                offset = (event.deadline - START).total_seconds()
+                self._at(offset, "deadline", event.chat_id)
         elif isinstance(event, WrapUpCompleted):
             agent.chats.discard(event.chat_id)
             self._chats.pop(event.chat_id, None)
@@ -292,16 +301,16 @@ class Simulation:
             if event.ending.value.startswith("expired"):
                 self._expired += 1
             if not agent.chats:
-                agent.free_since = self._now
+                agent.free_since = at
             self._at(self._now, "dispatch", None)
 
-    def _account(self, agent: _Agent) -> None:
-        spent = self._now - agent.status_since
+    def _account(self, agent: _Agent, until: float) -> None:
+        spent = until - agent.status_since
         if agent.status is not Status.AVAILABLE:
             agent.busy_seconds += spent
         if agent.status is Status.WRAP_UP:
             agent.wrap_up_seconds += spent
-        agent.status_since = self._now
+        agent.status_since = until
 
     # The day's events.
 
@@ -416,11 +425,15 @@ class Simulation:
 
     def _on_deadline(self, chat_id: str) -> None:
         if chat_id in self._chats:
-            self.service.expire_due(limit=1000)
+            self._sweep()
+
+    def _sweep(self) -> None:
+        while self.service.expire_due(limit=1000):
+            pass
 
     def _results(self, customers: list[Customer], interrupted: bool) -> Results:
         for agent in self._agents.values():
-            self._account(agent)
+            self._account(agent, self._now)
         answered = len(self._waits)
         threshold = self.settings.service_level_seconds
         within = sum(1 for wait in self._waits if wait <= threshold)
