@@ -137,3 +137,22 @@ def test_a_pool_from_the_application_is_used_and_not_closed(schema: str) -> None
     assert borrowed
     assert not connection.closed
     connection.close()
+
+
+def test_a_pool_without_autocommit_is_refused_before_anything_is_lost(
+    schema: str,
+) -> None:
+    assert DSN is not None
+    connection = psycopg.connect(DSN)  # autocommit off, as psycopg defaults
+
+    class Pool:
+        @contextmanager
+        def connection(self) -> Iterator[object]:
+            yield connection
+
+    try:
+        with pytest.raises(StoreError) as caught:
+            PostgresStore(pool=Pool(), schema=schema)  # type: ignore[arg-type]
+        assert "autocommit" in str(caught.value)
+    finally:
+        connection.close()

@@ -15,7 +15,6 @@ the due wrap-ups without waiting for each other or claiming one twice.
 
 from __future__ import annotations
 
-import queue
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -86,14 +85,24 @@ class ConnectionPool(Protocol):
 
 
 class _OwnPool:
-    """A small pool of autocommit connections, made on demand."""
+    """A small pool of autocommit connections, made on demand.
+
+    One condition guards the idle connections and the count made: a
+    connection returned, or a broken one dropped, wakes one waiting thread,
+    which takes the idle connection or opens a new one. A wait longer than
+    ``WAIT_SECONDS`` raises :class:`~webchat_wrapup.StoreError`.
+    """
+
+    WAIT_SECONDS = 30.0
 
     def __init__(self, conninfo: str, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"pool_size must be at least 1, not {size}")
         self._conninfo = conninfo
-        self._idle: queue.LifoQueue[psycopg.Connection[Any]] = queue.LifoQueue()
         self._size = size
+        self._idle: list[psycopg.Connection[Any]] = []
         self._made = 0
-        self._lock = threading.Lock()
+        self._ready = threading.Condition()
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -101,36 +110,39 @@ class _OwnPool:
         try:
             yield connection
         finally:
-            if connection.closed or connection.broken:
-                with self._lock:
+            with self._ready:
+                if connection.closed or connection.broken:
                     self._made -= 1
-            else:
-                self._idle.put(connection)
+                else:
+                    self._idle.append(connection)
+                self._ready.notify()
 
     def _take(self) -> psycopg.Connection[Any]:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
-        with self._lock:
-            make = self._made < self._size
-            if make:
-                self._made += 1
-        if not make:
-            return self._idle.get(timeout=30)
+        with self._ready:
+            if not self._ready.wait_for(
+                lambda: self._idle or self._made < self._size, self.WAIT_SECONDS
+            ):
+                raise StoreError(
+                    ErrorCode.STORE_UNAVAILABLE,
+                    f"no free connection in the store's pool of {self._size} "
+                    f"after {self.WAIT_SECONDS:g} s",
+                )
+            if self._idle:
+                return self._idle.pop()
+            self._made += 1
         try:
             return psycopg.connect(self._conninfo, autocommit=True)
         except BaseException:
-            with self._lock:
+            with self._ready:
                 self._made -= 1
+                self._ready.notify()
             raise
 
     def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
+        with self._ready:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
 
 
 def _translate(error: psycopg.Error, where: str) -> StoreError:
@@ -192,6 +204,13 @@ class PostgresStore:
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         try:
             with self._pool.connection() as connection:
+                if not connection.autocommit:
+                    raise StoreError(
+                        ErrorCode.STORE_UNAVAILABLE,
+                        "PostgresStore needs autocommit connections: create the "
+                        'pool with kwargs={"autocommit": True}',
+                        schema=self.schema,
+                    )
                 yield connection
         except psycopg.Error as error:
             raise _translate(error, self.schema) from error
