@@ -110,7 +110,7 @@ BAD_POLICIES = {
         "[defaults]\nclassification = 'dropdown'\non_expiry = 'apply_default'\n"
         "timeout_default = 'nope'\noptions = [{code = 'a', label = 'A'}]\n"
         "[queues.sales]\n",
-        "queues.sales.timeout_default",
+        "defaults.timeout_default",
     ),
     "no_queues": ("[defaults]\nmax_extensions = 2\n", "queues"),
     "bad_toml": ("[queues.sales\n", "not valid TOML"),

@@ -137,3 +137,16 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe[queues.q]")
     with pytest.raises(PolicyFileError, match="cannot read"):
         load_policy_file(path)
+
+
+def test_an_inherited_bad_value_is_blamed_on_the_defaults() -> None:
+    data = {"defaults": {"countdown_seconds": -5}, "queues": {"sales": {}}}
+    with pytest.raises(PolicyFileError) as caught:
+        parse_policy_file(data, "day.toml")
+    assert caught.value.key == "defaults.countdown_seconds"
+    assert "(in queues.sales)" in str(caught.value)
+    data = {"defaults": {"countdown_seconds": -5}, "queues": {"q": {}}}
+    data["queues"]["q"]["countdown_seconds"] = -7
+    with pytest.raises(PolicyFileError) as caught:
+        parse_policy_file(data, "day.toml")
+    assert caught.value.key == "queues.q.countdown_seconds"

@@ -18,6 +18,7 @@ from webchat_wrapup import (
     ErrorCode,
     Event,
     ExtendWrapUp,
+    InvalidInput,
     NotificationFailed,
     Status,
     StatusChanged,
@@ -344,3 +345,33 @@ def test_a_sweep_after_an_extension_expires_nothing_early(
     assert service.expire_due() == 0
     clock.advance(60)
     assert service.expire_due() == 1
+
+
+@pytest.mark.parametrize("limit", [0, -1, True, 2.5])
+def test_a_sweep_limit_must_be_a_positive_whole_number(
+    service: WrapUpService, limit: object
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        service.expire_due(limit)  # type: ignore[arg-type]
+    assert caught.value.code is ErrorCode.INVALID_LIMIT
+
+
+def test_a_failing_subscriber_does_not_stop_a_sweep(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    service.add_agent("agent-2")
+    in_wrap_up(service, clock)
+    service.assign("agent-2", "c2", "cust-2", queue())
+    service.end_chat("agent-2", "c2")
+
+    def broken(event: Event) -> None:
+        raise RuntimeError("desk offline")
+
+    service.subscribe(broken)
+    clock.advance(61)
+    with pytest.raises(NotificationFailed) as caught:
+        service.expire_due()
+    assert caught.value.details["expired"] == 1
+    assert service.expire_due() == 0
+    assert len(service.history("cust-1").entries) == 1
+    assert len(service.history("cust-2").entries) == 1

@@ -38,6 +38,7 @@ class ErrorCode(str, enum.Enum):
     CLASSIFICATION_REQUIRED = "classification_required"
     ALREADY_FLAGGED_ABUSIVE = "already_flagged_abusive"
     INVALID_PAGE = "invalid_page"
+    INVALID_LIMIT = "invalid_limit"
     UNKNOWN_AGENT = "unknown_agent"
     AGENT_EXISTS = "agent_exists"
     VERSION_CONFLICT = "version_conflict"

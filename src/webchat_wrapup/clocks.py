@@ -37,9 +37,13 @@ class ManualClock:
         with self._lock:
             self._now = instant
 
-    def advance(self, seconds: float = 0, **delta: float) -> datetime:
-        """Move the clock forward by ``seconds`` (or timedelta keywords)."""
-        step = timedelta(seconds=seconds, **delta)
+    def advance(self, seconds: float | timedelta = 0, **delta: float) -> datetime:
+        """Move the clock forward by ``seconds``, a timedelta, or timedelta
+        keywords (``minutes=2``)."""
+        if isinstance(seconds, timedelta):
+            step = seconds + timedelta(**delta)
+        else:
+            step = timedelta(seconds=seconds, **delta)
         with self._lock:
             self._now += step
             return self._now

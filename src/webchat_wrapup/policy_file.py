@@ -158,8 +158,11 @@ def parse_policy_file(data: Mapping[str, Any], source: str = "<policy>") -> Poli
             raise PolicyFileError(source, where, "must be a table")
         _check_keys(section, where, source)
         merged = {**defaults, **section}
-        queues[name] = _queue(name, merged, where, source)
-        capacity[name] = _capacity(merged, where, source)
+        try:
+            queues[name] = _queue(name, merged, where, source)
+            capacity[name] = _capacity(merged, where, source)
+        except PolicyFileError as error:
+            raise _blame_defaults(error, defaults, section, where) from None
     default_capacity = max(capacity.values())
     profiles = _profiles(data, source, queues)
     agents = _agents(data, source, profiles, default_capacity)
@@ -172,6 +175,21 @@ def parse_policy_file(data: Mapping[str, Any], source: str = "<policy>") -> Poli
         agents,
         _table(data, "simulation", source),
     )
+
+
+def _blame_defaults(
+    error: PolicyFileError,
+    defaults: Mapping[str, Any],
+    section: Mapping[str, Any],
+    where: str,
+) -> PolicyFileError:
+    """The same error, naming ``[defaults]`` when the queue inherited the key."""
+    key = error.key.removeprefix(f"{where}.")
+    setting = key.split(".")[0].split("[")[0]
+    if key == error.key or setting in section or setting not in defaults:
+        return error
+    message = error.message.split(": ", 2)[-1]
+    return PolicyFileError(error.file, f"defaults.{key}", f"{message} (in {where})")
 
 
 def _names() -> str:

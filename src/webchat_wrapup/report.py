@@ -7,6 +7,7 @@ table, CSV or JSON.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -171,7 +172,7 @@ def _wrap_up_row(
     seconds = sorted(
         (e.wrap_up_ended_at - e.wrap_up_started_at).total_seconds() for e in entries
     )
-    p90 = seconds[min(len(seconds) - 1, int(0.9 * len(seconds)))]
+    p90 = seconds[math.ceil(0.9 * len(seconds)) - 1]  # nearest rank
     extended = sum(1 for e in entries if e.extensions_used)
     return WrapUpRow(
         group=group,

@@ -192,10 +192,23 @@ class WrapUpService:
         Safe to run in several processes at once: claims keep sweepers apart
         and versions make each expiry happen exactly once.
         """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidInput(
+                ErrorCode.INVALID_LIMIT,
+                f"a sweep's limit must be a whole number of at least 1, not {limit!r}",
+                field="limit",
+            )
         now = self.clock.now()
         expired = 0
+        failure: NotificationFailed | None = None
         for agent_id in self.store.claim_due(now, limit, self.lease):
-            expired += self._expire_agent(agent_id, now)
+            try:
+                expired += self._expire_agent(agent_id, now)
+            except NotificationFailed as error:  # saved: go on, report at the end
+                expired += error.details["expired"]
+                failure = failure or error
+        if failure is not None:
+            raise failure
         return expired
 
     def _expire_agent(self, agent_id: str, now: datetime) -> int:
@@ -211,9 +224,13 @@ class WrapUpService:
                 self.store.save(change)
             except VersionConflict:
                 continue
-            outcome = _outcome(agent_id, stored.version + 1, decision)
-            self._notify(outcome)
-            return sum(isinstance(e, WrapUpCompleted) for e in decision.events)
+            expired = sum(isinstance(e, WrapUpCompleted) for e in decision.events)
+            try:
+                self._notify(_outcome(agent_id, stored.version + 1, decision))
+            except NotificationFailed as error:
+                error.details["expired"] = expired
+                raise
+            return expired
         return 0
 
     def view(self, agent_id: str) -> AgentView:

@@ -62,8 +62,7 @@ _MIGRATIONS: tuple[str, ...] = (
         chat_id TEXT NOT NULL,
         chat_started_at BIGINT NOT NULL,
         wrap_up_ended_at BIGINT NOT NULL,
-        entry TEXT NOT NULL,
-        UNIQUE (agent_id, chat_id, chat_started_at)
+        entry TEXT NOT NULL
     );
     CREATE INDEX history_by_customer
         ON {schema}.history (customer_id, wrap_up_ended_at, sequence);

@@ -198,6 +198,13 @@ class StoreContract:
         assert (stored.version, stored.state.capacity) == (1, 1)
         assert store.history("cust-9").entries == ()
 
+    def test_a_chat_id_may_come_back_once_its_chat_is_done(self, store: Store) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        entry = _entry("cust-1", "chat-1", 5)
+        store.save(Change("agent-1", 1, AgentState.new("agent-1"), (entry,)))
+        store.save(Change("agent-1", 2, AgentState.new("agent-1"), (entry,)))
+        assert store.history("cust-1").entries == (entry, entry)
+
     def test_an_unknown_command_id_has_no_record(self, store: Store) -> None:
         assert store.find_command("never") is None
 
