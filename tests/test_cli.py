@@ -189,15 +189,16 @@ def test_report_as_csv_and_json(tmp_path: Path) -> None:
     database = tmp_path / "day.db"
     assert run("simulate", POLICY, "--db", database, *SMALL).returncode == 0
     as_json = run("report", "--db", database, "--format", "json", "--by", "day")
-    data = json.loads(as_json.stdout)
+    (data,) = json.loads(as_json.stdout)["runs"].values()
     assert (
         data["entries"]
         == data["classified"] + data["timeout_defaults"] + data["unclassified"]
     )
     assert all(row["period"] == "2026-01-05" for row in data["trends"])
     as_csv = run("report", "--db", database, "--format", "csv")
-    assert as_csv.stdout.splitlines()[0] == "section,period_or_group,name,value,share"
-    assert any(line.startswith("trend,") for line in as_csv.stdout.splitlines())
+    header = "run,section,period_or_group,name,value,share"
+    assert as_csv.stdout.splitlines()[0] == header
+    assert any(line.startswith("sim1-1,trend,") for line in as_csv.stdout.splitlines())
 
 
 def test_a_second_simulation_gets_its_own_run(tmp_path: Path) -> None:
@@ -205,9 +206,17 @@ def test_a_second_simulation_gets_its_own_run(tmp_path: Path) -> None:
     assert run("simulate", POLICY, "--db", database, *SMALL).returncode == 0
     second = run("simulate", POLICY, "--db", database, *SMALL)
     assert "run sim1-2" in second.stdout
-    only = run("report", "--db", database, "--run", "sim1-2", "--format", "json")
-    both = run("report", "--db", database, "--format", "json")
-    assert json.loads(both.stdout)["entries"] == 2 * json.loads(only.stdout)["entries"]
+    only = json.loads(
+        run("report", "--db", database, "--run", "sim1-2", "--format", "json").stdout
+    )
+    both = json.loads(run("report", "--db", database, "--format", "json").stdout)
+    assert set(only["runs"]) == {"sim1-2"}
+    assert set(both["runs"]) == {"sim1-1", "sim1-2"}
+    assert both["runs"]["sim1-2"] == only["runs"]["sim1-2"]
+    table = run("report", "--db", database).stdout
+    assert "== run sim1-1" in table
+    assert "== run sim1-2" in table
+    refused(run("report", "--db", database, "--run", "sim9-9"), "sim1-1, sim1-2")
 
 
 def test_ctrl_c_stops_cleanly_with_the_database_consistent(tmp_path: Path) -> None:

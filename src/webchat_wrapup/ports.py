@@ -121,7 +121,13 @@ class Store(Protocol):
         self, customer_id: str, *, cursor: str | None = None, limit: int = 50
     ) -> HistoryPage:
         """A page of the customer's contact history, ordered by the instant
-        each wrap-up ended (then by the order written)."""
+        each wrap-up ended (then by the order written).
+
+        The cursor is a position in that order. An expiry written late by a
+        sweeper carries its deadline as its instant, so it can land before a
+        cursor already handed out: a desk that must see every entry re-reads
+        from the start (``cursor=None``) rather than only following cursors.
+        """
 
     def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
         """Up to ``limit`` agents with a wrap-up due at ``at``, earliest first.

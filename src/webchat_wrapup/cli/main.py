@@ -7,8 +7,6 @@ problem on standard error and exits with status 2; never a traceback.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 import time
@@ -19,7 +17,7 @@ from typing import Any
 from .._errors import WrapUpError
 from ..clocks import ManualClock
 from ..policy_file import PolicyFile, load_policy_file
-from ..report import Report, build_report
+from ..report import build_report
 from ..service import WrapUpService
 from ..simulation import (
     START,
@@ -32,6 +30,7 @@ from ..simulation import (
 from ..stores.memory import MemoryStore
 from ..stores.sqlite import SQLiteStore
 from . import demo
+from .report_output import FORMATS, entries_by_run
 
 DEFAULT_DB = Path("webchat-wrapup.db")
 PROGRAM = "webchat-wrapup"
@@ -301,81 +300,17 @@ def _report(arguments: argparse.Namespace) -> int:
     if not arguments.db.exists():
         raise UsageError(f"no database at {arguments.db}; run simulate first")
     with SQLiteStore(arguments.db) as store:
-        entries = list(store.all_history())
+        runs = entries_by_run(store.all_history())
     if arguments.run:
-        entries = [e for e in entries if e.agent_id.startswith(f"{arguments.run}:")]
-    report = build_report(entries, bucket=arguments.by)
-    output = {"table": _table, "csv": _csv, "json": _json}[arguments.form](report)
-    sys.stdout.write(output)
+        if arguments.run not in runs:
+            known = ", ".join(sorted(runs)) or "none"
+            raise UsageError(f"no run named {arguments.run!r}; runs: {known}")
+        runs = {arguments.run: runs[arguments.run]}
+    reports = {
+        run: build_report(entries, bucket=arguments.by) for run, entries in runs.items()
+    }
+    sys.stdout.write(FORMATS[arguments.form](reports))
     return 0
-
-
-def _bar(share: float, width: int = 20) -> str:
-    return "█" * round(share * width)
-
-
-def _table(report: Report) -> str:
-    out = io.StringIO()
-    write = out.write
-    write(
-        f"{report.entries} chats: {report.classified} classified by agents, "
-        f"{report.timeout_defaults} timeout defaults and {report.unclassified} "
-        f"unclassified (both kept out of the trends), "
-        f"{report.abuse_flags} flagged abusive\n\n"
-    )
-    write("classification trends\n")
-    for row in report.trends:
-        write(
-            f"  {row.period}  {row.classification:<28} {row.count:>5} "
-            f"{row.share:>6.1%} {_bar(row.share)}\n"
-        )
-    if report.movers:
-        write("\nbiggest movers (first half to second half)\n")
-        for mover in report.movers:
-            write(
-                f"  {mover.classification:<28} {mover.first_half_share:>6.1%} -> "
-                f"{mover.second_half_share:>6.1%} ({mover.change * 100:+.1f} points)\n"
-            )
-    write("\nwrap-up time and extensions\n")
-    write(
-        f"  {'':<6} {'name':<22} {'chats':>6} {'mean':>7} {'median':>7} "
-        f"{'p90':>7} {'ext.':>5} {'ext.%':>6} {'expired':>7} {'abuse':>5}\n"
-    )
-    for w in report.wrap_up:
-        write(
-            f"  {w.group:<6} {w.name:<22} {w.chats:>6} {w.mean_seconds:>6.1f}s "
-            f"{w.median_seconds:>6.1f}s {w.p90_seconds:>6.1f}s {w.extensions:>5} "
-            f"{w.share_extended:>6.1%} {w.expired:>7} {w.abuse_flags:>5}\n"
-        )
-    return out.getvalue()
-
-
-def _csv(report: Report) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["section", "period_or_group", "name", "value", "share"])
-    for name in ("entries", "classified", "timeout_defaults", "unclassified"):
-        writer.writerow(["summary", "", name, getattr(report, name), ""])
-    writer.writerow(["summary", "", "abuse_flags", report.abuse_flags, ""])
-    for row in report.trends:
-        writer.writerow(
-            ["trend", row.period, row.classification, row.count, f"{row.share:.4f}"]
-        )
-    for mover in report.movers:
-        writer.writerow(["mover", "", mover.classification, f"{mover.change:.4f}", ""])
-    for w in report.wrap_up:
-        for field in ("chats", "mean_seconds", "median_seconds", "p90_seconds"):
-            writer.writerow(
-                [f"wrap_up_{field}", w.group, w.name, getattr(w, field), ""]
-            )
-        writer.writerow(
-            ["extensions", w.group, w.name, w.extensions, f"{w.share_extended:.4f}"]
-        )
-    return out.getvalue()
-
-
-def _json(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2) + "\n"
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -1,0 +1,124 @@
+"""How ``webchat-wrapup report`` prints: a table with bars, CSV or JSON.
+
+Each simulation run (the label before ``:`` in its agents' ids, such as
+``sim1-2``) is reported on its own, so a ``--versus`` day never mixes two
+policies; a database written by a real deployment is one run, ``all``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from .._history import ContactHistoryEntry
+from ..report import Report
+
+
+def entries_by_run(
+    entries: Iterable[ContactHistoryEntry],
+) -> dict[str, list[ContactHistoryEntry]]:
+    """The entries of each run, by run label, in the order given."""
+    runs: dict[str, list[ContactHistoryEntry]] = defaultdict(list)
+    for entry in entries:
+        label, colon, _ = entry.agent_id.partition(":")
+        runs[label if colon else "all"].append(entry)
+    return dict(runs)
+
+
+def _bar(share: float, width: int = 20) -> str:
+    return "█" * round(share * width)
+
+
+def _table_of_run(report: Report) -> str:
+    out = io.StringIO()
+    write = out.write
+    write(
+        f"{report.entries} chats: {report.classified} classified by agents, "
+        f"{report.timeout_defaults} timeout defaults and {report.unclassified} "
+        f"unclassified (both kept out of the trends), "
+        f"{report.abuse_flags} flagged abusive\n\n"
+    )
+    write("classification trends\n")
+    for row in report.trends:
+        write(
+            f"  {row.period}  {row.classification:<28} {row.count:>5} "
+            f"{row.share:>6.1%} {_bar(row.share)}\n"
+        )
+    if report.movers:
+        write("\nbiggest movers (first half to second half)\n")
+        for mover in report.movers:
+            write(
+                f"  {mover.classification:<28} {mover.first_half_share:>6.1%} -> "
+                f"{mover.second_half_share:>6.1%} ({mover.change * 100:+.1f} points)\n"
+            )
+    write("\nwrap-up time and extensions\n")
+    write(
+        f"  {'':<6} {'name':<22} {'chats':>6} {'mean':>7} {'median':>7} "
+        f"{'p90':>7} {'ext.':>5} {'ext.%':>6} {'expired':>7} {'abuse':>5}\n"
+    )
+    for w in report.wrap_up:
+        write(
+            f"  {w.group:<6} {w.name:<22} {w.chats:>6} {w.mean_seconds:>6.1f}s "
+            f"{w.median_seconds:>6.1f}s {w.p90_seconds:>6.1f}s {w.extensions:>5} "
+            f"{w.share_extended:>6.1%} {w.expired:>7} {w.abuse_flags:>5}\n"
+        )
+    return out.getvalue()
+
+
+def _csv_rows(report: Report) -> list[list[object]]:
+    names = ("entries", "classified", "timeout_defaults", "unclassified")
+    rows: list[list[object]] = [
+        ["summary", "", name, getattr(report, name), ""]
+        for name in (*names, "abuse_flags")
+    ]
+    rows += [
+        ["trend", row.period, row.classification, row.count, f"{row.share:.4f}"]
+        for row in report.trends
+    ]
+    rows += [
+        ["mover", "", mover.classification, f"{mover.change:.4f}", ""]
+        for mover in report.movers
+    ]
+    for w in report.wrap_up:
+        for field in ("chats", "mean_seconds", "median_seconds", "p90_seconds"):
+            rows.append([f"wrap_up_{field}", w.group, w.name, getattr(w, field), ""])
+        rows.append(
+            ["extensions", w.group, w.name, w.extensions, f"{w.share_extended:.4f}"]
+        )
+    return rows
+
+
+def as_table(reports: dict[str, Report]) -> str:
+    """Each run's report as a table with bars, one after the other."""
+    parts = []
+    for run, report in reports.items():
+        heading = "" if run == "all" else f"== run {run}\n"
+        parts.append(heading + _table_of_run(report))
+    return "\n".join(parts)
+
+
+def as_csv(reports: dict[str, Report]) -> str:
+    """All runs as CSV, the run in the first column."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["run", "section", "period_or_group", "name", "value", "share"])
+    for run, report in reports.items():
+        for row in _csv_rows(report):
+            writer.writerow([run, *row])
+    return out.getvalue()
+
+
+def as_json(reports: dict[str, Report]) -> str:
+    """All runs as one JSON document: ``{"runs": {label: report}}``."""
+    data = {"runs": {run: report.to_dict() for run, report in reports.items()}}
+    return json.dumps(data, indent=2) + "\n"
+
+
+FORMATS: dict[str, Callable[[dict[str, Report]], str]] = {
+    "table": as_table,
+    "csv": as_csv,
+    "json": as_json,
+}
