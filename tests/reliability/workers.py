@@ -51,7 +51,7 @@ from webchat_wrapup import (
     command_to_dict,
     event_to_dict,
 )
-from webchat_wrapup.ports import Outcome
+from webchat_wrapup.ports import Change, Outcome, Store
 from webchat_wrapup.service import WrapUpService
 from webchat_wrapup.stores import SQLiteStore
 
@@ -427,12 +427,170 @@ def hold_lock(config: dict[str, Any]) -> None:
     db.close()
 
 
+# The PostgreSQL children: the same commands and sweeps on a shared server.
+
+POSTGRES_DSN_VARIABLE = "WEBCHAT_WRAPUP_POSTGRES_DSN"
+"""The children read the server's DSN here (inherited, kept off ``argv``)."""
+
+
+class SaveLog:
+    """A store that logs the agent and new version of each save that commits.
+
+    Everything else is the wrapped store's. The sweepers wrap theirs, so a
+    run's logs name every version of every agent: the workers' fresh
+    acknowledgements and the sweepers' saves.
+    """
+
+    def __init__(self, store: Store, log: IO[str]) -> None:
+        self.store = store
+        self.log = log
+
+    def save(self, change: Change) -> None:
+        self.store.save(change)
+        saved = {"saved": change.agent_id, "version": change.expected_version + 1}
+        self.log.write(json.dumps(saved) + "\n")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def _postgres_store(config: dict[str, Any]) -> Store:
+    from webchat_wrapup.stores.postgres import PostgresStore
+
+    dsn = os.environ[POSTGRES_DSN_VARIABLE]
+    return PostgresStore(dsn, schema=config["schema"], pool_size=1)
+
+
+def drive_worker(config: dict[str, Any], store: Store, log: IO[str]) -> None:
+    """The loop of :func:`run_worker` on any store, logging to ``log``.
+
+    With ``min_commands`` the worker goes on past ``stop_at`` until it has
+    sent that many (a slow machine still makes a meaningful run), but never
+    past ``hard_stop_at``.
+    """
+    name: str = config["name"]
+    clock = SpedUpClock(config["origin"], config["speed"])
+    service = WrapUpService(store, clock, lease=timedelta(seconds=1))
+    driver = Driver(config["seed"], name)
+    rng = driver.rng
+    agents: list[str] = config["agents"]
+    refusals: dict[str, int] = {}
+    last_slot = -1
+    sent = 0
+
+    def send(command_id: str, kind: str, command: Command) -> Outcome | None:
+        try:
+            outcome = service.execute(command, command_id=command_id)
+        except WrapUpError as error:
+            refusals[error.code.value] = refusals.get(error.code.value, 0) + 1
+            return None
+        log.write(json.dumps(ack_record(command_id, kind, outcome)) + "\n")
+        return outcome
+
+    min_commands: int = config.get("min_commands", 0)
+    hard_stop_at: float = config.get("hard_stop_at", config["stop_at"])
+
+    def going() -> bool:
+        now = time.monotonic()
+        if sent >= config["max_commands"] or now >= hard_stop_at:
+            return False
+        return now < config["stop_at"] or sent < min_commands
+
+    _sleep_until(config["go_at"])
+    while going():
+        slot = int((time.monotonic() - config["go_at"]) / config["slot_seconds"])
+        if slot != last_slot:
+            last_slot = slot
+            agent_id = agents[slot % len(agents)]
+            shared = ExpireWrapUp(agent_id, f"slot-{slot}", START)
+            send(f"shared-{slot}", "shared", shared)
+        agent_id = rng.choice(agents)
+        stored = store.load(agent_id)
+        assert stored is not None
+        kind, command = driver.next_command(stored.state)
+        sent += 1
+        command_id = f"{name}-{sent}"
+        outcome = send(command_id, kind, command)
+        if outcome is not None and rng.random() < 0.1:
+            send(command_id, kind, command)
+        time.sleep(config["pause"])
+        if sent % 25 == 0:
+            view = service.view(agent_id)
+            for chat in view.chats:
+                assert chat.seconds_left is None or chat.seconds_left >= 0, chat
+    log.write(json.dumps({"summary": name, "sent": sent, "refused": refusals}))
+    log.write("\n")
+
+
+def drive_sweeper(config: dict[str, Any], store: Store, log: IO[str]) -> None:
+    """The loop of :func:`run_sweeper` on any store; saves are logged too.
+
+    With ``stop_file`` the sweeper goes on past ``stop_at`` until that file
+    exists (the workers are done), but never past ``hard_stop_at``.
+    """
+    clock = SpedUpClock(config["origin"], config["speed"])
+    logged = SaveLog(store, log)
+    service = WrapUpService(logged, clock, lease=timedelta(seconds=1))  # type: ignore[arg-type]
+    sweeps = expired = 0
+
+    def hear(event: Event) -> None:
+        if isinstance(event, WrapUpCompleted):
+            record = {
+                "type": event.type,
+                "agent_id": event.agent_id,
+                "chat_id": event.chat_id,
+                "ending": event.ending.value,
+            }
+            log.write(json.dumps(record) + "\n")
+
+    service.subscribe(hear)
+    stop_file = config.get("stop_file")
+    hard_stop_at: float = config.get("hard_stop_at", config["stop_at"])
+
+    def going() -> bool:
+        now = time.monotonic()
+        if now >= hard_stop_at:
+            return False
+        return now < config["stop_at"] or not (stop_file and Path(stop_file).exists())
+
+    _sleep_until(config["go_at"])
+    while going():
+        expired += service.expire_due(limit=config["limit"])
+        sweeps += 1
+        time.sleep(config["pause"])
+    summary = {"summary": config["name"], "sweeps": sweeps, "expired": expired}
+    log.write(json.dumps(summary) + "\n")
+
+
+def run_postgres_worker(config: dict[str, Any]) -> None:
+    """:func:`run_worker` against the PostgreSQL schema ``config["schema"]``."""
+    store = _postgres_store(config)
+    try:
+        with _open_log(config["log"]) as log:
+            drive_worker(config, store, log)
+    finally:
+        store.close()  # type: ignore[attr-defined]
+
+
+def run_postgres_sweeper(config: dict[str, Any]) -> None:
+    """:func:`run_sweeper` against the PostgreSQL schema ``config["schema"]``."""
+    store = _postgres_store(config)
+    try:
+        with _open_log(config["log"]) as log:
+            drive_sweeper(config, store, log)
+    finally:
+        store.close()  # type: ignore[attr-defined]
+
+
 MODES = {
     "worker": run_worker,
     "sweeper": run_sweeper,
     "writer": run_writer,
     "hold-lock": hold_lock,
 }
+MODES.update(
+    {"postgres-worker": run_postgres_worker, "postgres-sweeper": run_postgres_sweeper}
+)
 
 
 def iter_chats(states: dict[str, AgentState]) -> Iterator[tuple[str, str]]:

@@ -283,6 +283,14 @@ class PostgresStore:
     def save(self, change: Change) -> None:
         """Write ``change`` atomically if the agent is still at its version."""
         rows = change_rows(change, self._codec, self._known_policies)
+        if (
+            rows.command is not None
+            and not rows.history
+            and not rows.policies
+            and change.expected_version > 0
+        ):
+            self._update_and_record(change, rows, rows.command)
+            return
         with self._transaction() as cursor:
             self._write_agent(cursor, change, rows)
             if rows.policies:
@@ -294,6 +302,34 @@ class PostgresStore:
                 if cursor.rowcount != 1:
                     raise CommandIdReused(rows.command[0])
         self._known_policies.update(key for key, _ in rows.policies)
+
+    def _update_and_record(
+        self, change: Change, rows: ChangeRows, command: tuple[str, str, str, str]
+    ) -> None:
+        # The common command (no history, no new policy) in one statement,
+        # atomic on its own: no BEGIN and COMMIT round trips. The UPDATE's
+        # version check feeds the INSERT; a recorded id fails the statement.
+        version = change.expected_version
+        command_id, _, fingerprint, outcome = command
+        with self._connection() as connection:
+            try:
+                cursor = connection.execute(
+                    self._sql.update_and_record,
+                    (
+                        version + 1,
+                        rows.state,
+                        rows.due,
+                        change.agent_id,
+                        version,
+                        command_id,
+                        fingerprint,
+                        outcome,
+                    ),
+                )
+            except psycopg.errors.UniqueViolation:
+                raise CommandIdReused(command_id) from None
+        if cursor.rowcount != 1:
+            raise VersionConflict(change.agent_id, version)
 
     def _write_agent(
         self, cursor: psycopg.Cursor[Any], change: Change, rows: ChangeRows
@@ -343,10 +379,12 @@ class _Statements:
     """The store's SQL, with the schema name quoted once."""
 
     def __init__(self, schema: str) -> None:
-        name = sql.Identifier(schema)
+        # Rendered once: a Composed query is rendered again on every execute.
+        # The name is a plain identifier (checked), so quoting it is enough.
+        name = f'"{schema}"'
 
-        def q(text: str) -> sql.Composed:
-            return sql.SQL(text).format(schema=name)
+        def q(text: str) -> str:
+            return text.format(schema=name)
 
         self.load = q("SELECT version, state FROM {schema}.agents WHERE agent_id = %s")
         self.policy = q("SELECT policy FROM {schema}.policies WHERE policy_key = %s")
@@ -361,6 +399,12 @@ class _Statements:
             "UPDATE {schema}.agents SET version = %s, state = %s, "
             "next_deadline = %s, claimed_until = NULL "
             "WHERE agent_id = %s AND version = %s"
+        )
+        self.update_and_record = q(
+            "WITH updated AS (UPDATE {schema}.agents SET version = %s, state = %s, "
+            "next_deadline = %s, claimed_until = NULL "
+            "WHERE agent_id = %s AND version = %s RETURNING agent_id) "
+            "INSERT INTO {schema}.commands SELECT %s, agent_id, %s, %s FROM updated"
         )
         self.insert_history = q(
             "INSERT INTO {schema}.history (customer_id, agent_id, chat_id, "
