@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
+
+import pytest
 
 from webchat_wrapup import (
     AgentState,
@@ -92,3 +95,21 @@ def play(
         state = decision.state
         decisions.append(decision)
     return state, now, decisions
+
+
+POSTGRES_DSN_VARIABLE = "WEBCHAT_WRAPUP_POSTGRES_DSN"
+
+
+def postgres_dsn() -> str:
+    """The test server's DSN, for modules that need PostgreSQL.
+
+    Without one the calling module is skipped locally, with the reason, and
+    fails in CI (``CI=true``), so those tests can never silently not run.
+    """
+    dsn = os.environ.get(POSTGRES_DSN_VARIABLE)
+    if dsn is None:
+        reason = f"{POSTGRES_DSN_VARIABLE} is not set: no PostgreSQL server to test"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI must run these tests)", pytrace=False)
+        pytest.skip(reason, allow_module_level=True)
+    return dsn

@@ -27,7 +27,6 @@ fail in CI (``CI=true``). Each test uses a fresh schema and drops it.
 from __future__ import annotations
 
 import json
-import os
 import select
 import statistics
 import subprocess
@@ -40,13 +39,9 @@ from typing import Any
 
 import pytest
 
-DSN = os.environ.get("WEBCHAT_WRAPUP_POSTGRES_DSN")
+from support import postgres_dsn
 
-if DSN is None:
-    reason = "WEBCHAT_WRAPUP_POSTGRES_DSN is not set: no PostgreSQL server to test"
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must run these tests)", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
+DSN = postgres_dsn()
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -85,7 +80,6 @@ def schema() -> Iterator[str]:
     """A fresh schema's name; the schema is dropped afterwards."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     yield name
-    assert DSN is not None
     with psycopg.connect(DSN, autocommit=True) as db:
         db.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
@@ -97,7 +91,6 @@ def _count(db: Any, query: str, *args: object) -> int:
 
 def _check_written(schema: str, agent_ids: list[str], calls: int, prefix: str) -> None:
     """``calls`` extensions, one per command row ``prefix-…``, were written."""
-    assert DSN is not None
     with psycopg.connect(DSN, autocommit=True) as db:
         versions = _count(
             db,

@@ -21,7 +21,6 @@ throwaway one). Without it the tests skip locally and fail in CI
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,13 +28,9 @@ from pathlib import Path
 
 import pytest
 
-DSN = os.environ.get("WEBCHAT_WRAPUP_POSTGRES_DSN")
+from support import postgres_dsn
 
-if DSN is None:
-    reason = "WEBCHAT_WRAPUP_POSTGRES_DSN is not set: no PostgreSQL server to test"
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must run these tests)", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
+DSN = postgres_dsn()
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -85,7 +80,6 @@ class Run:
 
     def read_store(self) -> None:
         """Read the schema through the store, and its rows by hand."""
-        assert DSN is not None
         schema = f'"{self.schema}"'
         with psycopg.connect(DSN, autocommit=True) as db:
             self.agent_rows = db.execute(
@@ -117,7 +111,6 @@ class Run:
 
 
 def _drop(schema: str) -> None:
-    assert DSN is not None
     with psycopg.connect(DSN, autocommit=True) as db:
         db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
@@ -167,7 +160,12 @@ def _run(result: Run) -> None:
                 }
                 mode = "postgres-worker"
             else:
-                config |= {"limit": 2, "pause": 0.01, "stop_file": str(stop_file)}
+                config |= {
+                    "limit": 2,
+                    "pause": 0.01,
+                    "stop_file": str(stop_file),
+                    "log_saves": True,
+                }
                 mode = "postgres-sweeper"
             processes.append((name, start(mode, config, result.folder)))
         limit = START_SECONDS + RUN_SECONDS + EXTRA_SECONDS + 60

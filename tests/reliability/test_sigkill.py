@@ -167,9 +167,7 @@ def check_file(db: Path, seen: Seen) -> None:
 
     # A record's outcome is stored as [agent_id, version, events, history].
     recorded = dict(
-        table_rows(
-            db, "SELECT command_id, json_extract(outcome, '$[1]') FROM commands"
-        )
+        table_rows(db, "SELECT command_id, json_extract(outcome, '$[1]') FROM commands")
     )
     for command_id, version in seen.acknowledged.items():
         assert command_id in recorded, "an acknowledged command was lost"

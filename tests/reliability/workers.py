@@ -301,79 +301,16 @@ def run_worker(config: dict[str, Any]) -> None:
     once per time slot every worker sends the same ``shared`` command with
     the same id (exactly one of them may apply it).
     """
-    name: str = config["name"]
-    clock = SpedUpClock(config["origin"], config["speed"])
     store = SQLiteStore(config["db"], synchronous="NORMAL")
-    service = WrapUpService(store, clock, lease=timedelta(seconds=1))
-    driver = Driver(config["seed"], name)
-    rng = driver.rng
-    agents: list[str] = config["agents"]
-    refusals: dict[str, int] = {}
-    last_slot = -1
-    sent = 0
     with store, _open_log(config["log"]) as log:
-
-        def send(command_id: str, kind: str, command: Command) -> Outcome | None:
-            try:
-                outcome = service.execute(command, command_id=command_id)
-            except WrapUpError as error:
-                refusals[error.code.value] = refusals.get(error.code.value, 0) + 1
-                return None
-            log.write(json.dumps(ack_record(command_id, kind, outcome)) + "\n")
-            return outcome
-
-        _sleep_until(config["go_at"])
-        while time.monotonic() < config["stop_at"] and sent < config["max_commands"]:
-            slot = int((time.monotonic() - config["go_at"]) / config["slot_seconds"])
-            if slot != last_slot:
-                last_slot = slot
-                agent_id = agents[slot % len(agents)]
-                shared = ExpireWrapUp(agent_id, f"slot-{slot}", START)
-                send(f"shared-{slot}", "shared", shared)
-            agent_id = rng.choice(agents)
-            stored = store.load(agent_id)
-            assert stored is not None
-            kind, command = driver.next_command(stored.state)
-            sent += 1
-            command_id = f"{name}-{sent}"
-            outcome = send(command_id, kind, command)
-            if outcome is not None and rng.random() < 0.1:
-                send(command_id, kind, command)
-            time.sleep(config["pause"])
-            if sent % 25 == 0:
-                view = service.view(agent_id)
-                for chat in view.chats:
-                    assert chat.seconds_left is None or chat.seconds_left >= 0, chat
-        log.write(json.dumps({"summary": name, "sent": sent, "refused": refusals}))
-        log.write("\n")
+        drive_worker(config, store, log)
 
 
 def run_sweeper(config: dict[str, Any]) -> None:
     """Call ``expire_due`` in a loop; log every completion the sweeps make."""
-    clock = SpedUpClock(config["origin"], config["speed"])
     store = SQLiteStore(config["db"], synchronous="NORMAL")
-    service = WrapUpService(store, clock, lease=timedelta(seconds=1))
-    sweeps = expired = 0
     with store, _open_log(config["log"]) as log:
-
-        def hear(event: Event) -> None:
-            if isinstance(event, WrapUpCompleted):
-                record = {
-                    "type": event.type,
-                    "agent_id": event.agent_id,
-                    "chat_id": event.chat_id,
-                    "ending": event.ending.value,
-                }
-                log.write(json.dumps(record) + "\n")
-
-        service.subscribe(hear)
-        _sleep_until(config["go_at"])
-        while time.monotonic() < config["stop_at"]:
-            expired += service.expire_due(limit=config["limit"])
-            sweeps += 1
-            time.sleep(config["pause"])
-        summary = {"summary": config["name"], "sweeps": sweeps, "expired": expired}
-        log.write(json.dumps(summary) + "\n")
+        drive_sweeper(config, store, log)
 
 
 def run_writer(config: dict[str, Any]) -> None:
@@ -523,14 +460,16 @@ def drive_worker(config: dict[str, Any], store: Store, log: IO[str]) -> None:
 
 
 def drive_sweeper(config: dict[str, Any], store: Store, log: IO[str]) -> None:
-    """The loop of :func:`run_sweeper` on any store; saves are logged too.
+    """The loop of :func:`run_sweeper` on any store (with ``log_saves``, the
+    saves it commits are logged too).
 
     With ``stop_file`` the sweeper goes on past ``stop_at`` until that file
     exists (the workers are done), but never past ``hard_stop_at``.
     """
     clock = SpedUpClock(config["origin"], config["speed"])
-    logged = SaveLog(store, log)
-    service = WrapUpService(logged, clock, lease=timedelta(seconds=1))  # type: ignore[arg-type]
+    if config.get("log_saves"):
+        store = SaveLog(store, log)
+    service = WrapUpService(store, clock, lease=timedelta(seconds=1))
     sweeps = expired = 0
 
     def hear(event: Event) -> None:

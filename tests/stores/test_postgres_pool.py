@@ -20,7 +20,6 @@ locally and fail in CI (``CI=true``).
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -29,15 +28,10 @@ from typing import Any
 
 import pytest
 
+from support import postgres_dsn
 from webchat_wrapup import StoreError
 
-DSN = os.environ.get("WEBCHAT_WRAPUP_POSTGRES_DSN")
-
-if DSN is None:
-    reason = "WEBCHAT_WRAPUP_POSTGRES_DSN is not set: no PostgreSQL server to test"
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must run these tests)", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
+DSN = postgres_dsn()
 
 psycopg = pytest.importorskip("psycopg")
 from webchat_wrapup.stores.postgres import PostgresStore  # noqa: E402
@@ -56,7 +50,6 @@ def store() -> Iterator[PostgresStore]:
         yield store
     finally:
         store.close()
-        assert DSN is not None
         with psycopg.connect(DSN, autocommit=True) as db:
             db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 

@@ -7,25 +7,19 @@ starts a throwaway one). Without it they skip locally and fail in CI
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
+from support import postgres_dsn
 from webchat_wrapup import AgentState, ErrorCode, StoreError
 from webchat_wrapup.ports import Change, Store
 from webchat_wrapup.testing.contract import StoreContract
 from webchat_wrapup.testing.stateful import StoreComparison
 
-DSN = os.environ.get("WEBCHAT_WRAPUP_POSTGRES_DSN")
-
-if DSN is None:
-    reason = "WEBCHAT_WRAPUP_POSTGRES_DSN is not set: no PostgreSQL server to test"
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must run these tests)", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
+DSN = postgres_dsn()
 
 psycopg = pytest.importorskip("psycopg")
 from webchat_wrapup.stores.postgres import SCHEMA_VERSION, PostgresStore  # noqa: E402
@@ -36,7 +30,6 @@ def fresh_schema() -> str:
 
 
 def drop(schema: str) -> None:
-    assert DSN is not None
     with psycopg.connect(DSN, autocommit=True) as connection:
         connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
@@ -84,7 +77,6 @@ def test_two_schemas_in_one_database_are_independent(schema: str) -> None:
 def test_a_schema_from_a_newer_version_is_refused(schema: str) -> None:
     with PostgresStore(DSN, schema=schema):
         pass
-    assert DSN is not None
     with psycopg.connect(DSN, autocommit=True) as connection:
         connection.execute(f'UPDATE "{schema}".meta SET version = %s', (99,))
     with pytest.raises(StoreError) as caught:
@@ -122,7 +114,6 @@ def test_a_schema_name_must_be_a_plain_identifier(bad: str) -> None:
 
 
 def test_a_pool_from_the_application_is_used_and_not_closed(schema: str) -> None:
-    assert DSN is not None
     connection = psycopg.connect(DSN, autocommit=True)
     borrowed: list[int] = []
 
@@ -142,7 +133,6 @@ def test_a_pool_from_the_application_is_used_and_not_closed(schema: str) -> None
 def test_a_pool_without_autocommit_is_refused_before_anything_is_lost(
     schema: str,
 ) -> None:
-    assert DSN is not None
     connection = psycopg.connect(DSN)  # autocommit off, as psycopg defaults
 
     class Pool:
