@@ -21,8 +21,15 @@ The checks come in sections, one per benchmark module:
     memory_store median <= 20 us; sqlite_store / raw_sqlite <= 1.3 (both
     ``synchronous`` FULL); for information, sqlite_store_normal /
     raw_sqlite_normal.
+``postgres`` (``test_command_postgres_store``, ``test_command_raw_postgres``)
+    postgres_store / raw_postgres <= 1.3.
 ``sweep`` (``test_sweep_*``)
     memory_100k / memory_10k <= 1.5; sqlite_100k / sqlite_10k <= 1.5.
+
+The ``throughput`` and ``simulate`` groups have no targets: their figures
+(commands per second, chats per second, the store's share of the time) are
+printed from each benchmark's ``extra_info``, from the file that gave its
+lowest median.
 
 A section is checked when the files hold any benchmark of it (or when it
 is named with ``--require``, which takes ``all`` or a comma-separated list
@@ -107,6 +114,11 @@ SECTIONS = {
             Check("sqlite_store_normal", "raw_sqlite_normal", "<=", 1.3, True),
         ),
     ),
+    "postgres": Section(
+        "test_command_",
+        ("postgres_store", "raw_postgres"),
+        (Check("postgres_store", "raw_postgres", "<=", 1.3),),
+    ),
     "sweep": Section(
         "test_sweep_",
         ("memory_10k", "memory_100k", "sqlite_10k", "sqlite_100k"),
@@ -129,6 +141,35 @@ def read_stats(paths: list[Path]) -> dict[str, dict[str, float]]:
                 value = bench["stats"][key] * 1e6
                 best[key] = min(best.get(key, value), value)
     return stats
+
+
+FIGURE_GROUPS = ("throughput", "simulate")
+
+
+def read_figures(paths: list[Path]) -> dict[str, dict[str, object]]:
+    """The ``extra_info`` of each throughput or simulate benchmark, taken
+    from the file where its median was lowest."""
+    best: dict[str, tuple[float, dict[str, object]]] = {}
+    for path in paths:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for bench in data.get("benchmarks", []):
+            if bench.get("group") not in FIGURE_GROUPS:
+                continue
+            median = bench["stats"]["median"]
+            known = best.get(bench["name"])
+            if known is None or median < known[0]:
+                best[bench["name"]] = (median, bench.get("extra_info", {}))
+    return {name: info for name, (_, info) in sorted(best.items())}
+
+
+def print_figures(figures: dict[str, dict[str, object]]) -> None:
+    """One line per throughput or simulate benchmark, with its figures."""
+    if not figures:
+        return
+    print("\n[figures]")
+    for name, info in figures.items():
+        shown = ", ".join(f"{key} {value}" for key, value in info.items())
+        print(f"{name:48} {shown}")
 
 
 def parse_args(argv: list[str]) -> tuple[list[Path], bool, set[str]] | str:
@@ -220,9 +261,11 @@ def main(argv: list[str]) -> int:
     sections = [
         name
         for name, section in SECTIONS.items()
-        if name in required or any(key.startswith(section.prefix) for key in stats)
+        if name in required
+        or any(section.prefix + short in stats for short in section.benchmarks)
     ]
-    if not sections:
+    figures = read_figures(paths)
+    if not sections and not figures:
         print("no known benchmarks in the files", file=sys.stderr)
         return 2
     missing: list[str] = []
@@ -231,6 +274,7 @@ def main(argv: list[str]) -> int:
         absent, missed = check_section(name, SECTIONS[name], stats)
         missing += absent
         failed = failed or missed
+    print_figures(figures)
     if missing:
         print(f"\nmissing benchmarks: {', '.join(missing)}", file=sys.stderr)
         return 2
