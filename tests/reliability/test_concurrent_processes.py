@@ -5,34 +5,37 @@ classify, flag, extend, complete, expire) with unique command ids to the
 same three agents, two sweeper processes call ``expire_due`` in a loop, and
 all of them read one clock: wall time sped up 1,000 times, so 60 s
 wrap-ups really expire (in 60 ms) while the agents are busy, and some are
-completed or extended first. Each process logs what it
-was acknowledged; afterwards the logs and the file must tell one story.
+completed or extended first. Each process logs what it was acknowledged
+(the sweepers also log the saves they commit); afterwards the logs and the
+file must tell one story: the checks of ``concurrent_checks.py``, shared
+with the PostgreSQL run, and SQLite's own ``integrity_check``.
 """
 
 from __future__ import annotations
 
-import json
+import sqlite3
 import time
-from collections import Counter, defaultdict
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
-from workers import (
-    AGENTS,
-    CAPACITY,
-    QUEUES_BY_ID,
-    SpedUpClock,
-    check_state,
-    completed_chats,
-    read_jsonl,
-    start,
-    stderr_of,
-    table_rows,
+from concurrent_checks import (
+    RunLogs,
+    StoreSnapshot,
+    check_assigned_held_or_completed,
+    check_commands_recorded_once,
+    check_completed_once_with_one_entry,
+    check_deadlines_moved_forward,
+    check_each_version_acknowledged_once,
+    check_every_version_accounted_for,
+    check_final_states,
+    check_history_keeps_acknowledged_changes,
+    check_really_conflicted,
+    check_shared_command_applied_once,
 )
+from workers import AGENTS, CAPACITY, SpedUpClock, start, stderr_of
 
-from webchat_wrapup import AgentState, WrapUpEnding, event_to_dict
-from webchat_wrapup.ports import Outcome
 from webchat_wrapup.service import WrapUpService
 from webchat_wrapup.stores import SQLiteStore
 
@@ -43,33 +46,41 @@ RUN_SECONDS = 6.0
 
 
 class Run:
-    """What one concurrent run left behind: the file and every log."""
+    """What one concurrent run left behind: the logs and the file, read back."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.db = folder / "wrapup.db"
-        self.acks: list[dict[str, Any]] = []
-        self.sweeps: list[dict[str, Any]] = []
-        self.summaries: list[dict[str, Any]] = []
+        self.logs = RunLogs()
+        self.store: StoreSnapshot
+        self.integrity: list[tuple[Any, ...]] = []
 
-    @property
-    def fresh(self) -> list[dict[str, Any]]:
-        """Acknowledgements that applied their command (not replays)."""
-        return [ack for ack in self.acks if not ack["replayed"]]
-
-    def events(self) -> list[dict[str, Any]]:
-        """Every event of the fresh acknowledgements, in per-agent version order."""
-        ordered = sorted(self.fresh, key=lambda ack: (ack["agent"], ack["version"]))
-        return [event for ack in ordered for event in ack["events"]]
-
-    def states(self) -> dict[str, AgentState]:
+    def read_store(self) -> None:
+        """Read the file through the store, and its rows by hand."""
+        with closing(sqlite3.connect(self.db, timeout=10)) as db:
+            versions = dict(db.execute("SELECT agent_id, version FROM agents"))
+            history = db.execute("SELECT agent_id, chat_id, entry FROM history")
+            history_rows = history.fetchall()
+            rows = db.execute("SELECT command_id FROM commands")
+            command_ids = [row[0] for row in rows]
+            self.integrity = db.execute("PRAGMA integrity_check").fetchall()
         with SQLiteStore(self.db) as store:
             states = {}
             for agent_id in AGENTS:
                 stored = store.load(agent_id)
                 assert stored is not None
                 states[agent_id] = stored.state
-            return states
+            records = {
+                command_id: store.find_command(command_id)
+                for command_id in self.logs.acks_by_id()
+            }
+        self.store = StoreSnapshot(
+            states=states,
+            versions=versions,
+            history=history_rows,
+            command_ids=command_ids,
+            records=records,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +115,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
                 }
                 processes.append((name, start("worker", config, result.folder)))
             else:
-                config |= {"limit": 2, "pause": 0.01}
+                config |= {"limit": 2, "pause": 0.01, "log_saves": True}
                 processes.append((name, start("sweeper", config, result.folder)))
         for name, process in processes:
             code = process.wait(timeout=RUN_SECONDS + 60)
@@ -114,163 +125,53 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=30)
-    for name, _ in processes:
-        for record in read_jsonl(result.folder / name):
-            if "summary" in record:
-                result.summaries.append(record)
-            elif name.startswith("w"):
-                result.acks.append(record)
-            else:
-                result.sweeps.append(record)
-    assert len(result.summaries) == len(names)
+    result.logs = RunLogs.read(result.folder, names)
+    assert len(result.logs.summaries) == len(names)
+    result.read_store()
     return result
 
 
 def test_the_run_really_conflicted_expired_extended_and_replayed(run: Run) -> None:
-    kinds = Counter(ack["kind"] for ack in run.fresh)
-    assert all(kinds[kind] > 0 for kind in ("assign", "end", "extend", "complete"))
-    assert kinds["classify"] > 0
-    assert kinds["flag"] > 0
-    completions = [e for e in run.events() if e["type"] == "wrap_up_completed"]
-    endings = Counter(event["ending"] for event in completions + run.sweeps)
-    assert endings[WrapUpEnding.COMPLETED_EARLY.value] > 0
-    assert (
-        endings[WrapUpEnding.EXPIRED.value]
-        + endings[WrapUpEnding.EXPIRED_WITH_DEFAULT.value]
-        > 0
-    )
-    assert run.sweeps, "the sweepers expired nothing"
-    assert any(ack["replayed"] for ack in run.acks)
-    refused: Counter[str] = Counter()
-    for summary in run.summaries:
-        refused.update(summary.get("refused", {}))
-    assert refused, "no command was ever refused: the commands did not conflict"
+    check_really_conflicted(run.logs)
 
 
 def test_no_update_is_lost_each_version_was_acknowledged_once(run: Run) -> None:
-    versions = Counter((ack["agent"], ack["version"]) for ack in run.fresh)
-    doubled = [pair for pair, count in versions.items() if count > 1]
-    assert doubled == []
-    stored = dict(table_rows(run.db, "SELECT agent_id, version FROM agents"))
-    for agent_id, version in versions:
-        assert version <= stored[agent_id]
+    check_each_version_acknowledged_once(run.logs, run.store)
+
+
+def test_every_version_was_written_by_one_command_or_one_sweep(run: Run) -> None:
+    assert run.logs.saves, "the sweepers saved nothing"
+    check_every_version_accounted_for(run.logs, run.store)
 
 
 def test_every_acknowledged_command_is_recorded_once_with_its_outcome(
     run: Run,
 ) -> None:
-    by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for ack in run.acks:
-        by_id[ack["id"]].append(ack)
-    with SQLiteStore(run.db) as store:
-        for command_id, acks in by_id.items():
-            record = store.find_command(command_id)
-            assert record is not None, command_id
-            assert sum(not ack["replayed"] for ack in acks) == 1, acks
-            recorded = _record_events(record.outcome)
-            for ack in acks:
-                assert ack["agent"] == record.agent_id
-                assert ack["version"] == record.outcome.version
-                assert ack["events"] == recorded
-    rows = table_rows(run.db, "SELECT command_id FROM commands")
-    assert sorted(row[0] for row in rows) == sorted(by_id)
+    check_commands_recorded_once(run.logs, run.store)
 
 
 def test_a_command_id_sent_by_every_worker_was_applied_once(run: Run) -> None:
-    shared = [ack for ack in run.acks if ack["kind"] == "shared"]
-    by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for ack in shared:
-        by_id[ack["id"]].append(ack)
-    assert any(len(acks) > 1 for acks in by_id.values())
-    for acks in by_id.values():
-        assert sum(not ack["replayed"] for ack in acks) == 1
-        assert len({ack["version"] for ack in acks}) == 1
+    check_shared_command_applied_once(run.logs)
 
 
 def test_no_chat_completes_twice_and_each_has_one_history_entry(run: Run) -> None:
-    completions = Counter(completed_chats(run.events()))
-    completions.update(completed_chats(run.sweeps))
-    assert [pair for pair, count in completions.items() if count > 1] == []
-    rows = table_rows(
-        run.db,
-        "SELECT agent_id, chat_id, COUNT(*) FROM history GROUP BY agent_id, chat_id",
-    )
-    assert [row for row in rows if row[2] != 1] == []
-    assert {(row[0], row[1]) for row in rows} == set(completions)
+    check_completed_once_with_one_entry(run.logs, run.store)
 
 
 def test_every_assigned_chat_is_either_held_or_completed(run: Run) -> None:
-    events = run.events()
-    assigned = Counter(
-        (e["agent_id"], e["chat_id"]) for e in events if e["type"] == "chat_assigned"
-    )
-    assert max(assigned.values()) == 1
-    completed = set(completed_chats(events)) | set(completed_chats(run.sweeps))
-    held = {
-        (agent_id, chat.chat_id)
-        for agent_id, state in run.states().items()
-        for chat in state.chats
-    }
-    assert completed.isdisjoint(held)
-    assert completed | held == set(assigned)
+    check_assigned_held_or_completed(run.logs, run.store)
 
 
 def test_the_history_keeps_every_acknowledged_extension_flag_and_class(
     run: Run,
 ) -> None:
-    extensions: Counter[str] = Counter()
-    flagged: set[str] = set()
-    classified: dict[str, dict[str, Any]] = {}
-    for event in run.events():
-        if event["type"] == "wrap_up_extended":
-            extensions[event["chat_id"]] += 1
-        elif event["type"] == "chat_flagged_abusive":
-            assert event["chat_id"] not in flagged
-            flagged.add(event["chat_id"])
-        elif event["type"] == "chat_classified":
-            classified[event["chat_id"]] = event["classification"]
-    entries = [
-        _entry(row[0]) for row in table_rows(run.db, "SELECT entry FROM history")
-    ]
-    for entry in entries:
-        chat_id = entry["chat_id"]
-        assert entry["extensions_used"] == extensions[chat_id], entry
-        assert (entry["abuse"] is not None) == (chat_id in flagged), entry
-        expected = classified.get(chat_id)
-        if expected is None and entry["ending"] == "expired_with_default":
-            assert entry["classification"]["code"] == "other"
-        else:
-            assert entry["classification"] == expected, entry
-    for state in run.states().values():
-        for chat in state.chats:
-            assert chat.extensions_used == extensions[chat.chat_id]
-            assert (chat.abuse is not None) == (chat.chat_id in flagged)
+    check_history_keeps_acknowledged_changes(run.logs, run.store)
 
 
 def test_deadlines_only_ever_moved_forward(run: Run) -> None:
-    deadlines: dict[str, list[str]] = defaultdict(list)
-    for event in run.events():
-        moved = event["type"] in ("wrap_up_started", "wrap_up_extended")
-        if moved and event["deadline"] is not None:
-            deadlines[event["chat_id"]].append(event["deadline"])
-    assert deadlines
-    for chat_id, seen in deadlines.items():
-        assert seen == sorted(seen), chat_id
-        assert len(set(seen)) == len(seen), chat_id
+    check_deadlines_moved_forward(run.logs)
 
 
 def test_the_final_states_are_consistent_and_the_file_is_sound(run: Run) -> None:
-    for state in run.states().values():
-        check_state(state)
-        for chat in state.chats:
-            assert chat.queue == QUEUES_BY_ID[chat.queue.queue_id]
-    assert table_rows(run.db, "PRAGMA integrity_check") == [("ok",)]
-
-
-def _record_events(outcome: Outcome) -> list[dict[str, Any]]:
-    return [event_to_dict(event) for event in outcome.events]
-
-
-def _entry(text: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(text)
-    return data
+    check_final_states(run.store)
+    assert run.integrity == [("ok",)]
