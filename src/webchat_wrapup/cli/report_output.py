@@ -20,12 +20,12 @@ from ..report import Report
 def entries_by_run(
     entries: Iterable[ContactHistoryEntry],
 ) -> dict[str, list[ContactHistoryEntry]]:
-    """The entries of each run, by run label, in the order given."""
+    """The entries of each run, runs in label order, entries in the order given."""
     runs: dict[str, list[ContactHistoryEntry]] = defaultdict(list)
     for entry in entries:
         label, colon, _ = entry.agent_id.partition(":")
         runs[label if colon else "all"].append(entry)
-    return dict(runs)
+    return dict(sorted(runs.items()))
 
 
 def _bar(share: float, width: int = 20) -> str:
