@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import signal
 import sqlite3
 import subprocess
@@ -292,3 +294,34 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     database = tmp_path / "notes.db"
     database.write_text("shopping list\n" * 200)
     refused(run("report", "--db", database), "not a database")
+
+
+def test_a_progress_bar_goes_to_a_terminal_and_nowhere_else(tmp_path: Path) -> None:
+    leader, follower = pty.openpty()
+    args = ["simulate", POLICY, "--memory", "--agents", "20", "--hours", "2"]
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "webchat_wrapup", *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            text=True,
+            timeout=120,
+        )
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    assert process.returncode == 0
+    assert b"chats/s" in shown
+    assert b"simulated" in shown
+    assert "chats/s]" not in process.stdout
+    quiet = run(*args)
+    assert quiet.stderr == ""

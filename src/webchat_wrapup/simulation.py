@@ -89,6 +89,9 @@ class SimulationSettings:
         default=0.5, validator=_share("classify_during_chat")
     )
     extend_share: float = attrs.field(default=0.2, validator=_share("extend_share"))
+    extend_when_seconds_left: float = attrs.field(
+        default=10.0, validator=_positive("extend_when_seconds_left", 3600)
+    )
     forget_share: float = attrs.field(default=0.1, validator=_share("forget_share"))
     abuse_rate: float = attrs.field(default=0.01, validator=_share("abuse_rate"))
 
@@ -265,7 +268,7 @@ class Simulation:
                 getattr(self, f"_on_{kind}")(payload)
                 handled += 1
                 if self.progress is not None and handled % 500 == 0:
-                    self.progress(when, len(self._chats))
+                    self.progress(when, len(self._waits))
             self._sweep()
         except KeyboardInterrupt:
             interrupted = True
@@ -381,7 +384,9 @@ class Simulation:
         if customer.forgets:
             done += 300
         if customer.extends and wrap_up.countdown is not None:
-            self._at(self._now + customer.classify_after / 2, "extend", chat_id)
+            left = self.settings.extend_when_seconds_left
+            when = self._now + max(0.0, wrap_up.countdown.total_seconds() - left)
+            self._at(when, "extend", chat_id)
         if not customer.classify_during_chat:
             self._at(done, "classify", chat_id)
         self._at(done + 1, "complete", chat_id)

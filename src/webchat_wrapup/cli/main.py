@@ -117,6 +117,11 @@ def _simulate_parser(commands: Any, database: argparse.ArgumentParser) -> None:
     )
     simulate.add_argument("--extend-share", type=float, help="share who extend (0.2)")
     simulate.add_argument(
+        "--extend-when-seconds-left",
+        type=float,
+        help="extenders extend when this much countdown is left (10)",
+    )
+    simulate.add_argument(
         "--forget-share", type=float, help="share who let wrap-up expire (0.1)"
     )
     simulate.add_argument("--abuse-rate", type=float, help="share flagged (0.01)")
@@ -212,6 +217,7 @@ def _overrides(arguments: argparse.Namespace) -> dict[str, Any]:
         "classify_seconds",
         "classify_during_chat",
         "extend_share",
+        "extend_when_seconds_left",
         "forget_share",
         "abuse_rate",
     ]
@@ -266,11 +272,11 @@ def _progress(settings: SimulationSettings) -> Callable[[float, int], None] | No
     def show(simulated: float, chats: int) -> None:
         hours, rest = divmod(int(simulated), 3600)
         elapsed = max(time.perf_counter() - started, 1e-9)
-        share = simulated / (settings.hours * 3600)
+        share = min(1.0, simulated / (settings.hours * 3600))
         bar = "#" * int(share * 30)
         print(
             f"\r[{bar:<30}] {hours:02d}:{rest // 60:02d} simulated, "
-            f"{chats} open chats, {simulated / elapsed:.0f}x real time",
+            f"{chats} chats, {chats / elapsed:.0f} chats/s",
             end="",
             file=sys.stderr,
             flush=True,
