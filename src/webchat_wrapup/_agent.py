@@ -11,7 +11,7 @@ from ._errors import ErrorCode, InvalidInput
 from ._history import AbuseFlag, Classification, EndedBy
 from ._json import document_from_dict, document_to_dict
 from ._machine import Phase, Status, status_of
-from ._policy import MAX_EXTENSIONS, QueuePolicy
+from ._policy import QueuePolicy
 from ._text import check_identifier
 
 MAX_CAPACITY = 10
@@ -123,6 +123,3 @@ def utc_instant(value: object) -> datetime:
             value=repr(value),
         )
     return value.astimezone(timezone.utc)
-
-
-__all__ = ["MAX_EXTENSIONS", "AgentState", "Chat", "utc_instant"]

@@ -196,10 +196,10 @@ def outcome_from_json(text: str) -> Outcome:
 
 
 def _flat(value: Any) -> Any:
-    if value is None or (isinstance(value, (str, int)) and not isinstance(value, Enum)):
-        return value
     if isinstance(value, Enum):
         return value.value
+    if value is None or isinstance(value, (str, int)):
+        return value
     if isinstance(value, datetime):
         return instant_to_micros(value)
     if isinstance(value, Classification):

@@ -26,40 +26,33 @@ _hints_cache: dict[type, dict[str, Any]] = {}
 
 
 _attrs_fields: dict[type, tuple[tuple[str, ...], str | None]] = {}
+"""Each attrs class's init field names and its ``kind`` tag, learnt once."""
 
 
 def to_data(value: Any) -> Any:
     """``value`` as plain JSON-ready data (dicts, lists, strings, numbers)."""
-    # Fast paths by exact type; anything else takes the general path below.
     cls = type(value)
-    if cls is str or cls is int or value is None or cls is bool:
+    if value is None or cls is str or cls is int or cls is bool:
         return value
-    if cls is datetime:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
         if value.tzinfo is not timezone.utc:
             value = value.astimezone(timezone.utc)
         return value.isoformat().replace("+00:00", "Z")
-    known = _attrs_fields.get(cls)
-    if known is not None:
-        names, kind = known
-        data = {name: to_data(getattr(value, name)) for name in names}
-        return data if kind is None else {"kind": kind, **data}
-    if cls is tuple:
+    if cls is tuple or cls is list:
         return [to_data(item) for item in value]
-    if isinstance(value, enum.Enum):
-        return value.value
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-    if isinstance(value, frozenset):
+    if cls is frozenset:
         return sorted(to_data(item) for item in value)
-    if isinstance(value, (tuple, list)):
-        return [to_data(item) for item in value]
-    if attrs.has(cls):
+    known = _attrs_fields.get(cls)
+    if known is None:
+        if not attrs.has(cls):
+            raise TypeError(f"cannot turn {cls.__name__} into JSON data")
         names = tuple(field.name for field in attrs.fields(cls) if field.init)
-        _attrs_fields[cls] = (names, getattr(cls, "kind", None))
-        return to_data(value)
-    raise TypeError(f"cannot turn {type(value).__name__} into JSON data")
+        known = _attrs_fields[cls] = (names, getattr(cls, "kind", None))
+    names, kind = known
+    data = {name: to_data(getattr(value, name)) for name in names}
+    return data if kind is None else {"kind": kind, **data}
 
 
 def from_data(cls: Any, data: Any, where: str = "$") -> Any:

@@ -22,48 +22,36 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
+from extend_setup import (
+    CHAT,
+    ENDED_AT,
+    MAX_EXTENSIONS,
+    NOW,
+    QUEUE,
+    T0,
+    VERSION_IN_WRAP_UP,
+    deadline_after,
+)
 
 from webchat_wrapup import (
     ExtendWrapUp,
-    QueuePolicy,
     WrapUpExtended,
-    WrapUpPolicy,
     command_to_dict,
     event_to_dict,
 )
+from webchat_wrapup._codec import instant_to_micros
 from webchat_wrapup.clocks import ManualClock
 from webchat_wrapup.service import WrapUpService
 from webchat_wrapup.stores.postgres import PostgresStore
 
 DSN_VARIABLE = "WEBCHAT_WRAPUP_POSTGRES_DSN"
-MAX_EXTENSIONS = 10
-POLICY = WrapUpPolicy(
-    countdown_seconds=3600, extension_seconds=60, max_extensions=MAX_EXTENSIONS
-)
-QUEUE = QueuePolicy("sales", wrap_up=POLICY)
-CHAT = "chat-1"
-T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
-ENDED_AT = T0 + timedelta(minutes=5)
-NOW = ENDED_AT + timedelta(seconds=10)
-VERSION_IN_WRAP_UP = 3  # add_agent, assign, end_chat
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def dsn() -> str:
     return os.environ[DSN_VARIABLE]
-
-
-def deadline_after(uses: int) -> datetime:
-    """The chat's deadline once it has been extended ``uses`` times."""
-    return ENDED_AT + POLICY.countdown + uses * POLICY.extension  # type: ignore[operator]
-
-
-def micros(instant: datetime) -> int:
-    return (instant - _EPOCH) // timedelta(microseconds=1)
 
 
 def put_in_wrap_up(service: WrapUpService, agent_ids: list[str]) -> None:
@@ -163,7 +151,7 @@ def raw_arguments(
     return (
         agent_id,
         str(row[0]),
-        micros(deadline),
+        instant_to_micros(deadline),
         command_id,
         hashlib.sha256(text.encode()).hexdigest(),
         json.dumps(outcome, separators=(",", ":")),

@@ -46,23 +46,17 @@ DSN = postgres_dsn()
 psycopg = pytest.importorskip("psycopg")
 
 import postgres_load  # noqa: E402
+from extend_setup import CHAT, NOW, VERSION_IN_WRAP_UP, check_outcome  # noqa: E402
 from postgres_load import (  # noqa: E402
-    CHAT,
-    MAX_EXTENSIONS,
-    NOW,
-    VERSION_IN_WRAP_UP,
     RawStatements,
     agents_for,
-    deadline_after,
     plan,
     put_in_wrap_up,
     raw_arguments,
     raw_extend,
 )
 
-from webchat_wrapup import WrapUpExtended  # noqa: E402
 from webchat_wrapup.clocks import ManualClock  # noqa: E402
-from webchat_wrapup.ports import Outcome  # noqa: E402
 from webchat_wrapup.service import WrapUpService  # noqa: E402
 from webchat_wrapup.stores.postgres import PostgresStore  # noqa: E402
 
@@ -117,17 +111,6 @@ def _command_plan(benchmark: Any) -> tuple[int, list[str], list[tuple[str, int]]
     return rounds, agent_ids, plan(agent_ids, calls)
 
 
-def _check_outcome(outcome: Outcome, agent_id: str, used: int) -> None:
-    """``outcome`` is the ``used + 1``-th extension of ``agent_id``'s chat."""
-    event = WrapUpExtended(
-        agent_id, NOW, CHAT, deadline_after(used + 1), MAX_EXTENSIONS - used - 1
-    )
-    assert outcome.events == (event,)
-    assert outcome.version == VERSION_IN_WRAP_UP + used + 1
-    assert outcome.history == ()
-    assert not outcome.replayed
-
-
 @pytest.mark.benchmark(group="command")
 def test_command_postgres_store(benchmark, schema: str) -> None:
     rounds, agent_ids, calls = _command_plan(benchmark)
@@ -146,7 +129,7 @@ def test_command_postgres_store(benchmark, schema: str) -> None:
             service.extend, setup=setup, rounds=rounds, warmup_rounds=WARMUP_ROUNDS
         )
         assert next(made, None) is None  # Every planned call was made.
-        _check_outcome(outcome, last["agent_id"], last["used"])
+        check_outcome(outcome, last["agent_id"], last["used"])
         record = store.find_command(last["command_id"])
         assert record is not None
         assert record.outcome == outcome

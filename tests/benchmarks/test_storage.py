@@ -36,6 +36,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from extend_setup import (
+    CHAT,
+    ENDED_AT,
+    MAX_EXTENSIONS,
+    NOW,
+    POLICY,
+    QUEUE,
+    T0,
+    VERSION_IN_WRAP_UP,
+    check_outcome,
+    deadline_after,
+)
 
 from webchat_wrapup import (
     AgentState,
@@ -45,29 +57,17 @@ from webchat_wrapup import (
     EndedBy,
     ExtendWrapUp,
     Phase,
-    QueuePolicy,
     Status,
     WrapUpExtended,
-    WrapUpPolicy,
     command_to_dict,
     decide,
     event_to_dict,
 )
+from webchat_wrapup._codec import instant_to_micros
 from webchat_wrapup.clocks import ManualClock
-from webchat_wrapup.ports import Change, Outcome
+from webchat_wrapup.ports import Change
 from webchat_wrapup.service import WrapUpService
 from webchat_wrapup.stores import MemoryStore, SQLiteStore
-
-MAX_EXTENSIONS = 10
-POLICY = WrapUpPolicy(
-    countdown_seconds=3600, extension_seconds=60, max_extensions=MAX_EXTENSIONS
-)
-QUEUE = QueuePolicy("sales", wrap_up=POLICY)
-CHAT = "chat-1"
-T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
-ENDED_AT = T0 + timedelta(minutes=5)
-NOW = ENDED_AT + timedelta(seconds=10)
-VERSION_IN_WRAP_UP = 3  # add_agent, assign, end_chat
 
 # Rounds of the command benchmarks (after the warm-up rounds).
 MEMORY_ROUNDS = 5000
@@ -82,10 +82,6 @@ DISABLED_MAX_AGENTS = 10_000
 
 
 # The command group.
-
-
-def _deadline_after(uses: int) -> datetime:
-    return ENDED_AT + POLICY.countdown + uses * POLICY.extension  # type: ignore[operator]
 
 
 class _ExtendPool:
@@ -134,17 +130,6 @@ def _calls(benchmark: Any, rounds: int) -> int:
     return 1 if benchmark.disabled else rounds + WARMUP_ROUNDS
 
 
-def _check_outcome(outcome: Outcome, agent_id: str, used: int) -> None:
-    """``outcome`` is the ``used + 1``-th extension of ``agent_id``'s chat."""
-    event = WrapUpExtended(
-        agent_id, NOW, CHAT, _deadline_after(used + 1), MAX_EXTENSIONS - used - 1
-    )
-    assert outcome.events == (event,)
-    assert outcome.version == VERSION_IN_WRAP_UP + used + 1
-    assert outcome.history == ()
-    assert not outcome.replayed
-
-
 def _check_pool(service: WrapUpService, pool: _ExtendPool) -> None:
     """Every call made was a successful extension: the stores count them all."""
     used = 0
@@ -153,7 +138,7 @@ def _check_pool(service: WrapUpService, pool: _ExtendPool) -> None:
         assert stored is not None
         (chat,) = stored.state.chats
         assert chat.phase is Phase.WRAP_UP
-        assert chat.deadline == _deadline_after(chat.extensions_used)
+        assert chat.deadline == deadline_after(chat.extensions_used)
         assert stored.version == VERSION_IN_WRAP_UP + chat.extensions_used
         used += chat.extensions_used
     assert used == pool.uses_in_generation()
@@ -176,7 +161,7 @@ def _bench_store_extend(
     outcome = benchmark.pedantic(
         service.extend, setup=setup, rounds=rounds, warmup_rounds=WARMUP_ROUNDS
     )
-    _check_outcome(outcome, last["agent_id"], last["used"])
+    check_outcome(outcome, last["agent_id"], last["used"])
     _check_pool(service, pool)
     if command_ids:
         record = service.store.find_command(last["command_id"])
@@ -260,12 +245,6 @@ def _raw_extend(
     return int(version) + 1
 
 
-def _micros(instant: datetime) -> int:
-    return (instant - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(
-        microseconds=1
-    )
-
-
 def _bench_raw_extend(benchmark: Any, path: Path, synchronous: str) -> None:
     # The schema and the agents in wrap-up come from the store; the timed
     # transactions go through a connection of our own.
@@ -280,7 +259,7 @@ def _bench_raw_extend(benchmark: Any, path: Path, synchronous: str) -> None:
         (state,) = db.execute(
             "SELECT state FROM agents WHERE agent_id = ?", (agent_id,)
         ).fetchone()  # The same size as the state the store would write.
-        deadline = _deadline_after(used + 1)
+        deadline = deadline_after(used + 1)
         command = ExtendWrapUp(agent_id, CHAT)
         text = json.dumps(
             command_to_dict(command), sort_keys=True, separators=(",", ":")
@@ -298,7 +277,7 @@ def _bench_raw_extend(benchmark: Any, path: Path, synchronous: str) -> None:
             db,
             agent_id,
             state,
-            _micros(deadline),
+            instant_to_micros(deadline),
             last["command_id"],
             hashlib.sha256(text.encode()).hexdigest(),
             json.dumps(outcome, separators=(",", ":")),
