@@ -21,7 +21,7 @@ from webchat_wrapup import (
     FreeTextClassification,
     WrapUpPolicy,
 )
-from webchat_wrapup._events import EVENT_TYPES
+from webchat_wrapup._core._events import EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -114,7 +114,7 @@ def test_every_view_and_entry_field_is_documented(cls: type) -> None:
 
 
 def test_every_policy_file_key_is_documented() -> None:
-    from webchat_wrapup.policy_file import _SETTINGS
+    from webchat_wrapup.tools.policy_file import _SETTINGS
 
     page = text("command-line.md")
     for key in _SETTINGS:

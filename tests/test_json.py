@@ -22,8 +22,8 @@ from webchat_wrapup import (
     event_from_dict,
     event_to_dict,
 )
-from webchat_wrapup._events import EVENT_TYPES
-from webchat_wrapup._json import from_data, to_data
+from webchat_wrapup._core._events import EVENT_TYPES
+from webchat_wrapup._core._json import from_data, to_data
 from webchat_wrapup.testing.strategies import command_sequences, commands
 
 

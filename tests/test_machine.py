@@ -8,11 +8,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from statemachine.exceptions import TransitionNotAllowed
 
-from webchat_wrapup import AgentStatusChart, ChatLifecycle, Phase, Status
-from webchat_wrapup._machine import (
+from webchat_wrapup import Phase, Status
+from webchat_wrapup._core._machine import (
     CHAT_TRANSITIONS,
     STATUS_CHANGES,
     Action,
+    AgentStatusChart,
+    ChatLifecycle,
     chat_diagram,
     next_phase,
     status_diagram,

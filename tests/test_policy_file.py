@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from webchat_wrapup import DropdownClassification, ExpiryRule, FreeTextClassification
-from webchat_wrapup.policy_file import (
+from webchat_wrapup.tools.policy_file import (
     PolicyFileError,
     load_policy_file,
     parse_policy_file,

@@ -13,8 +13,8 @@ from webchat_wrapup import (
     EndedBy,
     WrapUpEnding,
 )
-from webchat_wrapup.report import build_report
 from webchat_wrapup.testing.strategies import command_sequences
+from webchat_wrapup.tools.report import build_report
 
 
 def entry(

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from webchat_wrapup import InvalidPolicy
 from webchat_wrapup.clocks import ManualClock
-from webchat_wrapup.policy_file import parse_policy_file
 from webchat_wrapup.service import WrapUpService
-from webchat_wrapup.simulation import (
+from webchat_wrapup.stores import MemoryStore
+from webchat_wrapup.tools.policy_file import parse_policy_file
+from webchat_wrapup.tools.simulation import (
     START,
     Customer,
     Simulation,
@@ -21,7 +22,6 @@ from webchat_wrapup.simulation import (
     draw_traffic,
     settings_from,
 )
-from webchat_wrapup.stores import MemoryStore
 
 POLICIES = {
     "defaults": {

@@ -44,7 +44,7 @@ from webchat_wrapup import (
     expire_due,
     view_agent,
 )
-from webchat_wrapup._machine import STATUS_CHANGES
+from webchat_wrapup._core._machine import STATUS_CHANGES
 from webchat_wrapup.testing.strategies import queue_policies
 
 FIXED_POLICIES = st.sampled_from(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -70,3 +72,14 @@ def test_the_manual_clock_refuses_naive_instants() -> None:
         ManualClock(datetime(2026, 1, 1))
     with pytest.raises(InvalidInput):
         ManualClock(T0).set(datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    "module", ["strategies", "contract", "stateful", "_hypothesis"]
+)
+def test_each_kit_module_imports_first_in_a_fresh_interpreter(module: str) -> None:
+    code = f"import webchat_wrapup.testing.{module}"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr

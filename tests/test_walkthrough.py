@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from webchat_wrapup import WrapUpEnding
-from webchat_wrapup.cli import demo
+from webchat_wrapup.tools.cli import demo
 
 
 def test_the_walkthrough_ends_with_the_seed_pages_contact_history() -> None:

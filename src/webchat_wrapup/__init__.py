@@ -5,8 +5,8 @@ countdown with its extension budget, classification of the chat, the abuse
 flag and the customer's contact history, decided by a pure core.
 """
 
-from ._agent import MAX_CAPACITY, AgentState, Chat, utc_instant
-from ._commands import (
+from ._core._agent import MAX_CAPACITY, AgentState, Chat, utc_instant
+from ._core._commands import (
     AssignChat,
     ClassifyChat,
     Command,
@@ -18,8 +18,8 @@ from ._commands import (
     command_from_dict,
     command_to_dict,
 )
-from ._decide import Decision, decide, effective_state, expire_due
-from ._errors import (
+from ._core._decide import Decision, decide, effective_state, expire_due
+from ._core._errors import (
     AgentExists,
     ChatNotHeld,
     CommandIdReused,
@@ -33,7 +33,7 @@ from ._errors import (
     VersionConflict,
     WrapUpError,
 )
-from ._events import (
+from ._core._events import (
     ChatAssigned,
     ChatClassified,
     ChatEnded,
@@ -46,7 +46,7 @@ from ._events import (
     event_from_dict,
     event_to_dict,
 )
-from ._history import (
+from ._core._history import (
     ABUSE_NOTE,
     AbuseFlag,
     Classification,
@@ -54,9 +54,9 @@ from ._history import (
     EndedBy,
     WrapUpEnding,
 )
-from ._json import SCHEMA_VERSION
-from ._machine import AgentStatusChart, ChatLifecycle, Phase, Status
-from ._policy import (
+from ._core._json import SCHEMA_VERSION
+from ._core._machine import Phase, Status
+from ._core._policy import (
     ClassificationOption,
     ClassificationPolicy,
     DropdownClassification,
@@ -65,7 +65,7 @@ from ._policy import (
     QueuePolicy,
     WrapUpPolicy,
 )
-from ._views import (
+from ._core._views import (
     AgentView,
     ChatView,
     DropdownInput,
@@ -74,8 +74,16 @@ from ._views import (
     WarningLevel,
     view_agent,
 )
+from .clocks import ManualClock, SystemClock
+from .service import WrapUpService
+from .stores import MemoryStore, SQLiteStore
 
 __all__ = [
+    "ManualClock",
+    "MemoryStore",
+    "SQLiteStore",
+    "SystemClock",
+    "WrapUpService",
     "VersionConflict",
     "UnknownAgent",
     "StoreError",
@@ -87,7 +95,6 @@ __all__ = [
     "SCHEMA_VERSION",
     "AbuseFlag",
     "AgentState",
-    "AgentStatusChart",
     "AgentView",
     "AssignChat",
     "Chat",
@@ -95,7 +102,6 @@ __all__ = [
     "ChatClassified",
     "ChatEnded",
     "ChatFlaggedAbusive",
-    "ChatLifecycle",
     "ChatNotHeld",
     "ChatView",
     "Classification",

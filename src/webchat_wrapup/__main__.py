@@ -7,7 +7,7 @@ import sys
 
 def main() -> int:
     """Run the command line with the process's arguments."""
-    from .cli.main import main as run
+    from .tools.cli.main import main as run
 
     return run(sys.argv[1:])
 

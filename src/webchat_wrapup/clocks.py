@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
-from ._agent import utc_instant
+from ._core._agent import utc_instant
 
 
 class SystemClock:

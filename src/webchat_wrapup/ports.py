@@ -13,9 +13,9 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from ._agent import AgentState
-from ._events import Event
-from ._history import ContactHistoryEntry
+from ._core._agent import AgentState
+from ._core._events import Event
+from ._core._history import ContactHistoryEntry
 
 
 @runtime_checkable

@@ -12,8 +12,8 @@ import hashlib
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from ._agent import AgentState
-from ._commands import (
+from ._core._agent import AgentState
+from ._core._commands import (
     AssignChat,
     ClassifyChat,
     Command,
@@ -23,8 +23,8 @@ from ._commands import (
     ExtendWrapUp,
     FlagAbusive,
 )
-from ._decide import Decision, decide, expire_due
-from ._errors import (
+from ._core._decide import Decision, decide, expire_due
+from ._core._errors import (
     AgentExists,
     ChatNotHeld,
     CommandIdReused,
@@ -35,11 +35,11 @@ from ._errors import (
     UnknownAgent,
     VersionConflict,
 )
-from ._events import Event, WrapUpCompleted
-from ._history import EndedBy
-from ._policy import QueuePolicy
-from ._text import check_identifier
-from ._views import AgentView, view_agent
+from ._core._events import Event, WrapUpCompleted
+from ._core._history import EndedBy
+from ._core._policy import QueuePolicy
+from ._core._text import check_identifier
+from ._core._views import AgentView, view_agent
 from .ports import Change, Clock, CommandRecord, HistoryPage, Outcome, Store
 
 Subscriber = Callable[[Event], None]

@@ -42,9 +42,9 @@ from webchat_wrapup import (
     command_to_dict,
     event_to_dict,
 )
-from webchat_wrapup._codec import instant_to_micros
 from webchat_wrapup.clocks import ManualClock
 from webchat_wrapup.service import WrapUpService
+from webchat_wrapup.stores._codec import instant_to_micros
 from webchat_wrapup.stores.postgres import PostgresStore
 
 DSN_VARIABLE = "WEBCHAT_WRAPUP_POSTGRES_DSN"

@@ -17,16 +17,16 @@ from typing import Any
 import pytest
 
 from webchat_wrapup.clocks import ManualClock
-from webchat_wrapup.policy_file import PolicyFile, load_policy_file
 from webchat_wrapup.service import WrapUpService
-from webchat_wrapup.simulation import (
+from webchat_wrapup.stores import MemoryStore, SQLiteStore
+from webchat_wrapup.tools.policy_file import PolicyFile, load_policy_file
+from webchat_wrapup.tools.simulation import (
     START,
     Results,
     Simulation,
     SimulationSettings,
     draw_traffic,
 )
-from webchat_wrapup.stores import MemoryStore, SQLiteStore
 
 POLICY = Path(__file__).resolve().parents[2] / "examples" / "policy.toml"
 STORE_METHODS = ("load", "save", "find_command", "claim_due", "history")

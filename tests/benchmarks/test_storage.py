@@ -63,11 +63,11 @@ from webchat_wrapup import (
     decide,
     event_to_dict,
 )
-from webchat_wrapup._codec import instant_to_micros
 from webchat_wrapup.clocks import ManualClock
 from webchat_wrapup.ports import Change
 from webchat_wrapup.service import WrapUpService
 from webchat_wrapup.stores import MemoryStore, SQLiteStore
+from webchat_wrapup.stores._codec import instant_to_micros
 
 # Rounds of the command benchmarks (after the warm-up rounds).
 MEMORY_ROUNDS = 5000

@@ -18,7 +18,6 @@ from webchat_wrapup import (
     AgentState,
     AssignChat,
     Chat,
-    ChatLifecycle,
     Decision,
     EndChat,
     ExtendWrapUp,
@@ -28,6 +27,7 @@ from webchat_wrapup import (
     WrapUpExtended,
     WrapUpPolicy,
 )
+from webchat_wrapup._core._machine import ChatLifecycle
 
 pytestmark = pytest.mark.benchmark(group="transition", warmup=True)
 

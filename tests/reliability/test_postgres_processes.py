@@ -50,8 +50,8 @@ from concurrent_checks import (  # noqa: E402
 )
 from workers import AGENTS, CAPACITY, SpedUpClock, start, stderr_of  # noqa: E402
 
-from webchat_wrapup._codec import instant_to_micros  # noqa: E402
 from webchat_wrapup.service import WrapUpService  # noqa: E402
+from webchat_wrapup.stores._codec import instant_to_micros  # noqa: E402
 from webchat_wrapup.stores.postgres import PostgresStore  # noqa: E402
 
 WORKER_COUNT = 8

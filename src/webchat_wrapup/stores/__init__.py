@@ -1,6 +1,26 @@
-"""Store adapters: in memory (the reference) and SQLite (the embedded default)."""
+"""Store adapters: in memory (the reference), SQLite (the embedded default)
+and PostgreSQL (for several app servers; needs the ``postgres`` extra).
+
+``PostgresStore`` is imported on first use, so importing this package never
+loads psycopg.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
-__all__ = ["MemoryStore", "SQLiteStore"]
+if TYPE_CHECKING:
+    from .postgres import PostgresStore
+
+__all__ = ["MemoryStore", "PostgresStore", "SQLiteStore"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PostgresStore":
+        from .postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

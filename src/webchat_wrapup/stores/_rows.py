@@ -7,7 +7,8 @@ from typing import Any
 
 import attrs
 
-from .._codec import (
+from ..ports import Change, CommandRecord, HistoryPage
+from ._codec import (
     StateCodec,
     entry_from_json,
     entry_to_json,
@@ -15,8 +16,7 @@ from .._codec import (
     outcome_from_json,
     outcome_to_json,
 )
-from .._errors import ErrorCode, InvalidInput
-from ..ports import Change, CommandRecord, HistoryPage
+from ._paging import encode_cursor
 
 HistoryRow = tuple[str, str, str, int, int, str]
 """customer_id, agent_id, chat_id, chat_started_at, wrap_up_ended_at, entry."""
@@ -78,33 +78,3 @@ def history_page(rows: Sequence[Sequence[Any]], limit: int) -> HistoryPage:
     if len(rows) > limit:
         next_cursor = encode_cursor(page[-1][1], page[-1][2])
     return HistoryPage(tuple(entry_from_json(row[0]) for row in page), next_cursor)
-
-
-def check_limit(limit: int) -> None:
-    """Refuse page sizes that are not 1 to 1,000."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-        raise InvalidInput(
-            ErrorCode.INVALID_PAGE,
-            f"limit must be a whole number from 1 to 1000, not {limit!r}",
-            field="limit",
-        )
-
-
-def encode_cursor(ended_micros: int, sequence: int) -> str:
-    """The opaque cursor for the entry after (ended, sequence)."""
-    return f"{ended_micros}.{sequence}"
-
-
-def decode_cursor(cursor: str | None) -> tuple[int, int]:
-    """The position a cursor names; the start for ``None``."""
-    if cursor is None:
-        return (-(2**62), -1)
-    try:
-        ended, sequence = cursor.split(".")
-        return int(ended), int(sequence)
-    except (AttributeError, ValueError):
-        raise InvalidInput(
-            ErrorCode.INVALID_PAGE,
-            f"{cursor!r} is not a history cursor",
-            field="cursor",
-        ) from None

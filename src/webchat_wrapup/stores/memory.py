@@ -8,11 +8,11 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from .._codec import instant_to_micros
-from .._errors import CommandIdReused, VersionConflict
-from .._history import ContactHistoryEntry
+from .._core._errors import CommandIdReused, VersionConflict
+from .._core._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
-from ._rows import check_limit, decode_cursor, encode_cursor
+from ._codec import instant_to_micros
+from ._paging import check_limit, decode_cursor, encode_cursor
 
 
 class MemoryStore:

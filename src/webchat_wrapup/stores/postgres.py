@@ -25,17 +25,11 @@ from typing import Any, Protocol
 import psycopg
 from psycopg import sql
 
-from .._codec import StateCodec, instant_to_micros
-from .._errors import CommandIdReused, ErrorCode, StoreError, VersionConflict
+from .._core._errors import CommandIdReused, ErrorCode, StoreError, VersionConflict
 from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
-from ._rows import (
-    ChangeRows,
-    change_rows,
-    check_limit,
-    command_record,
-    decode_cursor,
-    history_page,
-)
+from ._codec import StateCodec, instant_to_micros
+from ._paging import check_limit, decode_cursor
+from ._rows import ChangeRows, change_rows, command_record, history_page
 
 SCHEMA_VERSION = 1
 """The newest schema this version of the library writes."""

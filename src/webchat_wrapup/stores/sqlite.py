@@ -17,23 +17,17 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Literal
 
-from .._codec import StateCodec, entry_from_json, instant_to_micros
-from .._errors import (
+from .._core._errors import (
     CommandIdReused,
     ErrorCode,
     StoreError,
     VersionConflict,
 )
-from .._history import ContactHistoryEntry
+from .._core._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
-from ._rows import (
-    ChangeRows,
-    change_rows,
-    check_limit,
-    command_record,
-    decode_cursor,
-    history_page,
-)
+from ._codec import StateCodec, entry_from_json, instant_to_micros
+from ._paging import check_limit, decode_cursor
+from ._rows import ChangeRows, change_rows, command_record, history_page
 
 SCHEMA_VERSION = 1
 """The newest schema this version of the library writes (``user_version``)."""

@@ -21,18 +21,18 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from .._agent import AgentState
-from .._commands import AssignChat, EndChat, ExtendWrapUp
-from .._decide import decide
-from .._errors import (
+from .._core._agent import AgentState
+from .._core._commands import AssignChat, EndChat, ExtendWrapUp
+from .._core._decide import decide
+from .._core._errors import (
     CommandIdReused,
     ErrorCode,
     InvalidInput,
     VersionConflict,
     WrapUpError,
 )
-from .._history import ContactHistoryEntry, EndedBy, WrapUpEnding
-from .._policy import QueuePolicy, WrapUpPolicy
+from .._core._history import ContactHistoryEntry, EndedBy, WrapUpEnding
+from .._core._policy import QueuePolicy, WrapUpPolicy
 from ..ports import Change, CommandRecord, Outcome, Store
 from .strategies import command_sequences
 

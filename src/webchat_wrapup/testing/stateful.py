@@ -23,8 +23,8 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from .._commands import Command
-from .._errors import WrapUpError
+from .._core._commands import Command
+from .._core._errors import WrapUpError
 from ..clocks import ManualClock
 from ..ports import Store
 from ..service import WrapUpService

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 
-from .._commands import (
+from .._core._commands import (
     AssignChat,
     ClassifyChat,
     Command,
@@ -16,8 +16,8 @@ from .._commands import (
     ExtendWrapUp,
     FlagAbusive,
 )
-from .._history import EndedBy
-from .._policy import (
+from .._core._history import EndedBy
+from .._core._policy import (
     ClassificationOption,
     ClassificationPolicy,
     DropdownClassification,

@@ -18,12 +18,12 @@ from typing import Any
 
 import attrs
 
-from ._agent import AgentState, Chat
-from ._events import EVENT_TYPES, Event
-from ._history import AbuseFlag, Classification, ContactHistoryEntry, EndedBy
-from ._machine import Phase, Status
-from ._policy import QueuePolicy
-from .ports import Outcome
+from .._core._agent import AgentState, Chat
+from .._core._events import EVENT_TYPES, Event
+from .._core._history import AbuseFlag, Classification, ContactHistoryEntry, EndedBy
+from .._core._machine import Phase, Status
+from .._core._policy import QueuePolicy
+from ..ports import Outcome
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _PHASES = {phase.value: phase for phase in Phase}

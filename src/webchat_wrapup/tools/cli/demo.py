@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .. import (
+from ... import (
     AgentView,
     AssignChat,
     ClassificationOption,
@@ -24,9 +24,9 @@ from .. import (
     QueuePolicy,
     WrapUpError,
 )
-from ..clocks import ManualClock
-from ..service import WrapUpService
-from ..stores.sqlite import SQLiteStore
+from ...clocks import ManualClock
+from ...service import WrapUpService
+from ...stores.sqlite import SQLiteStore
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 AGENT = "agent-ana"

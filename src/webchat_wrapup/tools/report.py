@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import attrs
 
-from ._history import ContactHistoryEntry
+from .._core._history import ContactHistoryEntry
 
 Bucket = Literal["hour", "day"]
 UNCLASSIFIED = "(unclassified)"

@@ -26,20 +26,20 @@ from typing import Any
 
 import attrs
 
-from ._errors import InvalidPolicy, WrapUpError
-from ._events import (
+from .._core._errors import InvalidPolicy, WrapUpError
+from .._core._events import (
     Event,
     StatusChanged,
     WrapUpCompleted,
     WrapUpExtended,
     WrapUpStarted,
 )
-from ._history import EndedBy
-from ._machine import Status
-from ._policy import DropdownClassification
-from .clocks import ManualClock
+from .._core._history import EndedBy
+from .._core._machine import Status
+from .._core._policy import DropdownClassification
+from ..clocks import ManualClock
+from ..service import WrapUpService
 from .policy_file import PolicyFile
-from .service import WrapUpService
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 

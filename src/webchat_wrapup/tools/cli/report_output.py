@@ -13,7 +13,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
-from .._history import ContactHistoryEntry
+from ..._core._history import ContactHistoryEntry
 from ..report import Report
 
 

@@ -36,9 +36,9 @@ from typing import Any
 
 import attrs
 
-from ._agent import MAX_CAPACITY
-from ._errors import ErrorCode, InvalidPolicy, WrapUpError
-from ._policy import (
+from .._core._agent import MAX_CAPACITY
+from .._core._errors import ErrorCode, InvalidPolicy, WrapUpError
+from .._core._policy import (
     ClassificationOption,
     ClassificationPolicy,
     DropdownClassification,

@@ -14,11 +14,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import WrapUpError
-from ..clocks import ManualClock
+from ..._core._errors import WrapUpError
+from ...clocks import ManualClock
+from ...service import WrapUpService
+from ...stores.memory import MemoryStore
+from ...stores.sqlite import SQLiteStore
 from ..policy_file import PolicyFile, load_policy_file
 from ..report import build_report
-from ..service import WrapUpService
 from ..simulation import (
     START,
     Results,
@@ -27,8 +29,6 @@ from ..simulation import (
     draw_traffic,
     settings_from,
 )
-from ..stores.memory import MemoryStore
-from ..stores.sqlite import SQLiteStore
 from . import demo
 from .report_output import FORMATS, entries_by_run
 
