@@ -8,6 +8,7 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -128,6 +129,28 @@ class Store(Protocol):
         cursor already handed out: a desk that must see every entry re-reads
         from the start (``cursor=None``) rather than only following cursors.
         """
+
+    def all_history(self) -> Iterator[ContactHistoryEntry]:
+        """Every contact-history entry, in the order :meth:`history` uses.
+
+        For reports and exports: entries are read as the iterator advances,
+        so memory stays flat however long the history is. An iterator that
+        is dropped half-way releases what it held.
+        """
+
+    def close(self) -> None:
+        """Release the store's connections; later calls raise
+        :class:`~webchat_wrapup.StoreError` with the code ``store_closed``.
+
+        Closing twice is allowed. Stores are also context managers that
+        close on leaving the ``with`` block.
+        """
+
+    def __enter__(self) -> Store:
+        """The store itself."""
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the store."""
 
     def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
         """Up to ``limit`` agents with a wrap-up due at ``at``, earliest first.

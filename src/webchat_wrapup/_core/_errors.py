@@ -48,6 +48,7 @@ class ErrorCode(str, enum.Enum):
     STORE_CORRUPT = "store_corrupt"
     STORE_TOO_NEW = "store_too_new"
     STORE_UNAVAILABLE = "store_unavailable"
+    STORE_CLOSED = "store_closed"
     NOTIFICATION_FAILED = "notification_failed"
 
 

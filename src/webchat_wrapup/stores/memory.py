@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from .._core._errors import CommandIdReused, VersionConflict
+from .._core._errors import CommandIdReused, ErrorCode, StoreError, VersionConflict
 from .._core._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
 from ._codec import instant_to_micros
@@ -31,13 +31,31 @@ class MemoryStore:
         self._written = 0
         self._due: list[tuple[datetime, int, str]] = []
         self._claims: dict[str, datetime] = {}
+        self._closed = False
+
+    def close(self) -> None:
+        """Refuse every later call (the data stays for the garbage collector)."""
+        self._closed = True
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(ErrorCode.STORE_CLOSED, "the memory store is closed")
 
     def load(self, agent_id: str) -> StoredAgent | None:
         """The agent's state and version, or ``None``."""
+        if self._closed:
+            self._check_open()
         return self._agents.get(agent_id)
 
     def save(self, change: Change) -> None:
         """Write ``change`` if the agent is still at the expected version."""
+        self._check_open()
         with self._lock:
             current = self._agents.get(change.agent_id)
             version = 0 if current is None else current.version
@@ -65,12 +83,14 @@ class MemoryStore:
 
     def find_command(self, command_id: str) -> CommandRecord | None:
         """The record saved with ``command_id``, if any."""
+        self._check_open()
         return self._commands.get(command_id)
 
     def history(
         self, customer_id: str, *, cursor: str | None = None, limit: int = 50
     ) -> HistoryPage:
         """A page of the customer's history, by wrap-up end then write order."""
+        self._check_open()
         check_limit(limit)
         after = decode_cursor(cursor)
         with self._lock:
@@ -82,14 +102,20 @@ class MemoryStore:
         return HistoryPage(tuple(item[2] for item in page), next_cursor)
 
     def all_history(self) -> Iterator[ContactHistoryEntry]:
-        """Every contact-history entry, by wrap-up end (for reports)."""
+        """Every contact-history entry, by wrap-up end (for reports).
+
+        Each customer's list is already in order; the lists are copied by
+        reference under the lock and merged lazily.
+        """
+        self._check_open()
         with self._lock:
-            items = [item for entries in self._history.values() for item in entries]
-        for item in sorted(items, key=lambda item: item[:2]):
+            lists = [list(entries) for entries in self._history.values()]
+        for item in heapq.merge(*lists, key=lambda item: item[:2]):
             yield item[2]
 
     def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
         """Claim up to ``limit`` agents with a wrap-up due at ``at``."""
+        self._check_open()
         claimed: list[str] = []
         retry: list[tuple[datetime, int, str]] = []
         with self._lock:

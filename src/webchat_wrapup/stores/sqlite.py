@@ -69,6 +69,7 @@ _MIGRATIONS: tuple[str, ...] = (
 
 Synchronous = Literal["FULL", "NORMAL"]
 _MAX_RECENT = 4096
+_BATCH = 1000
 
 _INSERT_POLICY = "INSERT OR IGNORE INTO policies VALUES (?, ?)"
 _INSERT_HISTORY = (
@@ -80,7 +81,9 @@ _INSERT_HISTORY = (
 def _translate(error: sqlite3.Error, path: str) -> StoreError:
     message = str(error)
     lowered = message.lower()
-    if "locked" in lowered or "busy" in lowered:
+    if "closed database" in lowered:
+        code = ErrorCode.STORE_CLOSED
+    elif "locked" in lowered or "busy" in lowered:
         code = ErrorCode.STORE_LOCKED
     elif "readonly" in lowered or "read-only" in lowered:
         code = ErrorCode.STORE_READ_ONLY
@@ -162,6 +165,7 @@ class SQLiteStore:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.path = os.fspath(path)
+        self._busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._codec = StateCodec()
         self._known_policies: set[str] = set()
@@ -335,13 +339,34 @@ class SQLiteStore:
         return history_page(rows, limit)
 
     def all_history(self) -> Iterator[ContactHistoryEntry]:
-        """Every contact-history entry, by wrap-up end (for reports)."""
+        """Every contact-history entry, by wrap-up end (for reports).
+
+        Read in batches on a connection of its own, from one snapshot (WAL),
+        so a long report neither holds the whole history in memory nor
+        waits behind, or blocks, the store's writers.
+        """
         with self._lock, self._translated():
-            rows = self._db.execute(
-                "SELECT entry FROM history ORDER BY wrap_up_ended_at, sequence"
-            ).fetchall()
-        for row in rows:
-            yield entry_from_json(row[0])
+            self._db.execute("SELECT 1")  # a closed store refuses here
+        reader = self._reader()
+        try:
+            with self._translated():
+                cursor = reader.execute(
+                    "SELECT entry FROM history ORDER BY wrap_up_ended_at, sequence"
+                )
+                while rows := cursor.fetchmany(_BATCH):
+                    for row in rows:
+                        yield entry_from_json(row[0])
+        finally:
+            reader.close()
+
+    def _reader(self) -> sqlite3.Connection:
+        with self._translated():
+            reader = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
+            reader.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            reader.execute("BEGIN")  # one snapshot for the whole read
+        return reader
 
     def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
         """Claim up to ``limit`` agents with a wrap-up due at ``at``."""

@@ -28,6 +28,7 @@ from .._core._errors import (
     CommandIdReused,
     ErrorCode,
     InvalidInput,
+    StoreError,
     VersionConflict,
     WrapUpError,
 )
@@ -235,6 +236,73 @@ class StoreContract:
         assert len(seen) == len(entries)
         ends = [entry.wrap_up_ended_at for entry in seen]
         assert ends == sorted(ends)
+
+    def test_all_history_yields_every_entry_in_history_order(
+        self, store: Store
+    ) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        first = tuple(_entry(f"cust-{i % 3}", f"chat-{i}", i % 5) for i in range(9))
+        second = (_entry("cust-9", "chat-9", 2), _entry("cust-0", "chat-10", 0))
+        store.save(Change("agent-1", 1, AgentState.new("agent-1"), first))
+        store.save(Change("agent-1", 2, AgentState.new("agent-1"), second))
+        written = [*first, *second]
+        expected = sorted(written, key=lambda e: (e.wrap_up_ended_at, written.index(e)))
+        assert list(store.all_history()) == expected
+
+    def test_all_history_reads_one_snapshot_and_does_not_block_writers(
+        self, store: Store
+    ) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        old = (_entry("cust-1", "chat-1", 1), _entry("cust-1", "chat-2", 2))
+        store.save(Change("agent-1", 1, AgentState.new("agent-1"), old))
+        reading = store.all_history()
+        assert next(reading) == old[0]
+        late = _entry("cust-1", "chat-3", 0)
+        store.save(Change("agent-1", 2, AgentState.new("agent-1"), (late,)))
+        assert list(reading) == [old[1]]
+        assert [e.chat_id for e in store.all_history()] == [
+            "chat-3",
+            "chat-1",
+            "chat-2",
+        ]
+
+    def test_a_history_read_dropped_half_way_leaves_the_store_usable(
+        self, store: Store
+    ) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        entries = tuple(_entry("cust-1", f"chat-{i}", i) for i in range(5))
+        store.save(Change("agent-1", 1, AgentState.new("agent-1"), entries))
+        for _ in range(20):
+            reading = store.all_history()
+            next(reading)
+            reading.close()  # type: ignore[attr-defined]
+        store.save(Change("agent-1", 2, AgentState.new("agent-1")))
+        assert len(list(store.all_history())) == 5
+
+    def test_a_closed_store_refuses_every_call_as_closed(self, store: Store) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        store.close()
+        calls = [
+            lambda: store.load("agent-1"),
+            lambda: store.save(Change("agent-2", 0, AgentState.new("agent-2"))),
+            lambda: store.find_command("command-1"),
+            lambda: store.history("cust-1"),
+            lambda: list(store.all_history()),
+            lambda: store.claim_due(T0, 10, LEASE),
+        ]
+        for call in calls:
+            with pytest.raises(StoreError) as raised:
+                call()
+            assert raised.value.code is ErrorCode.STORE_CLOSED
+        store.close()  # closing twice is allowed
+
+    def test_leaving_a_with_block_closes_the_store(self, store: Store) -> None:
+        with store as entered:
+            assert entered is store
+            assert store.load("agent-1") is None
+        with pytest.raises(StoreError) as raised:
+            store.load("agent-1")
+        assert raised.value.code is ErrorCode.STORE_CLOSED
 
     @pytest.mark.parametrize("limit", [0, -1, 1001])
     def test_a_page_size_out_of_range_is_refused(
