@@ -15,7 +15,7 @@ The built-in stores are tested exactly this way.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -282,7 +282,7 @@ class StoreContract:
     def test_a_closed_store_refuses_every_call_as_closed(self, store: Store) -> None:
         store.save(Change("agent-1", 0, AgentState.new("agent-1")))
         store.close()
-        calls = [
+        calls: list[Callable[[], object]] = [
             lambda: store.load("agent-1"),
             lambda: store.save(Change("agent-2", 0, AgentState.new("agent-2"))),
             lambda: store.find_command("command-1"),
