@@ -19,6 +19,7 @@ from webchat_wrapup import (
     ChatFlaggedAbusive,
     ChatNotHeld,
     ClassifyChat,
+    CommandRefused,
     CompleteWrapUp,
     ContactHistoryEntry,
     EndChat,
@@ -308,32 +309,44 @@ def test_expiring_writes_the_entry_at_the_deadline_not_when_processed() -> None:
     assert all(event.at == at(90) for event in decision.events)
 
 
-def test_expiring_twice_does_nothing_the_second_time() -> None:
+def test_expiring_a_chat_already_expired_is_refused_as_not_held() -> None:
     desk = Desk()
     desk.in_wrap_up(queue())
     desk.do(ExpireWrapUp(AGENT, "chat-1", at(90)), 90)
-    again = desk.do(ExpireWrapUp(AGENT, "chat-1", at(90)), 91)
-    assert again.events == ()
-    assert again.history == ()
+    with pytest.raises(ChatNotHeld):
+        desk.do(ExpireWrapUp(AGENT, "chat-1", at(90)), 91)
     assert len(desk.history) == 1
 
 
-def test_an_expire_computed_for_an_old_deadline_does_nothing_after_an_extend() -> None:
+def test_an_expire_computed_for_an_old_deadline_is_refused_after_an_extend() -> None:
     desk = Desk()
     desk.in_wrap_up(queue())
     desk.do(ExtendWrapUp(AGENT, "chat-1"), 80)
-    stale = desk.do(ExpireWrapUp(AGENT, "chat-1", at(90)), 95)
-    assert stale.events == ()
-    assert desk.state.status is Status.WRAP_UP
+    before = desk.state
+    with pytest.raises(CommandRefused) as refused:
+        desk.do(ExpireWrapUp(AGENT, "chat-1", at(90)), 95)
+    assert refused.value.code is ErrorCode.WRAP_UP_NOT_DUE
+    assert desk.state == before
     assert desk.state.chats[0].deadline == at(150)
 
 
-def test_an_expire_sent_before_the_deadline_does_nothing() -> None:
+def test_an_expire_sent_before_the_deadline_is_refused_as_not_due() -> None:
     desk = Desk()
     desk.in_wrap_up(queue())
-    early = desk.do(ExpireWrapUp(AGENT, "chat-1", at(90)), 60)
-    assert early.events == ()
+    with pytest.raises(CommandRefused) as refused:
+        desk.do(ExpireWrapUp(AGENT, "chat-1", at(90)), 60)
+    assert refused.value.code is ErrorCode.WRAP_UP_NOT_DUE
     assert desk.state.status is Status.WRAP_UP
+
+
+def test_an_expire_acts_only_on_the_chat_it_names() -> None:
+    desk = Desk(AgentState.new(AGENT, capacity=2))
+    desk.in_wrap_up(queue(), "chat-1")
+    desk.do(AssignChat(AGENT, "chat-2", "cust-2", queue()), 31)
+    desk.do(EndChat(AGENT, "chat-2"), 32)
+    decision = desk.do(ExpireWrapUp(AGENT, "chat-2", at(92)), 200)
+    assert [entry.chat_id for entry in decision.history] == ["chat-2"]
+    assert [chat.chat_id for chat in desk.state.chats] == ["chat-1"]
 
 
 def test_any_command_first_applies_the_expiries_that_are_due() -> None:

@@ -182,13 +182,13 @@ def test_the_same_command_id_with_a_different_command_is_refused(
     assert caught.value.code is ErrorCode.COMMAND_ID_REUSED
 
 
-def test_a_command_id_on_a_no_op_is_still_recorded(
+def test_a_refused_expiry_with_a_command_id_records_nothing(
     service: WrapUpService, store: Store, clock: ManualClock
 ) -> None:
     in_wrap_up(service, clock)
-    outcome = service.expire("agent-1", "c1", at(90), command_id="sweep-1")
-    assert outcome.events == ()
-    assert store.find_command("sweep-1") is not None
+    with pytest.raises(CommandRefused):
+        service.expire("agent-1", "c1", at(90), command_id="sweep-1")
+    assert store.find_command("sweep-1") is None
 
 
 def test_a_refused_command_with_an_id_can_be_retried_once_it_is_allowed(

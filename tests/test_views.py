@@ -179,10 +179,27 @@ def test_buttons_are_enabled_exactly_when_the_core_would_accept_the_click(
                 chat.complete_enabled,
                 chat.complete_disabled_reason,
             ),
+            (
+                FlagAbusive(AGENT, chat.chat_id),
+                chat.flag_abusive_enabled,
+                chat.flag_abusive_disabled_reason,
+            ),
         ):
             outcome = _try(state, command, moment)
             assert outcome is reason
             assert enabled is (outcome is None)
+
+
+def test_flag_as_abusive_is_disabled_once_the_chat_is_flagged() -> None:
+    desk = Desk()
+    desk.do(AssignChat(AGENT, "chat-1", "cust-1", queue()), 0)
+    (chat,) = view_agent(desk.state, at(5)).chats
+    assert chat.flag_abusive_enabled
+    assert chat.flag_abusive_disabled_reason is None
+    desk.do(FlagAbusive(AGENT, "chat-1"), 6)
+    (chat,) = view_agent(desk.state, at(7)).chats
+    assert not chat.flag_abusive_enabled
+    assert chat.flag_abusive_disabled_reason is ErrorCode.ALREADY_FLAGGED_ABUSIVE
 
 
 def test_complete_is_enabled_when_the_agent_cannot_give_a_required_code() -> None:

@@ -1,15 +1,15 @@
 """The pure decide step: (state, command, instant) -> new state and events.
 
-Nothing here reads a clock, a file or a store. Which action is allowed in
-which phase comes from the tables in the state machine module; this module
-carries out the action the tables allow.
+Nothing here reads a clock, a file or a store, and nothing here decides
+whether an action is allowed: each handler asks the rules module, raises
+its refusal unchanged, and otherwise carries the action out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, NoReturn
+from typing import Any
 
 import attrs
 
@@ -36,10 +36,18 @@ from ._events import (
     WrapUpExtended,
     WrapUpStarted,
 )
-from ._guards import complete_refusal, extend_refusal, phase_refusal
 from ._history import AbuseFlag, ContactHistoryEntry, WrapUpEnding
 from ._machine import CHAT_TRANSITIONS, Action, Phase
 from ._policy import ExpiryRule, QueuePolicy
+from ._rules import (
+    Refusal,
+    assign_refusal,
+    complete_refusal,
+    expire_refusal,
+    extend_refusal,
+    flag_refusal,
+    phase_refusal,
+)
 from ._text import check_identifier, clean_paragraphs
 
 MAX_ABUSE_REASON_LENGTH = 1000
@@ -73,6 +81,8 @@ def decide(state: AgentState, command: Command, now: datetime) -> Decision:
         now = utc_instant(now)
     if command.agent_id != state.agent_id:
         raise ChatNotHeld(command.name, command.agent_id, command.chat_id)
+    if type(command) is ExpireWrapUp:
+        return _expire_named(state, command, now)
     prelude = _due(state, now)
     if prelude is not None:
         state = prelude.state
@@ -120,7 +130,6 @@ def _expire(
     events: list[Event],
     history: list[ContactHistoryEntry],
 ) -> AgentState:
-    _check_allowed(state, chat, _EXPIRE, "expire_wrap_up")
     at = chat.deadline or chat.started_at
     rules = chat.queue.classification
     classification, ending = chat.classification, WrapUpEnding.EXPIRED
@@ -232,19 +241,21 @@ def _held(state: AgentState, command: Command, prelude: Decision | None) -> Chat
     raise ChatNotHeld(command.name, command.agent_id, command.chat_id)
 
 
-def _check_allowed(state: AgentState, chat: Chat, action: Action, name: str) -> Phase:
+def _next_phase(state: AgentState, chat: Chat, action: Action, name: str) -> Phase:
+    """The phase ``action`` leads to; refused when the phase does not allow it."""
     target = CHAT_TRANSITIONS.get((chat.phase, action))
     if target is None:
-        refusal = phase_refusal(chat, action)
-        assert refusal is not None
-        _refuse(state, chat, *refusal, name)
+        _allow(state, chat.chat_id, phase_refusal(chat, action), name)
+        raise AssertionError("unreachable: the table and the rule disagree")
     return target
 
 
-def _refuse(
-    state: AgentState, chat: Chat, code: ErrorCode, why: str, name: str
-) -> NoReturn:
-    raise CommandRefused(code, name, state.agent_id, chat.chat_id, why)
+def _allow(state: AgentState, chat_id: str, refusal: Refusal | None, name: str) -> None:
+    """Raise ``refusal`` as the command's refusal; do nothing when allowed."""
+    if refusal is not None:
+        raise CommandRefused(
+            refusal.code, name, state.agent_id, chat_id, refusal.reason
+        )
 
 
 def _assign(
@@ -254,22 +265,7 @@ def _assign(
     check_identifier(command.customer_id, "customer_id")
     if not isinstance(command.queue, QueuePolicy):
         raise TypeError(f"{command.queue!r} is not a QueuePolicy")
-    if state.chat(command.chat_id) is not None:
-        raise CommandRefused(
-            ErrorCode.CHAT_ALREADY_HELD,
-            command.name,
-            state.agent_id,
-            command.chat_id,
-            "the agent already holds this chat",
-        )
-    if len(state.chats) >= state.capacity:
-        raise CommandRefused(
-            ErrorCode.CAPACITY_REACHED,
-            command.name,
-            state.agent_id,
-            command.chat_id,
-            f"the agent already holds {len(state.chats)} of {state.capacity} chats",
-        )
+    _allow(state, command.chat_id, assign_refusal(state, command.chat_id), command.name)
     chat = Chat(command.chat_id, command.customer_id, command.queue, Phase.ACTIVE, now)
     events: list[Event] = [
         ChatAssigned(
@@ -288,7 +284,7 @@ def _end(
     state: AgentState, command: EndChat, now: datetime, prelude: Decision | None
 ) -> Decision:
     chat = _held(state, command, prelude)
-    phase = _check_allowed(state, chat, _END_CHAT, command.name)
+    phase = _next_phase(state, chat, _END_CHAT, command.name)
     ended_at = max(now, chat.started_at)
     events: list[Event] = [
         ChatEnded(state.agent_id, ended_at, chat.chat_id, command.ended_by)
@@ -320,7 +316,7 @@ def _classify(
     state: AgentState, command: ClassifyChat, now: datetime, prelude: Decision | None
 ) -> Decision:
     chat = _held(state, command, prelude)
-    _check_allowed(state, chat, _CLASSIFY, command.name)
+    _next_phase(state, chat, _CLASSIFY, command.name)
     rules = chat.queue.classification
     profile = state.classification_profile
     classification = rules.choose(command.code, command.text, profile)
@@ -338,15 +334,7 @@ def _flag(
     state: AgentState, command: FlagAbusive, now: datetime, prelude: Decision | None
 ) -> Decision:
     chat = _held(state, command, prelude)
-    _check_allowed(state, chat, _FLAG_ABUSIVE, command.name)
-    if chat.abuse is not None:
-        _refuse(
-            state,
-            chat,
-            ErrorCode.ALREADY_FLAGGED_ABUSIVE,
-            "the chat is already flagged as abusive; the flag cannot be changed",
-            command.name,
-        )
+    _allow(state, chat.chat_id, flag_refusal(chat), command.name)
     reason = _clean_reason(command.reason)
     flag = AbuseFlag(state.agent_id, now, reason)
     chat = attrs.evolve(chat, abuse=flag)
@@ -373,11 +361,10 @@ def _extend(
     state: AgentState, command: ExtendWrapUp, now: datetime, prelude: Decision | None
 ) -> Decision:
     chat = _held(state, command, prelude)
-    refusal = extend_refusal(chat)
-    if refusal is not None:
-        _refuse(state, chat, *refusal, command.name)
+    _allow(state, chat.chat_id, extend_refusal(chat), command.name)
     deadline = chat.deadline
-    assert deadline is not None
+    if deadline is None:  # extend_refusal refuses a chat without a countdown
+        raise AssertionError("unreachable: an allowed extension has a deadline")
     policy = chat.queue.wrap_up
     used = chat.extensions_used
     deadline = deadline + policy.extension
@@ -405,8 +392,7 @@ def _complete(
 ) -> Decision:
     chat = _held(state, command, prelude)
     refusal = complete_refusal(chat, state.classification_profile)
-    if refusal is not None:
-        _refuse(state, chat, *refusal, command.name)
+    _allow(state, chat.chat_id, refusal, command.name)
     events: list[Event] = []
     history: list[ContactHistoryEntry] = []
     ending = WrapUpEnding.COMPLETED_EARLY
@@ -415,11 +401,17 @@ def _complete(
     return Decision(new, tuple(events), tuple(history))
 
 
-def _expire_named(
-    state: AgentState, command: ExpireWrapUp, now: datetime, prelude: Decision | None
-) -> Decision:
-    utc_instant(command.deadline)
-    return Decision(state)
+def _expire_named(state: AgentState, command: ExpireWrapUp, now: datetime) -> Decision:
+    """Expire the one chat the command names, at the deadline it names."""
+    deadline = utc_instant(command.deadline)
+    chat = state.chat(command.chat_id)
+    if chat is None:
+        raise ChatNotHeld(command.name, command.agent_id, command.chat_id)
+    _allow(state, chat.chat_id, expire_refusal(chat, deadline, now), command.name)
+    events: list[Event] = []
+    history: list[ContactHistoryEntry] = []
+    new = _expire(state, chat, events, history)
+    return Decision(new, tuple(events), tuple(history))
 
 
 _HANDLERS: dict[type[Any], Callable[[Any, Any, datetime, Decision | None], Decision]]
@@ -430,5 +422,4 @@ _HANDLERS = {
     FlagAbusive: _flag,
     ExtendWrapUp: _extend,
     CompleteWrapUp: _complete,
-    ExpireWrapUp: _expire_named,
 }

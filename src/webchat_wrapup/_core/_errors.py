@@ -37,6 +37,7 @@ class ErrorCode(str, enum.Enum):
     EARLY_EXIT_NOT_ALLOWED = "early_exit_not_allowed"
     CLASSIFICATION_REQUIRED = "classification_required"
     ALREADY_FLAGGED_ABUSIVE = "already_flagged_abusive"
+    WRAP_UP_NOT_DUE = "wrap_up_not_due"
     INVALID_PAGE = "invalid_page"
     INVALID_LIMIT = "invalid_limit"
     UNKNOWN_AGENT = "unknown_agent"

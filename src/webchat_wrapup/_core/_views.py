@@ -11,11 +11,11 @@ import attrs
 from ._agent import AgentState, Chat, utc_instant
 from ._decide import effective_state
 from ._errors import ErrorCode
-from ._guards import complete_refusal, extend_refusal
 from ._history import Classification
 from ._json import document_from_dict, document_to_dict
 from ._machine import Phase, Status
 from ._policy import DropdownClassification
+from ._rules import complete_refusal, extend_refusal, flag_refusal
 
 _ONE_SECOND = timedelta(seconds=1)
 
@@ -58,9 +58,9 @@ class FreeTextInput:
 class ChatView:
     """One chat as the desk shows it.
 
-    ``extend_enabled`` false means the extend button is greyed out;
-    ``extend_disabled_reason`` and ``complete_disabled_reason`` are error
-    codes, the same a click would be refused with.
+    ``extend_enabled`` false means the extend button is greyed out; each
+    ``*_disabled_reason`` is the error code a click on that button would be
+    refused with, from the same rule the decide step asks.
     """
 
     chat_id: str
@@ -75,6 +75,8 @@ class ChatView:
     extend_disabled_reason: ErrorCode | None
     complete_enabled: bool
     complete_disabled_reason: ErrorCode | None
+    flag_abusive_enabled: bool
+    flag_abusive_disabled_reason: ErrorCode | None
     classification_input: DropdownInput | FreeTextInput
     classification_required: bool
     additional_text_max_length: int
@@ -117,6 +119,7 @@ def _view_chat(state: AgentState, chat: Chat, at: datetime) -> ChatView:
     seconds_left, level = _countdown(chat, at)
     extend = extend_refusal(chat)
     complete = complete_refusal(chat, state.classification_profile)
+    flag = flag_refusal(chat)
     rules = chat.queue.classification
     return ChatView(
         chat_id=chat.chat_id,
@@ -128,9 +131,11 @@ def _view_chat(state: AgentState, chat: Chat, at: datetime) -> ChatView:
         warning_level=level,
         extensions_left=chat.extensions_left,
         extend_enabled=extend is None,
-        extend_disabled_reason=None if extend is None else extend[0],
+        extend_disabled_reason=None if extend is None else extend.code,
         complete_enabled=complete is None,
-        complete_disabled_reason=None if complete is None else complete[0],
+        complete_disabled_reason=None if complete is None else complete.code,
+        flag_abusive_enabled=flag is None,
+        flag_abusive_disabled_reason=None if flag is None else flag.code,
         classification_input=_input(state, chat),
         classification_required=rules.required,
         additional_text_max_length=rules.additional_text_max_length,
