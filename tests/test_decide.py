@@ -31,6 +31,7 @@ from webchat_wrapup import (
     FlagAbusive,
     FreeTextClassification,
     InvalidInput,
+    InvalidPolicy,
     Phase,
     Status,
     StatusChanged,
@@ -137,9 +138,9 @@ def test_assigning_a_chat_the_agent_already_holds_is_refused() -> None:
 
 @pytest.mark.parametrize("capacity", [0, 11, -1, True, 1.5, "2"])
 def test_an_agent_capacity_out_of_range_is_refused(capacity: object) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(InvalidPolicy) as caught:
         AgentState.new(AGENT, capacity=capacity)  # type: ignore[arg-type]
-    assert caught.value.details["setting"] == "capacity"
+    assert caught.value.setting == "capacity"
 
 
 @pytest.mark.parametrize("chat_id", ["", " padded ", "tab\there", "x" * 201])

@@ -21,6 +21,7 @@ from webchat_wrapup import (
     FreeTextClassification,
     WrapUpPolicy,
 )
+from webchat_wrapup._core._errors import ERROR_CLASSES
 from webchat_wrapup._core._events import EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,10 +83,26 @@ def text(name: str) -> str:
     return (DOCS / name).read_text(encoding="utf-8")
 
 
-def test_every_error_code_is_documented() -> None:
+def test_every_error_code_is_documented_with_the_class_that_raises_it() -> None:
     page = text("errors.md")
     for code in ErrorCode:
-        assert f"| `{code.value}` |" in page
+        cls = ERROR_CLASSES[code]
+        assert f"| `{code.value}` | `{cls.__name__}` |" in page
+
+
+def test_the_error_classes_table_gives_each_class_its_parent_and_status() -> None:
+    page = text("errors.md")
+    for cls in set(ERROR_CLASSES.values()):
+        parent = next(b for b in cls.__mro__[1:] if b.__module__ == "builtins")
+        row = next(
+            line
+            for line in page.splitlines()
+            if line.startswith(f"| `{cls.__name__}` |")
+        )
+        cells = [cell.strip() for cell in row.split("|")[1:-1]]
+        assert cells[1] == f"`{parent.__name__}`"
+        if isinstance(cls.__dict__.get("http_status"), int):
+            assert cells[2] == str(cls.http_status)
 
 
 @pytest.mark.parametrize(

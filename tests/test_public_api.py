@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import webchat_wrapup
+from webchat_wrapup._core._errors import ERROR_CLASSES, MAX_MESSAGE_LENGTH
 
 PACKAGE = Path(webchat_wrapup.__file__).resolve().parent
 # The core is exactly the ``_core`` subpackage: the one definition of "core"
@@ -105,3 +108,56 @@ def test_every_error_code_is_unique_and_snake_case() -> None:
     values = [code.value for code in webchat_wrapup.ErrorCode]
     assert len(values) == len(set(values))
     assert all(value.isidentifier() and value.islower() for value in values)
+
+
+def test_each_error_code_belongs_to_exactly_one_class() -> None:
+    owners = {
+        code: [c for c in set(ERROR_CLASSES.values()) if code in c.codes]
+        for code in webchat_wrapup.ErrorCode
+    }
+    assert all(len(classes) == 1 for classes in owners.values()), owners
+    assert set(ERROR_CLASSES) == set(webchat_wrapup.ErrorCode)
+
+
+def test_an_error_refuses_a_code_its_class_does_not_own() -> None:
+    with pytest.raises(TypeError):
+        webchat_wrapup.InvalidInput(webchat_wrapup.ErrorCode.STORE_LOCKED, "no")
+
+
+@pytest.mark.parametrize(
+    ("error", "retryable", "status"),
+    [
+        (webchat_wrapup.VersionConflict("a", 1, 8), True, 503),
+        (webchat_wrapup.UnknownAgent("a"), False, 404),
+        (webchat_wrapup.ChatNotHeld("extend_wrap_up", "a", "c"), False, 404),
+        (
+            webchat_wrapup.StoreError(webchat_wrapup.ErrorCode.STORE_LOCKED, "busy"),
+            True,
+            503,
+        ),
+        (
+            webchat_wrapup.StoreError(webchat_wrapup.ErrorCode.STORE_CORRUPT, "bad"),
+            False,
+            500,
+        ),
+        (webchat_wrapup.InvalidPolicy("capacity", "too big"), False, 422),
+    ],
+)
+def test_errors_say_whether_to_retry_and_which_http_status_fits(
+    error: webchat_wrapup.WrapUpError, retryable: bool, status: int
+) -> None:
+    assert error.retryable is retryable
+    assert error.http_status == status
+    assert error.to_dict()["retryable"] is retryable
+
+
+def test_an_error_message_stays_short_whatever_the_input() -> None:
+    error = webchat_wrapup.UnknownAgent("x" * 10_000_000)
+    assert len(error.message) <= MAX_MESSAGE_LENGTH
+    assert len(str(error)) <= MAX_MESSAGE_LENGTH
+    assert all(len(v) <= MAX_MESSAGE_LENGTH for v in error.details.values())
+
+
+def test_invalid_policy_carries_its_setting_and_reason() -> None:
+    error = webchat_wrapup.InvalidPolicy("capacity", "must be 1 to 10")
+    assert (error.setting, error.reason) == ("capacity", "must be 1 to 10")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from support import T0, at, queue
 from webchat_wrapup import (
     AgentExists,
+    AssignChat,
     ChatAssigned,
     ClassifyChat,
     CommandIdReused,
@@ -20,17 +22,19 @@ from webchat_wrapup import (
     ExtendWrapUp,
     InvalidInput,
     NotificationFailed,
+    QueuePolicy,
     Status,
     StatusChanged,
     UnknownAgent,
     VersionConflict,
     WrapUpCompleted,
     WrapUpExtended,
+    WrapUpPolicy,
     decide,
 )
 from webchat_wrapup.clocks import ManualClock
 from webchat_wrapup.ports import Change, Store
-from webchat_wrapup.service import WrapUpService
+from webchat_wrapup.service import WrapUpService, fingerprint_of
 from webchat_wrapup.stores import MemoryStore, SQLiteStore
 
 
@@ -307,10 +311,10 @@ def test_a_sweep_makes_due_expiries_permanent_exactly_once(
     heard: list[Event] = []
     service.subscribe(heard.append)
     clock.advance(59)
-    assert service.expire_due() == 0
+    assert service.sweep().expired == 0
     clock.advance(1)
-    assert service.expire_due() == 2
-    assert service.expire_due() == 0
+    assert service.sweep().expired == 2
+    assert service.sweep().expired == 0
     completed = [e for e in heard if isinstance(e, WrapUpCompleted)]
     assert sorted(e.chat_id for e in completed) == ["c1", "c2"]
     assert len(service.history("cust-1").entries) == 1
@@ -331,8 +335,8 @@ def test_a_sweep_respects_its_limit(service: WrapUpService, clock: ManualClock) 
         service.assign(agent_id, f"c{number}", "cust-1", queue())
         service.end_chat(agent_id, f"c{number}")
     clock.advance(100)
-    assert service.expire_due(limit=3) == 3
-    assert service.expire_due(limit=3) == 1
+    assert service.sweep(limit=3).expired == 3
+    assert service.sweep(limit=3).expired == 1
 
 
 def test_a_sweep_after_an_extension_expires_nothing_early(
@@ -342,9 +346,9 @@ def test_a_sweep_after_an_extension_expires_nothing_early(
     clock.advance(50)
     service.execute(ExtendWrapUp("agent-1", "c1"))
     clock.advance(20)
-    assert service.expire_due() == 0
+    assert service.sweep().expired == 0
     clock.advance(60)
-    assert service.expire_due() == 1
+    assert service.sweep().expired == 1
 
 
 @pytest.mark.parametrize("limit", [0, -1, True, 2.5])
@@ -352,7 +356,7 @@ def test_a_sweep_limit_must_be_a_positive_whole_number(
     service: WrapUpService, limit: object
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
-        service.expire_due(limit)  # type: ignore[arg-type]
+        service.sweep(limit)  # type: ignore[arg-type]
     assert caught.value.code is ErrorCode.INVALID_LIMIT
 
 
@@ -369,9 +373,58 @@ def test_a_failing_subscriber_does_not_stop_a_sweep(
 
     service.subscribe(broken)
     clock.advance(61)
-    with pytest.raises(NotificationFailed) as caught:
-        service.expire_due()
-    assert caught.value.details["expired"] == 1
-    assert service.expire_due() == 0
+    result = service.sweep()
+    assert result.expired == 2
+    assert {failure.agent_id for failure in result.failures} == {"agent-1", "agent-2"}
+    assert all(isinstance(f.error, NotificationFailed) for f in result.failures)
+    assert all(f.error.committed for f in result.failures)
+    assert service.sweep().expired == 0
     assert len(service.history("cust-1").entries) == 1
     assert len(service.history("cust-2").entries) == 1
+
+
+def test_the_command_fingerprint_is_pinned_across_releases() -> None:
+    # A changed value here breaks every retry stored by an earlier release.
+    assign = AssignChat("agent-ana", "chat-1", "cust-42", QueuePolicy("support"))
+    classify = ClassifyChat(
+        "agent-ana", "chat-1", code="refund", additional_text="Wants a refund"
+    )
+    assert fingerprint_of(assign) == (
+        "92f46cb9eb4829ae25376fbe0fed4ac3ba32b40a295e9d8148e8d3aae66016bd"
+    )
+    assert fingerprint_of(classify) == (
+        "00d0f70f77fad76da1c070fdb31bc15f3e55209cef5530ca236bdbd2c2ea7b56"
+    )
+
+
+def test_a_retried_assign_replays_after_the_queue_policy_is_edited(
+    service: WrapUpService,
+) -> None:
+    first = service.assign("agent-1", "c1", "cust-1", queue(), command_id="route-1")
+    edited = QueuePolicy("support", WrapUpPolicy(countdown_seconds=45))
+    again = service.assign("agent-1", "c1", "cust-1", edited, command_id="route-1")
+    assert again.replayed
+    assert again.version == first.version
+
+
+def test_add_agent_with_exist_ok_returns_the_stored_agent(
+    service: WrapUpService,
+) -> None:
+    service.add_agent("agent-9", capacity=3)
+    again = service.add_agent("agent-9", capacity=1, exist_ok=True)
+    assert again.capacity == 3
+    with pytest.raises(AgentExists):
+        service.add_agent("agent-9")
+
+
+def test_outcomes_and_history_pages_are_json_ready(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    in_wrap_up(service, clock)
+    outcome = service.complete("agent-1", "c1")
+    data = json.loads(json.dumps(outcome.to_dict()))
+    assert data["agent_id"] == "agent-1"
+    assert data["events"][0]["type"] == "wrap_up_completed"
+    page = json.loads(json.dumps(service.history("cust-1").to_dict()))
+    assert page["next_cursor"] is None
+    assert page["entries"][0]["chat_id"] == "c1"

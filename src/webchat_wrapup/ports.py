@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
 from ._core._agent import AgentState
-from ._core._events import Event
+from ._core._errors import WrapUpError
+from ._core._events import Event, event_to_dict
 from ._core._history import ContactHistoryEntry
 
 
@@ -48,6 +49,16 @@ class Outcome:
     events: tuple[Event, ...] = ()
     history: tuple[ContactHistoryEntry, ...] = ()
     replayed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-ready data: events and entries as their own JSON forms."""
+        return {
+            "agent_id": self.agent_id,
+            "version": self.version,
+            "events": [event_to_dict(event) for event in self.events],
+            "history": [entry.to_dict() for entry in self.history],
+            "replayed": self.replayed,
+        }
 
 
 @attrs.frozen
@@ -82,6 +93,39 @@ class Change:
 
 
 @attrs.frozen
+class SweepFailure:
+    """An agent a sweep could not expire, and why."""
+
+    agent_id: str
+    error: WrapUpError
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-ready data: the agent and the error's ``to_dict()``."""
+        return {"agent_id": self.agent_id, "error": self.error.to_dict()}
+
+
+@attrs.frozen
+class SweepResult:
+    """What one sweep did: agents claimed, wrap-ups expired, agents that failed.
+
+    A failing agent (a damaged row, a store error) never stops the sweep;
+    it is named here, and the agents claimed after it are still expired.
+    """
+
+    claimed: int
+    expired: int
+    failures: tuple[SweepFailure, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-ready data."""
+        return {
+            "claimed": self.claimed,
+            "expired": self.expired,
+            "failures": [failure.to_dict() for failure in self.failures],
+        }
+
+
+@attrs.frozen
 class HistoryPage:
     """One page of a customer's contact history, oldest first.
 
@@ -91,6 +135,13 @@ class HistoryPage:
 
     entries: tuple[ContactHistoryEntry, ...]
     next_cursor: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-ready data, each entry as its own ``to_dict()``."""
+        return {
+            "entries": [entry.to_dict() for entry in self.entries],
+            "next_cursor": self.next_cursor,
+        }
 
 
 class Store(Protocol):

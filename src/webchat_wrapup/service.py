@@ -9,6 +9,7 @@ subscribers hear the events.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -22,6 +23,7 @@ from ._core._commands import (
     ExpireWrapUp,
     ExtendWrapUp,
     FlagAbusive,
+    command_to_dict,
 )
 from ._core._decide import Decision, decide, expire_due
 from ._core._errors import (
@@ -34,13 +36,23 @@ from ._core._errors import (
     NotificationFailed,
     UnknownAgent,
     VersionConflict,
+    WrapUpError,
 )
 from ._core._events import Event, WrapUpCompleted
 from ._core._history import EndedBy
 from ._core._policy import QueuePolicy
 from ._core._text import check_identifier
 from ._core._views import AgentView, view_agent
-from .ports import Change, Clock, CommandRecord, HistoryPage, Outcome, Store
+from .ports import (
+    Change,
+    Clock,
+    CommandRecord,
+    HistoryPage,
+    Outcome,
+    Store,
+    SweepFailure,
+    SweepResult,
+)
 
 Subscriber = Callable[[Event], None]
 """Called once per event, after the change is committed."""
@@ -84,8 +96,14 @@ class WrapUpService:
         *,
         capacity: int = 1,
         classification_profile: Iterable[str] | None = None,
+        exist_ok: bool = False,
     ) -> AgentState:
-        """Store a new, available agent; :class:`AgentExists` if already there."""
+        """Store a new, available agent; :class:`AgentExists` if already there.
+
+        With ``exist_ok=True`` an agent already stored is left as it is and
+        its stored state returned, so app servers that start together can
+        all add the agents they expect without racing into an error.
+        """
         profile = None
         if classification_profile is not None:
             profile = frozenset(classification_profile)
@@ -95,7 +113,10 @@ class WrapUpService:
         try:
             self.store.save(Change(agent_id, 0, state))
         except VersionConflict as error:
-            raise AgentExists(agent_id) from error
+            stored = self.store.load(agent_id) if exist_ok else None
+            if stored is None:
+                raise AgentExists(agent_id) from error
+            return stored.state
         return state
 
     def execute(self, command: Command, *, command_id: str | None = None) -> Outcome:
@@ -103,7 +124,7 @@ class WrapUpService:
         fingerprint = None
         if command_id is not None:
             check_identifier(command_id, "command_id")
-            fingerprint = _fingerprint(command)
+            fingerprint = fingerprint_of(command)
         conflict: VersionConflict | None = None
         # Optimistic: the command id is looked up only when the attempt
         # fails, as it must when the command already ran (its id is
@@ -129,9 +150,10 @@ class WrapUpService:
                 raise
             self._notify(outcome)
             return outcome
-        assert conflict is not None
+        if conflict is None:  # attempts >= 1, so every path above set it
+            raise AssertionError("unreachable: no attempt was made")
         raise VersionConflict(
-            command.agent_id, conflict.details["expected_version"], self.attempts
+            command.agent_id, conflict.expected_version, self.attempts
         ) from conflict
 
     def _replay_if_recorded(
@@ -179,18 +201,21 @@ class WrapUpService:
                     failures.append(error)
         if failures:
             raise NotificationFailed(
-                ErrorCode.NOTIFICATION_FAILED,
                 f"the command was saved, but {len(failures)} subscriber call(s) "
                 f"failed; the first: {failures[0]!r}",
-                agent_id=outcome.agent_id,
-                version=outcome.version,
+                outcome,
+                len(failures),
             ) from failures[0]
 
-    def expire_due(self, limit: int = 100) -> int:
-        """Make up to ``limit`` agents' due expiries permanent; how many expired.
+    def sweep(self, limit: int = 100) -> SweepResult:
+        """Make up to ``limit`` agents' due expiries permanent.
 
         Safe to run in several processes at once: claims keep sweepers apart
-        and versions make each expiry happen exactly once.
+        and versions make each expiry happen exactly once. An agent that
+        cannot be loaded, decided or saved does not hold up the others: the
+        sweep goes on and names it in :attr:`SweepResult.failures`; its
+        claim is left to run out, and sweeps claim agents never claimed
+        before ahead of it.
         """
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidInput(
@@ -199,17 +224,18 @@ class WrapUpService:
                 field="limit",
             )
         now = self.clock.now()
+        claimed = self.store.claim_due(now, limit, self.lease)
         expired = 0
-        failure: NotificationFailed | None = None
-        for agent_id in self.store.claim_due(now, limit, self.lease):
+        failures: list[SweepFailure] = []
+        for agent_id in claimed:
             try:
                 expired += self._expire_agent(agent_id, now)
-            except NotificationFailed as error:  # saved: go on, report at the end
-                expired += error.details["expired"]
-                failure = failure or error
-        if failure is not None:
-            raise failure
-        return expired
+            except NotificationFailed as error:  # saved: count it, report it
+                expired += _expiries(error.outcome.events)
+                failures.append(SweepFailure(agent_id, error))
+            except WrapUpError as error:
+                failures.append(SweepFailure(agent_id, error))
+        return SweepResult(len(claimed), expired, tuple(failures))
 
     def _expire_agent(self, agent_id: str, now: datetime) -> int:
         for _ in range(self.attempts):
@@ -224,13 +250,8 @@ class WrapUpService:
                 self.store.save(change)
             except VersionConflict:
                 continue
-            expired = sum(isinstance(e, WrapUpCompleted) for e in decision.events)
-            try:
-                self._notify(_outcome(agent_id, stored.version + 1, decision))
-            except NotificationFailed as error:
-                error.details["expired"] = expired
-                raise
-            return expired
+            self._notify(_outcome(agent_id, stored.version + 1, decision))
+            return _expiries(decision.events)
         return 0
 
     def view(self, agent_id: str) -> AgentView:
@@ -324,15 +345,26 @@ class WrapUpService:
         return self.execute(command, command_id=command_id)
 
 
+def _expiries(events: Iterable[Event]) -> int:
+    return sum(isinstance(event, WrapUpCompleted) for event in events)
+
+
 def _outcome(agent_id: str, version: int, decision: Decision) -> Outcome:
     return Outcome(agent_id, version, decision.events, decision.history)
 
 
-def _fingerprint(command: Command) -> str:
-    """A digest of the command's value: equal commands, equal fingerprints.
+def fingerprint_of(command: Command) -> str:
+    """A digest of the command's canonical JSON form: what a retry must match.
 
-    The repr of these frozen values is deterministic (strings, numbers,
-    enums, UTC datetimes, tuples, nested frozen values) and far cheaper than
-    a canonical JSON form.
+    Sorted keys, compact separators and the schema version make it stable;
+    fields left empty (``None``) are left out, so a release that adds an
+    optional field keeps every fingerprint already stored. An assign names
+    its queue by id and leaves out the body of the queue's policy, so a
+    router's retry still matches after an administrator edits the queue.
     """
-    return hashlib.sha256(repr(command).encode()).hexdigest()
+    data = {k: v for k, v in command_to_dict(command).items() if v is not None}
+    queue = data.get("queue")
+    if isinstance(queue, dict):
+        data["queue"] = queue["queue_id"]
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()

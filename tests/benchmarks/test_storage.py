@@ -8,7 +8,7 @@ Every timed call is a real, successful extension: a pool of agents in
 wrap-up (10 extensions each, a countdown of an hour, a clock that does not
 move) is used round robin and grown between rounds when it runs out.
 
-Group ``sweep``: ``expire_due(limit=1000)`` once, when 1,000 of 10,000 or of
+Group ``sweep``: ``sweep(limit=1000)`` once, when 1,000 of 10,000 or of
 100,000 agents have a wrap-up due; the others are idle or in wrap-up with a
 deadline 50 minutes ahead, so only the due index keeps the cost flat. Every
 round starts from the same population: a fresh in-memory store, or a copy of
@@ -440,7 +440,7 @@ def _check_swept(service: WrapUpService, population: _Population) -> None:
     first = population.due[0]
     (entry,) = service.history(f"customer-{first}").entries
     assert entry.wrap_up_ended_at == SWEEP_AT - timedelta(seconds=1)
-    assert service.expire_due(limit=DUE) == 0
+    assert service.sweep(limit=DUE).expired == 0
 
 
 def _bench_sweep(
@@ -465,14 +465,14 @@ def _bench_sweep(
         finally:
             close_service(service)
 
-    expired = benchmark.pedantic(
-        WrapUpService.expire_due,
+    result = benchmark.pedantic(
+        WrapUpService.sweep,
         setup=setup,
         teardown=teardown,
         rounds=rounds,
         warmup_rounds=1,
     )
-    assert expired == DUE
+    assert result.expired == DUE
     if benchmark.disabled:  # pedantic skips the teardown then
         teardown(opened[-1], DUE)
     benchmark.extra_info.update(agents=population.size, due=DUE)

@@ -127,7 +127,7 @@ def test_a_write_to_a_locked_file_fails_with_store_locked_and_writes_nothing(
             lambda: service.extend("agent-1", "chat-1", command_id="ext-1"),
             lambda: service.classify("agent-2", "chat-2", code="late"),
             lambda: service.add_agent("agent-new"),
-            lambda: clock.advance(3600) and service.expire_due(),
+            lambda: clock.advance(3600) and service.sweep().expired,
             lambda: store.claim_due(clock.now(), 5, timedelta(seconds=30)),
         ]
         for write in commands:

@@ -104,19 +104,19 @@ def test_a_jump_forward_expires_the_chat_once_and_a_jump_back_does_not_revive_it
 
     desk.clock.set(at(3600))
     assert service.view("agent-1").chats == ()
-    assert service.expire_due() == 1
+    assert service.sweep().expired == 1
 
     desk.clock.set(at(20))
     view = service.view("agent-1")
     assert view.chats == ()
     assert view.status is Status.AVAILABLE
-    assert service.expire_due() == 0
+    assert service.sweep().expired == 0
     with pytest.raises(WrapUpError) as caught:
         service.extend("agent-1", "chat-1")
     assert caught.value.code is ErrorCode.CHAT_NOT_HELD
 
     desk.clock.set(at(7200))
-    assert service.expire_due() == 0
+    assert service.sweep().expired == 0
     assert desk.completed == {"chat-1": 1}
     assert desk.history() == {("agent-1", "chat-1"): 1}
     entry = service.history("cust-a").entries[0]
@@ -151,7 +151,7 @@ def test_a_jump_back_shows_a_longer_countdown_never_a_negative_one(
     (chat,) = service.view("agent-1").chats
     assert chat.seconds_left == 5
     desk.clock.set(at(500))
-    assert service.expire_due() == 1
+    assert service.sweep().expired == 1
     assert service.history("cust-a").entries[0].wrap_up_ended_at == at(190)
 
 
@@ -185,14 +185,15 @@ def test_a_sweep_before_and_after_a_jump_back_expires_each_agent_once(
         service.assign(agent_id, f"chat-{number}", "cust-a", SUPPORT)
         service.end_chat(agent_id, f"chat-{number}")  # deadline at 60 s
     desk.clock.set(at(61))
-    assert service.expire_due(limit=1) == 1
+    assert service.sweep(limit=1).expired == 1
     desk.clock.set(at(30))
-    assert service.expire_due() == 0
-    outcome = service.expire("agent-1", "chat-1", at(60))
-    assert outcome.events == ()
+    assert service.sweep().expired == 0
+    with pytest.raises(CommandRefused) as refused:
+        service.expire("agent-1", "chat-1", at(60))
+    assert refused.value.code is ErrorCode.WRAP_UP_NOT_DUE
     desk.clock.set(at(61))
-    assert service.expire_due() == 2
-    assert service.expire_due() == 0
+    assert service.sweep().expired == 2
+    assert service.sweep().expired == 0
     assert desk.completed == {"chat-0": 1, "chat-1": 1, "chat-2": 1}
     assert sorted(desk.history().values()) == [1, 1, 1]
     endings = {e.ending for e in service.history("cust-a").entries}
@@ -241,7 +242,7 @@ def test_random_clock_jumps_never_double_expire_or_move_a_deadline_back(
                 desk.clock.set(desk.clock.now() + timedelta(seconds=first))
                 latest = max(latest, desk.clock.now())
             elif action == "sweep":
-                service.expire_due(limit=first)
+                service.sweep(limit=first)
             else:
                 agent_id, pick = agents[first], second
                 stored = store.load(agent_id)
@@ -263,7 +264,7 @@ def test_random_clock_jumps_never_double_expire_or_move_a_deadline_back(
 
         desk.clock.set(latest + timedelta(hours=2))
         for _ in range(10):
-            if service.expire_due() == 0:
+            if service.sweep().expired == 0:
                 break
         for agent_id in agents:
             stored = store.load(agent_id)

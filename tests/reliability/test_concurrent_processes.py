@@ -2,7 +2,7 @@
 
 Four worker processes send random, conflicting commands (assign, end,
 classify, flag, extend, complete, expire) with unique command ids to the
-same three agents, two sweeper processes call ``expire_due`` in a loop, and
+same three agents, two sweeper processes call ``sweep`` in a loop, and
 all of them read one clock: wall time sped up 1,000 times, so 60 s
 wrap-ups really expire (in 60 ms) while the agents are busy, and some are
 completed or extended first. Each process logs what it was acknowledged
@@ -66,7 +66,7 @@ class Run:
             self.integrity = db.execute("PRAGMA integrity_check").fetchall()
         with SQLiteStore(self.db) as store:
             states = {}
-            for agent_id in AGENTS:
+            for agent_id in versions:  # the driven agents and the slot agents
                 stored = store.load(agent_id)
                 assert stored is not None
                 states[agent_id] = stored.state

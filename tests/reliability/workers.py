@@ -307,7 +307,7 @@ def run_worker(config: dict[str, Any]) -> None:
 
 
 def run_sweeper(config: dict[str, Any]) -> None:
-    """Call ``expire_due`` in a loop; log every completion the sweeps make."""
+    """Call ``sweep`` in a loop; log every completion the sweeps make."""
     store = SQLiteStore(config["db"], synchronous="NORMAL")
     with store, _open_log(config["log"]) as log:
         drive_sweeper(config, store, log)
@@ -349,7 +349,7 @@ def run_writer(config: dict[str, Any]) -> None:
             line({"ack": command_id, **ack_record(command_id, kind, outcome)})
             os.fsync(fd)
         if sent % 7 == 0:
-            service.expire_due(limit=5)
+            service.sweep(limit=5)
     os.close(fd)
     store.close()
 
@@ -438,8 +438,11 @@ def drive_worker(config: dict[str, Any], store: Store, log: IO[str]) -> None:
         slot = int((time.monotonic() - config["go_at"]) / config["slot_seconds"])
         if slot != last_slot:
             last_slot = slot
-            agent_id = agents[slot % len(agents)]
-            shared = ExpireWrapUp(agent_id, f"slot-{slot}", START)
+            # Every worker sends the same command with the same id: one
+            # applies it, the others must be told what it did (a replay).
+            slot_agent = f"slot-agent-{slot}"
+            service.add_agent(slot_agent, exist_ok=True)
+            shared = AssignChat(slot_agent, f"slot-{slot}", "cust-shared", QUEUES[0])
             send(f"shared-{slot}", "shared", shared)
         agent_id = rng.choice(agents)
         stored = store.load(agent_id)
@@ -494,7 +497,7 @@ def drive_sweeper(config: dict[str, Any], store: Store, log: IO[str]) -> None:
 
     _sleep_until(config["go_at"])
     while going():
-        expired += service.expire_due(limit=config["limit"])
+        expired += service.sweep(limit=config["limit"]).expired
         sweeps += 1
         time.sleep(config["pause"])
     summary = {"summary": config["name"], "sweeps": sweeps, "expired": expired}

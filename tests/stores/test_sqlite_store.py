@@ -12,6 +12,7 @@ import pytest
 from webchat_wrapup import AgentState, ErrorCode, StoreError
 from webchat_wrapup.ports import Change, Store
 from webchat_wrapup.stores import SQLiteStore
+from webchat_wrapup.stores import sqlite as sqlite_module
 from webchat_wrapup.stores.sqlite import SCHEMA_VERSION
 from webchat_wrapup.testing.contract import StoreContract
 from webchat_wrapup.testing.stateful import StoreComparison
@@ -104,3 +105,33 @@ def test_a_folder_that_does_not_exist_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as caught:
         SQLiteStore(tmp_path / "missing" / "w.db")
     assert caught.value.code is ErrorCode.STORE_UNAVAILABLE
+
+
+def _sqlite_error(name: str | None, message: str) -> sqlite3.Error:
+    error = sqlite3.OperationalError(message)
+    if name is not None:
+        error.sqlite_errorname = name  # type: ignore[attr-defined]
+    return error
+
+
+@pytest.mark.parametrize(
+    ("name", "message", "code"),
+    [
+        ("SQLITE_BUSY", "database is locked", ErrorCode.STORE_LOCKED),
+        ("SQLITE_BUSY_SNAPSHOT", "database is locked", ErrorCode.STORE_LOCKED),
+        ("SQLITE_READONLY_DBMOVED", "readonly", ErrorCode.STORE_READ_ONLY),
+        ("SQLITE_NOTADB", "file is not a database", ErrorCode.STORE_CORRUPT),
+        ("SQLITE_CORRUPT", "malformed", ErrorCode.STORE_CORRUPT),
+        ("SQLITE_FULL", "database or disk is full", ErrorCode.STORE_UNAVAILABLE),
+        # Python 3.10 has no error names: the message decides.
+        (None, "database is locked", ErrorCode.STORE_LOCKED),
+        (None, "attempt to write a readonly database", ErrorCode.STORE_READ_ONLY),
+        (None, "file is not a database", ErrorCode.STORE_CORRUPT),
+        (None, "disk I/O error", ErrorCode.STORE_UNAVAILABLE),
+    ],
+)
+def test_sqlite_errors_are_translated_by_their_result_code(
+    name: str | None, message: str, code: ErrorCode, tmp_path: Path
+) -> None:
+    error = sqlite_module._translate(_sqlite_error(name, message), str(tmp_path / "x"))
+    assert error.code is code

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from ._errors import ErrorCode, InvalidInput
+from ._errors import ErrorCode, InvalidInput, InvalidPolicy
 from ._history import AbuseFlag, Classification, EndedBy
 from ._json import document_from_dict, document_to_dict
 from ._machine import Phase, Status, status_of
@@ -104,11 +104,9 @@ class AgentState:
         return document_from_dict(cls, data)
 
 
-def _bad_capacity(capacity: object) -> InvalidInput:
-    return InvalidInput(
-        ErrorCode.INVALID_POLICY,
-        f"capacity must be a whole number from 1 to {MAX_CAPACITY}, not {capacity!r}",
-        setting="capacity",
+def _bad_capacity(capacity: object) -> InvalidPolicy:
+    return InvalidPolicy(
+        "capacity", f"must be a whole number from 1 to {MAX_CAPACITY}, not {capacity!r}"
     )
 
 

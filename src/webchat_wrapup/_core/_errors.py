@@ -2,13 +2,19 @@
 
 Every error names what was refused and why. A refused command changes
 nothing: the core only ever returns new values, so raising leaves the
-caller's state exactly as it was.
+caller's state exactly as it was. Each class owns a fixed set of codes,
+says whether trying again may help (``retryable``) and which HTTP status a
+web back end answers with (``http_status``). What a caller may need to act
+on travels as attributes, never to be parsed back out of a message.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, ClassVar
+
+MAX_MESSAGE_LENGTH = 400
+"""Messages and text details are cut to this length, whatever the input."""
 
 
 class ErrorCode(str, enum.Enum):
@@ -56,37 +62,91 @@ class ErrorCode(str, enum.Enum):
 class WrapUpError(Exception):
     """Base class of every error this library raises on purpose."""
 
+    codes: ClassVar[frozenset[ErrorCode]] = frozenset()
+    http_status: ClassVar[int] = 500
     code: ErrorCode
 
     def __init__(self, code: ErrorCode, message: str, **details: Any) -> None:
+        if code not in type(self).codes:
+            raise TypeError(f"{type(self).__name__} does not own the code {code!r}")
+        message = _short(message)
         super().__init__(message)
         self.code = code
         self.message = message
-        self.details = details
+        self.details = {
+            key: _short(value) if isinstance(value, str) else value
+            for key, value in details.items()
+        }
+
+    @property
+    def retryable(self) -> bool:
+        """True when the same call may succeed if made again a little later."""
+        return False
 
     def to_dict(self) -> dict[str, Any]:
-        """The error as JSON-ready data: ``code``, ``message`` and details."""
-        return {"code": self.code.value, "message": self.message, **self.details}
+        """The error as JSON-ready data: ``code``, ``message``, ``retryable``
+        and details."""
+        return {
+            "code": self.code.value,
+            "message": self.message,
+            "retryable": self.retryable,
+            **self.details,
+        }
+
+
+def _short(text: str) -> str:
+    if len(text) <= MAX_MESSAGE_LENGTH:
+        return text
+    return text[: MAX_MESSAGE_LENGTH - 1] + "\u2026"
 
 
 class InvalidPolicy(WrapUpError, ValueError):
     """A policy setting is out of range or contradicts another setting."""
 
-    def __init__(self, setting: str, message: str) -> None:
+    codes = frozenset({ErrorCode.INVALID_POLICY})
+    http_status = 422
+
+    def __init__(self, setting: str, reason: str) -> None:
         super().__init__(
             ErrorCode.INVALID_POLICY,
-            f"invalid policy setting {setting!r}: {message}",
+            f"invalid policy setting {setting!r}: {reason}",
             setting=setting,
+            reason=reason,
         )
         self.setting = setting
+        self.reason = self.details["reason"]
 
 
 class InvalidInput(WrapUpError, ValueError):
     """A command, instant or document carries a value that can never be valid."""
 
+    codes = frozenset(
+        {
+            ErrorCode.INVALID_INSTANT,
+            ErrorCode.INVALID_IDENTIFIER,
+            ErrorCode.INVALID_JSON,
+            ErrorCode.UNSUPPORTED_SCHEMA_VERSION,
+            ErrorCode.CLASSIFICATION_MODE_MISMATCH,
+            ErrorCode.UNKNOWN_CLASSIFICATION,
+            ErrorCode.RETIRED_CLASSIFICATION,
+            ErrorCode.CLASSIFICATION_NOT_IN_PROFILE,
+            ErrorCode.FREE_TEXT_TOO_SHORT,
+            ErrorCode.FREE_TEXT_TOO_LONG,
+            ErrorCode.ADDITIONAL_TEXT_TOO_LONG,
+            ErrorCode.CONTROL_CHARACTERS,
+            ErrorCode.ABUSE_REASON_TOO_LONG,
+            ErrorCode.INVALID_PAGE,
+            ErrorCode.INVALID_LIMIT,
+        }
+    )
+    http_status = 422
+
 
 class ChatNotHeld(WrapUpError, LookupError):
     """The acting agent does not hold the chat the command names."""
+
+    codes = frozenset({ErrorCode.CHAT_NOT_HELD})
+    http_status = 404
 
     def __init__(self, command: str, agent_id: str, chat_id: str) -> None:
         super().__init__(
@@ -100,6 +160,21 @@ class ChatNotHeld(WrapUpError, LookupError):
 
 class CommandRefused(WrapUpError, RuntimeError):
     """The command is well formed but not allowed in the current state."""
+
+    codes = frozenset(
+        {
+            ErrorCode.CHAT_ALREADY_HELD,
+            ErrorCode.CAPACITY_REACHED,
+            ErrorCode.NOT_ALLOWED_IN_PHASE,
+            ErrorCode.NO_COUNTDOWN,
+            ErrorCode.NO_EXTENSIONS_LEFT,
+            ErrorCode.EARLY_EXIT_NOT_ALLOWED,
+            ErrorCode.CLASSIFICATION_REQUIRED,
+            ErrorCode.ALREADY_FLAGGED_ABUSIVE,
+            ErrorCode.WRAP_UP_NOT_DUE,
+        }
+    )
+    http_status = 409
 
     def __init__(
         self,
@@ -115,11 +190,16 @@ class CommandRefused(WrapUpError, RuntimeError):
             command=command,
             agent_id=agent_id,
             chat_id=chat_id,
+            reason=reason,
         )
+        self.reason = self.details["reason"]
 
 
 class UnknownAgent(WrapUpError, LookupError):
     """No agent with this id has been added to the store."""
+
+    codes = frozenset({ErrorCode.UNKNOWN_AGENT})
+    http_status = 404
 
     def __init__(self, agent_id: str) -> None:
         super().__init__(
@@ -132,6 +212,9 @@ class UnknownAgent(WrapUpError, LookupError):
 class AgentExists(WrapUpError, ValueError):
     """An agent with this id has already been added."""
 
+    codes = frozenset({ErrorCode.AGENT_EXISTS})
+    http_status = 409
+
     def __init__(self, agent_id: str) -> None:
         super().__init__(
             ErrorCode.AGENT_EXISTS,
@@ -143,6 +226,9 @@ class AgentExists(WrapUpError, ValueError):
 class VersionConflict(WrapUpError, RuntimeError):
     """The agent changed since it was loaded; nothing was written."""
 
+    codes = frozenset({ErrorCode.VERSION_CONFLICT})
+    http_status = 503
+
     def __init__(self, agent_id: str, expected: int, attempts: int = 1) -> None:
         tried = "" if attempts == 1 else f" (after {attempts} attempts)"
         super().__init__(
@@ -150,13 +236,22 @@ class VersionConflict(WrapUpError, RuntimeError):
             f"agent {agent_id!r} is no longer at version {expected}{tried}; "
             "nothing was written",
             agent_id=agent_id,
-            expected_version=expected,
-            attempts=attempts,
         )
+        self.agent_id = agent_id
+        self.expected_version = expected
+        self.attempts = attempts
+
+    @property
+    def retryable(self) -> bool:
+        """Always: the agent was busy, and nothing was written."""
+        return True
 
 
 class CommandIdReused(WrapUpError, ValueError):
     """A command id already applied to a different command."""
+
+    codes = frozenset({ErrorCode.COMMAND_ID_REUSED})
+    http_status = 422
 
     def __init__(self, command_id: str) -> None:
         super().__init__(
@@ -166,9 +261,73 @@ class CommandIdReused(WrapUpError, ValueError):
         )
 
 
+_RETRYABLE_STORE_CODES = frozenset(
+    {ErrorCode.STORE_LOCKED, ErrorCode.STORE_UNAVAILABLE}
+)
+
+
 class StoreError(WrapUpError, OSError):
-    """The store cannot be used: locked, read-only, corrupt or too new."""
+    """The store cannot be used: locked, unavailable, read-only, corrupt,
+    too new or closed."""
+
+    codes = frozenset(
+        {
+            ErrorCode.STORE_LOCKED,
+            ErrorCode.STORE_READ_ONLY,
+            ErrorCode.STORE_CORRUPT,
+            ErrorCode.STORE_TOO_NEW,
+            ErrorCode.STORE_UNAVAILABLE,
+            ErrorCode.STORE_CLOSED,
+        }
+    )
+
+    @property
+    def retryable(self) -> bool:
+        """True for a locked or unreachable store; the rest need an operator."""
+        return self.code in _RETRYABLE_STORE_CODES
+
+    @property
+    def http_status(self) -> int:  # type: ignore[override]
+        """503 when worth retrying, 500 otherwise."""
+        return 503 if self.retryable else 500
 
 
 class NotificationFailed(WrapUpError, RuntimeError):
-    """The command was saved, but a subscriber raised while hearing its events."""
+    """The command was saved, but a subscriber raised while hearing its events.
+
+    ``committed`` is always true: do not retry the command; report success
+    and look into the subscriber. ``outcome`` is what the command did.
+    """
+
+    codes = frozenset({ErrorCode.NOTIFICATION_FAILED})
+    http_status = 200
+    committed: ClassVar[bool] = True
+
+    def __init__(self, message: str, outcome: Any, failures: int) -> None:
+        super().__init__(
+            ErrorCode.NOTIFICATION_FAILED,
+            message,
+            agent_id=outcome.agent_id,
+            version=outcome.version,
+        )
+        self.outcome = outcome
+        self.failures = failures
+
+
+ERROR_CLASSES: dict[ErrorCode, type[WrapUpError]] = {
+    code: cls
+    for cls in (
+        InvalidPolicy,
+        InvalidInput,
+        ChatNotHeld,
+        CommandRefused,
+        UnknownAgent,
+        AgentExists,
+        VersionConflict,
+        CommandIdReused,
+        StoreError,
+        NotificationFailed,
+    )
+    for code in cls.codes
+}
+"""The one class that raises each code."""

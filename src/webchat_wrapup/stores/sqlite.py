@@ -78,22 +78,47 @@ _INSERT_HISTORY = (
 )
 
 
+_CODES_BY_NAME: dict[str, ErrorCode] = {
+    "SQLITE_BUSY": ErrorCode.STORE_LOCKED,
+    "SQLITE_LOCKED": ErrorCode.STORE_LOCKED,
+    "SQLITE_READONLY": ErrorCode.STORE_READ_ONLY,
+    "SQLITE_CORRUPT": ErrorCode.STORE_CORRUPT,
+    "SQLITE_NOTADB": ErrorCode.STORE_CORRUPT,
+}
+"""sqlite3's result codes (``sqlite_errorname``, Python 3.11+) to ours; the
+extended codes (``SQLITE_BUSY_SNAPSHOT``, ``SQLITE_READONLY_DBMOVED``) map
+by their primary name."""
+
+
 def _translate(error: sqlite3.Error, path: str) -> StoreError:
     message = str(error)
-    lowered = message.lower()
-    if "closed database" in lowered:
-        code = ErrorCode.STORE_CLOSED
-    elif "locked" in lowered or "busy" in lowered:
-        code = ErrorCode.STORE_LOCKED
-    elif "readonly" in lowered or "read-only" in lowered:
-        code = ErrorCode.STORE_READ_ONLY
-    elif "not a database" in lowered or "malformed" in lowered:
-        code = ErrorCode.STORE_CORRUPT
-    elif "unable to open" in lowered and _unwritable(path):
-        code = ErrorCode.STORE_READ_ONLY
-    else:
-        code = ErrorCode.STORE_UNAVAILABLE
+    code = _code_of(error, path)
     return StoreError(code, f"SQLite store {path!r}: {message}", path=path)
+
+
+def _code_of(error: sqlite3.Error, path: str) -> ErrorCode:
+    lowered = str(error).lower()
+    if isinstance(error, sqlite3.ProgrammingError) and "closed" in lowered:
+        return ErrorCode.STORE_CLOSED
+    name = getattr(error, "sqlite_errorname", None)
+    if isinstance(name, str):
+        primary = "_".join(name.split("_")[:2])
+        if primary == "SQLITE_CANTOPEN" and _unwritable(path):
+            return ErrorCode.STORE_READ_ONLY
+        return _CODES_BY_NAME.get(primary, ErrorCode.STORE_UNAVAILABLE)
+    return _code_from_message(lowered, path)  # Python 3.10: no error names
+
+
+def _code_from_message(lowered: str, path: str) -> ErrorCode:
+    if "locked" in lowered or "busy" in lowered:
+        return ErrorCode.STORE_LOCKED
+    if "readonly" in lowered or "read-only" in lowered:
+        return ErrorCode.STORE_READ_ONLY
+    if "not a database" in lowered or "malformed" in lowered:
+        return ErrorCode.STORE_CORRUPT
+    if "unable to open" in lowered and _unwritable(path):
+        return ErrorCode.STORE_READ_ONLY
+    return ErrorCode.STORE_UNAVAILABLE
 
 
 def _unwritable(path: str) -> bool:

@@ -105,7 +105,7 @@ class StoreComparison(RuleBasedStateMachine):
 
     @rule(limit=st.integers(1, 3))
     def sweep(self, limit: int) -> None:
-        self.both(lambda service: service.expire_due(limit))
+        self.both(lambda service: service.sweep(limit).expired)
 
     @invariant()
     def views_agree(self) -> None:

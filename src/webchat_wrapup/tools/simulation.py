@@ -433,7 +433,7 @@ class Simulation:
             self._sweep()
 
     def _sweep(self) -> None:
-        while self.service.expire_due(limit=1000):
+        while self.service.sweep(limit=1000).expired:
             pass
 
     def _results(self, customers: list[Customer], interrupted: bool) -> Results:

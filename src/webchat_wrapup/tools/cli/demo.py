@@ -123,7 +123,7 @@ def _walk(
     clock.set(START + timedelta(seconds=380))
     write(f"[{clock.now():%H:%M:%S}] the countdown runs out")
     write(screen(service.view(AGENT)))
-    write(f"  a sweeper makes it permanent: {service.expire_due()} expired")
+    write(f"  a sweeper makes it permanent: {service.sweep().expired} expired")
     history = [
         entry
         for customer in ("cust-42", "cust-7")
