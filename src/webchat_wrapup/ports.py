@@ -74,6 +74,8 @@ class CommandRecord:
     agent_id: str
     fingerprint: str
     outcome: Outcome
+    recorded_at: datetime | None = None
+    """When the command ran (the service's clock); records are pruned by it."""
 
 
 @attrs.frozen
@@ -115,6 +117,8 @@ class SweepResult:
     claimed: int
     expired: int
     failures: tuple[SweepFailure, ...] = ()
+    pruned: int = 0
+    """Command records past their retention, deleted by this sweep."""
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON-ready data."""
@@ -122,6 +126,7 @@ class SweepResult:
             "claimed": self.claimed,
             "expired": self.expired,
             "failures": [failure.to_dict() for failure in self.failures],
+            "pruned": self.pruned,
         }
 
 
@@ -156,6 +161,15 @@ class Store(Protocol):
     def load(self, agent_id: str) -> StoredAgent | None:
         """The agent's state and version, or ``None`` if never saved."""
 
+    def load_settled(self, agent_id: str) -> StoredAgent | None:
+        """Like :meth:`load`, once every save of this agent already under way
+        (in any thread or process) has committed or rolled back.
+
+        The service asks this after refusing a command that carries a
+        command id, so that a retry racing the first attempt's save never
+        answers "refused" for a command that is about to be applied.
+        """
+
     def save(self, change: Change) -> None:
         """Write ``change`` atomically if the agent is still at its version.
 
@@ -163,11 +177,19 @@ class Store(Protocol):
         when the stored version is not ``change.expected_version`` (or, for
         version 0, when the agent exists). Raises
         :class:`~webchat_wrapup.CommandIdReused` and writes nothing when the
-        command id is already recorded.
+        command id is already recorded. Raises
+        :class:`~webchat_wrapup.CommandRefused` with the code
+        ``chat_held_by_another_agent`` and writes nothing when the new state
+        holds a chat that another agent's stored state holds: one chat, one
+        holder, across every app server.
         """
 
     def find_command(self, command_id: str) -> CommandRecord | None:
         """The record of the command saved with ``command_id``, if any."""
+
+    def prune_commands(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` command records recorded before ``before``
+        (and records with no ``recorded_at``); how many were deleted."""
 
     def history(
         self, customer_id: str, *, cursor: str | None = None, limit: int = 50
@@ -207,6 +229,9 @@ class Store(Protocol):
         """Up to ``limit`` agents with a wrap-up due at ``at``, earliest first.
 
         Each agent returned is claimed for ``lease``: no other call returns
-        it until the lease runs out or the agent is saved. The cost grows
-        with the number returned, not with the number of agents.
+        it until the lease runs out or the agent is saved. Agents never
+        claimed since their last save come before agents whose claim ran out
+        unsaved (a sweep that failed on them), so one damaged agent cannot
+        be first in every sweep. The cost grows with the number returned,
+        not with the number of agents.
         """

@@ -50,6 +50,7 @@ from .ports import (
     HistoryPage,
     Outcome,
     Store,
+    StoredAgent,
     SweepFailure,
     SweepResult,
 )
@@ -59,6 +60,8 @@ Subscriber = Callable[[Event], None]
 
 DEFAULT_ATTEMPTS = 8
 DEFAULT_LEASE = timedelta(seconds=30)
+DEFAULT_COMMAND_RETENTION = timedelta(hours=24)
+"""How long a command id is remembered: a retry within it is replayed."""
 
 
 class WrapUpService:
@@ -66,7 +69,10 @@ class WrapUpService:
 
     ``attempts`` bounds how often a command is decided again on fresh state
     after a version conflict; ``lease`` is how long a sweeper's claim on a
-    due wrap-up lasts.
+    due wrap-up lasts; ``command_retention`` is how long command records
+    (kept for retries, with copies of what the command wrote) live before
+    :meth:`sweep` prunes them. A retry older than that is decided afresh,
+    like a new command.
     """
 
     def __init__(
@@ -76,13 +82,16 @@ class WrapUpService:
         *,
         attempts: int = DEFAULT_ATTEMPTS,
         lease: timedelta = DEFAULT_LEASE,
+        command_retention: timedelta = DEFAULT_COMMAND_RETENTION,
     ) -> None:
-        if attempts < 1:
-            raise ValueError("attempts must be at least 1")
+        _check_count(attempts, "attempts")
+        _check_duration(lease, "lease")
+        _check_duration(command_retention, "command_retention")
         self.store = store
         self.clock = clock
         self.attempts = attempts
         self.lease = lease
+        self.command_retention = command_retention
         self._subscribers: list[Subscriber] = []
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
@@ -120,41 +129,47 @@ class WrapUpService:
         return state
 
     def execute(self, command: Command, *, command_id: str | None = None) -> Outcome:
-        """Decide and save ``command``; a retried ``command_id`` is replayed."""
+        """Decide and save ``command``; a retried ``command_id`` is replayed.
+
+        Every answer given for one command id agrees with what was stored:
+        a refusal is only reported once no save of the agent is under way,
+        so a retry racing its first attempt is told what the first did.
+        """
         fingerprint = None
         if command_id is not None:
             check_identifier(command_id, "command_id")
             fingerprint = fingerprint_of(command)
-        conflict: VersionConflict | None = None
+        version = 0
         # Optimistic: the command id is looked up only when the attempt
         # fails, as it must when the command already ran (its id is
         # recorded, so the save is refused, or the command no longer applies).
         for _ in range(self.attempts):
+            stored = self.store.load(command.agent_id)
+            if stored is None:
+                raise UnknownAgent(command.agent_id)
+            version = stored.version
             try:
-                outcome = self._attempt(command, command_id, fingerprint)
-            except VersionConflict as error:
-                conflict = error
+                outcome = self._attempt(stored, command, command_id, fingerprint)
+            except (VersionConflict, CommandIdReused):
                 replay = self._replay_if_recorded(command_id, fingerprint)
                 if replay is not None:
                     return replay
                 continue
-            except CommandIdReused:
+            except (CommandRefused, ChatNotHeld, InvalidInput):
                 replay = self._replay_if_recorded(command_id, fingerprint)
                 if replay is not None:
                     return replay
-                continue  # pragma: no cover - recorded by a racing writer
-            except (CommandRefused, ChatNotHeld, UnknownAgent, InvalidInput):
-                replay = self._replay_if_recorded(command_id, fingerprint)
-                if replay is not None:
-                    return replay
+                if command_id is not None and self._moved_on(stored):
+                    continue  # decided on a state a save was replacing: again
                 raise
             self._notify(outcome)
             return outcome
-        if conflict is None:  # attempts >= 1, so every path above set it
-            raise AssertionError("unreachable: no attempt was made")
-        raise VersionConflict(
-            command.agent_id, conflict.expected_version, self.attempts
-        ) from conflict
+        raise VersionConflict(command.agent_id, version, self.attempts)
+
+    def _moved_on(self, stored: StoredAgent) -> bool:
+        """True when a save of the agent committed after ``stored`` was read."""
+        settled = self.store.load_settled(stored.state.agent_id)
+        return settled is not None and settled.version != stored.version
 
     def _replay_if_recorded(
         self, command_id: str | None, fingerprint: str | None
@@ -173,18 +188,22 @@ class WrapUpService:
         return Outcome(first.agent_id, first.version, first.events, first.history, True)
 
     def _attempt(
-        self, command: Command, command_id: str | None, fingerprint: str | None
+        self,
+        stored: StoredAgent,
+        command: Command,
+        command_id: str | None,
+        fingerprint: str | None,
     ) -> Outcome:
-        stored = self.store.load(command.agent_id)
-        if stored is None:
-            raise UnknownAgent(command.agent_id)
-        decision = decide(stored.state, command, self.clock.now())
+        now = self.clock.now()
+        decision = decide(stored.state, command, now)
         if not decision.events and command_id is None:
             return Outcome(command.agent_id, stored.version)
         outcome = _outcome(command.agent_id, stored.version + 1, decision)
         record = None
         if command_id is not None and fingerprint is not None:
-            record = CommandRecord(command_id, command.agent_id, fingerprint, outcome)
+            record = CommandRecord(
+                command_id, command.agent_id, fingerprint, outcome, now
+            )
         change = Change(
             command.agent_id, stored.version, decision.state, decision.history, record
         )
@@ -217,12 +236,7 @@ class WrapUpService:
         claim is left to run out, and sweeps claim agents never claimed
         before ahead of it.
         """
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidInput(
-                ErrorCode.INVALID_LIMIT,
-                f"a sweep's limit must be a whole number of at least 1, not {limit!r}",
-                field="limit",
-            )
+        _check_count(limit, "limit")
         now = self.clock.now()
         claimed = self.store.claim_due(now, limit, self.lease)
         expired = 0
@@ -235,7 +249,15 @@ class WrapUpService:
                 failures.append(SweepFailure(agent_id, error))
             except WrapUpError as error:
                 failures.append(SweepFailure(agent_id, error))
-        return SweepResult(len(claimed), expired, tuple(failures))
+        pruned = self.store.prune_commands(now - self.command_retention, limit)
+        return SweepResult(len(claimed), expired, tuple(failures), pruned)
+
+    def prune_commands(self, limit: int = 1000) -> int:
+        """Delete up to ``limit`` command records older than the retention;
+        how many were deleted (:meth:`sweep` does this as it goes)."""
+        _check_count(limit, "limit")
+        before = self.clock.now() - self.command_retention
+        return self.store.prune_commands(before, limit)
 
     def _expire_agent(self, agent_id: str, now: datetime) -> int:
         for _ in range(self.attempts):
@@ -343,6 +365,24 @@ class WrapUpService:
         """Make one expiry permanent (does nothing if it is not due)."""
         command = ExpireWrapUp(agent_id, chat_id, deadline)
         return self.execute(command, command_id=command_id)
+
+
+def _check_count(value: object, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10**9:
+        raise InvalidInput(
+            ErrorCode.INVALID_LIMIT,
+            f"{what} must be a whole number from 1 to 10**9, not {value!r}",
+            field=what,
+        )
+
+
+def _check_duration(value: object, what: str) -> None:
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise InvalidInput(
+            ErrorCode.INVALID_LIMIT,
+            f"{what} must be a positive timedelta, not {value!r}",
+            field=what,
+        )
 
 
 def _expiries(events: Iterable[Event]) -> int:

@@ -44,6 +44,7 @@ class ErrorCode(str, enum.Enum):
     CLASSIFICATION_REQUIRED = "classification_required"
     ALREADY_FLAGGED_ABUSIVE = "already_flagged_abusive"
     WRAP_UP_NOT_DUE = "wrap_up_not_due"
+    CHAT_HELD_BY_ANOTHER_AGENT = "chat_held_by_another_agent"
     INVALID_PAGE = "invalid_page"
     INVALID_LIMIT = "invalid_limit"
     UNKNOWN_AGENT = "unknown_agent"
@@ -172,6 +173,7 @@ class CommandRefused(WrapUpError, RuntimeError):
             ErrorCode.CLASSIFICATION_REQUIRED,
             ErrorCode.ALREADY_FLAGGED_ABUSIVE,
             ErrorCode.WRAP_UP_NOT_DUE,
+            ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
         }
     )
     http_status = 409

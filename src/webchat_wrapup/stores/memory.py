@@ -8,19 +8,32 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from .._core._errors import CommandIdReused, ErrorCode, StoreError, VersionConflict
+from .._core._agent import Chat
+from .._core._errors import (
+    CommandIdReused,
+    CommandRefused,
+    ErrorCode,
+    StoreError,
+    VersionConflict,
+)
 from .._core._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
 from ._codec import instant_to_micros
 from ._paging import check_limit, decode_cursor, encode_cursor
 
+_DueEntry = tuple[bool, datetime, int, str]
+"""(claimed since the last save, next deadline, version, agent id)."""
+
 
 class MemoryStore:
     """Keeps everything in dictionaries behind one lock.
 
-    Due wrap-ups sit in a heap keyed by each agent's next deadline; entries
-    made stale by a later save are dropped when they reach the top, so
-    claiming costs grow with the number due, not with the number of agents.
+    Due wrap-ups sit in a heap keyed by whether the agent was claimed since
+    its last save, then by its next deadline; entries made stale by a later
+    save are dropped when they reach the top, so claiming costs grow with
+    the number due, not with the number of agents. When stale entries
+    outnumber the live ones the heap is rebuilt, so it stays within twice
+    the number of agents however often one agent is saved.
     """
 
     def __init__(self) -> None:
@@ -29,8 +42,9 @@ class MemoryStore:
         self._commands: dict[str, CommandRecord] = {}
         self._history: dict[str, list[tuple[int, int, ContactHistoryEntry]]] = {}
         self._written = 0
-        self._due: list[tuple[datetime, int, str]] = []
+        self._due: list[_DueEntry] = []
         self._claims: dict[str, datetime] = {}
+        self._holders: dict[str, str] = {}
         self._closed = False
 
     def close(self) -> None:
@@ -53,6 +67,12 @@ class MemoryStore:
             self._check_open()
         return self._agents.get(agent_id)
 
+    def load_settled(self, agent_id: str) -> StoredAgent | None:
+        """The agent once any save under way has finished (saves hold the lock)."""
+        self._check_open()
+        with self._lock:
+            return self._agents.get(agent_id)
+
     def save(self, change: Change) -> None:
         """Write ``change`` if the agent is still at the expected version."""
         self._check_open()
@@ -64,6 +84,8 @@ class MemoryStore:
             record = change.command
             if record is not None and record.command_id in self._commands:
                 raise CommandIdReused(record.command_id)
+            old = () if current is None else current.state.chats
+            self._hold(change.agent_id, old, change.state.chats)
             stored = StoredAgent(change.state, version + 1)
             self._agents[change.agent_id] = stored
             if record is not None:
@@ -73,7 +95,38 @@ class MemoryStore:
             self._claims.pop(change.agent_id, None)
             deadline = change.state.next_deadline()
             if deadline is not None:
-                heapq.heappush(self._due, (deadline, version + 1, change.agent_id))
+                self._push_due((False, deadline, version + 1, change.agent_id))
+
+    def _hold(
+        self, agent_id: str, old: tuple[Chat, ...], new: tuple[Chat, ...]
+    ) -> None:
+        """Record who holds each chat; refuse a chat another agent holds."""
+        old_ids = {chat.chat_id for chat in old}
+        new_ids = {chat.chat_id for chat in new}
+        for chat_id in new_ids - old_ids:
+            holder = self._holders.get(chat_id, agent_id)
+            if holder != agent_id:
+                raise CommandRefused(
+                    ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
+                    "save",
+                    agent_id,
+                    chat_id,
+                    f"agent {holder!r} holds it",
+                )
+        for chat_id in old_ids - new_ids:
+            self._holders.pop(chat_id, None)
+        for chat_id in new_ids - old_ids:
+            self._holders[chat_id] = agent_id
+
+    def _push_due(self, entry: _DueEntry) -> None:
+        heapq.heappush(self._due, entry)
+        if len(self._due) > 2 * len(self._agents) + 64:
+            self._due = [item for item in self._due if self._is_live(item)]
+            heapq.heapify(self._due)
+
+    def _is_live(self, item: _DueEntry) -> bool:
+        stored = self._agents.get(item[3])
+        return stored is not None and stored.version == item[2]
 
     def _add_entry(self, entry: ContactHistoryEntry) -> None:
         self._written += 1
@@ -85,6 +138,19 @@ class MemoryStore:
         """The record saved with ``command_id``, if any."""
         self._check_open()
         return self._commands.get(command_id)
+
+    def prune_commands(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` records recorded before ``before``."""
+        self._check_open()
+        with self._lock:
+            old = [
+                command_id
+                for command_id, record in self._commands.items()
+                if record.recorded_at is None or record.recorded_at < before
+            ][:limit]
+            for command_id in old:
+                del self._commands[command_id]
+        return len(old)
 
     def history(
         self, customer_id: str, *, cursor: str | None = None, limit: int = 50
@@ -117,21 +183,31 @@ class MemoryStore:
         """Claim up to ``limit`` agents with a wrap-up due at ``at``."""
         self._check_open()
         claimed: list[str] = []
-        retry: list[tuple[datetime, int, str]] = []
         with self._lock:
-            while self._due and len(claimed) < limit and self._due[0][0] <= at:
-                item = heapq.heappop(self._due)
-                _, version, agent_id = item
-                stored = self._agents.get(agent_id)
-                if stored is None or stored.version != version:
-                    continue
-                held_until = self._claims.get(agent_id)
-                if held_until is not None and held_until > at:
-                    retry.append(item)
-                    continue
-                self._claims[agent_id] = at + lease
-                retry.append(item)
-                claimed.append(agent_id)
-            for item in retry:
-                heapq.heappush(self._due, item)
+            for first in (False, True):  # never claimed, then claims run out
+                claimed += self._claim(first, at, limit - len(claimed), lease)
+        return claimed
+
+    def _claim(
+        self, claimed_before: bool, at: datetime, limit: int, lease: timedelta
+    ) -> list[str]:
+        claimed: list[str] = []
+        later: list[_DueEntry] = []
+        due = self._due
+        while due and len(claimed) < limit and due[0][0] == claimed_before:
+            item = heapq.heappop(due)
+            if item[1] > at:
+                later.append(item)
+                break
+            if not self._is_live(item):
+                continue
+            held_until = self._claims.get(item[3])
+            if held_until is not None and held_until > at:
+                later.append(item)
+                continue
+            self._claims[item[3]] = at + lease
+            later.append((True, item[1], item[2], item[3]))
+            claimed.append(item[3])
+        for item in later:
+            heapq.heappush(due, item)
         return claimed

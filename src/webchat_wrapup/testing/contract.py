@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -26,6 +27,7 @@ from .._core._commands import AssignChat, EndChat, ExtendWrapUp
 from .._core._decide import decide
 from .._core._errors import (
     CommandIdReused,
+    CommandRefused,
     ErrorCode,
     InvalidInput,
     StoreError,
@@ -48,8 +50,9 @@ def _at(seconds: float) -> datetime:
 def _in_wrap_up(agent_id: str, ended: float, countdown: int = 60) -> AgentState:
     policy = QueuePolicy("support", WrapUpPolicy(countdown_seconds=countdown))
     state = AgentState.new(agent_id)
-    state = decide(state, AssignChat(agent_id, "chat-1", "cust-1", policy), T0).state
-    return decide(state, EndChat(agent_id, "chat-1"), _at(ended)).state
+    chat_id = f"chat-of-{agent_id}"  # one chat, one holder: ids differ by agent
+    state = decide(state, AssignChat(agent_id, chat_id, "cust-1", policy), T0).state
+    return decide(state, EndChat(agent_id, chat_id), _at(ended)).state
 
 
 def _entry(customer_id: str, chat_id: str, ended: float) -> ContactHistoryEntry:
@@ -71,8 +74,20 @@ def _entry(customer_id: str, chat_id: str, ended: float) -> ContactHistoryEntry:
     )
 
 
-def _record(command_id: str, agent_id: str = "agent-1") -> CommandRecord:
-    return CommandRecord(command_id, agent_id, "fingerprint", Outcome(agent_id, 2))
+def _record(
+    command_id: str, agent_id: str = "agent-1", recorded: float | None = 0
+) -> CommandRecord:
+    at = None if recorded is None else _at(recorded)
+    return CommandRecord(command_id, agent_id, "fingerprint", Outcome(agent_id, 2), at)
+
+
+def _holding(agent_id: str, *chat_ids: str) -> AgentState:
+    policy = QueuePolicy("support")
+    state = AgentState.new(agent_id, capacity=10)
+    for chat_id in chat_ids:
+        assign = AssignChat(agent_id, chat_id, "cust-1", policy)
+        state = decide(state, assign, T0).state
+    return state
 
 
 class StoreContract:
@@ -209,6 +224,95 @@ class StoreContract:
     def test_an_unknown_command_id_has_no_record(self, store: Store) -> None:
         assert store.find_command("never") is None
 
+    def test_a_record_keeps_when_it_was_recorded(self, store: Store) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1"), (), _record("c")))
+        found = store.find_command("c")
+        assert found is not None
+        assert found.recorded_at == _at(0)
+
+    def test_records_older_than_the_horizon_are_pruned_up_to_the_limit(
+        self, store: Store
+    ) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        for number in range(5):
+            record = _record(f"old-{number}", recorded=number)
+            change = Change("agent-1", number + 1, AgentState.new("agent-1"))
+            store.save(attrs.evolve(change, command=record))
+        young = _record("young", recorded=100)
+        store.save(Change("agent-1", 6, AgentState.new("agent-1"), (), young))
+        assert store.prune_commands(_at(50), 3) == 3
+        assert store.prune_commands(_at(50), 3) == 2
+        assert store.prune_commands(_at(50), 3) == 0
+        assert all(store.find_command(f"old-{n}") is None for n in range(5))
+        assert store.find_command("young") == young
+
+    def test_a_record_without_a_time_counts_as_old(self, store: Store) -> None:
+        record = _record("timeless", recorded=None)
+        store.save(Change("agent-1", 0, AgentState.new("agent-1"), (), record))
+        assert store.prune_commands(T0, 10) == 1
+        assert store.find_command("timeless") is None
+
+    def test_a_settled_load_sees_the_latest_save(self, store: Store) -> None:
+        assert store.load_settled("agent-1") is None
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        store.save(Change("agent-1", 1, _holding("agent-1", "chat-1")))
+        settled = store.load_settled("agent-1")
+        assert settled is not None
+        assert settled.version == 2
+        assert settled == store.load("agent-1")
+
+    # One chat, one holder
+
+    def test_a_chat_held_by_one_agent_cannot_be_saved_for_another(
+        self, store: Store
+    ) -> None:
+        store.save(Change("agent-1", 0, _holding("agent-1", "chat-1")))
+        store.save(Change("agent-2", 0, AgentState.new("agent-2")))
+        with pytest.raises(CommandRefused) as refused:
+            store.save(Change("agent-2", 1, _holding("agent-2", "chat-1")))
+        assert refused.value.code is ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT
+        stored = store.load("agent-2")
+        assert stored is not None
+        assert (stored.version, stored.state.chats) == (1, ())
+
+    def test_a_chat_released_by_one_agent_may_be_held_by_another(
+        self, store: Store
+    ) -> None:
+        store.save(Change("agent-1", 0, _holding("agent-1", "chat-1", "chat-2")))
+        store.save(Change("agent-1", 1, _holding("agent-1", "chat-2")))
+        store.save(Change("agent-2", 0, _holding("agent-2", "chat-1")))
+        with pytest.raises(CommandRefused):
+            store.save(Change("agent-2", 1, _holding("agent-2", "chat-1", "chat-2")))
+        loaded = store.load("agent-2")
+        assert loaded is not None
+        assert [chat.chat_id for chat in loaded.state.chats] == ["chat-1"]
+
+    def test_of_two_agents_taking_one_chat_at_once_exactly_one_holds_it(
+        self, store: Store
+    ) -> None:
+        agents = [f"agent-{number}" for number in range(6)]
+        for agent_id in agents:
+            store.save(Change(agent_id, 0, AgentState.new(agent_id)))
+        barrier = threading.Barrier(len(agents))
+        won: list[str] = []
+
+        def take(agent_id: str) -> None:
+            barrier.wait()
+            try:
+                store.save(Change(agent_id, 1, _holding(agent_id, "chat-x")))
+            except CommandRefused:
+                return
+            won.append(agent_id)
+
+        threads = [threading.Thread(target=take, args=(a,)) for a in agents]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(won) == 1
+        holders = [a for a in agents if (s := store.load(a)) and s.state.chats]
+        assert holders == won
+
     def test_history_is_ordered_by_the_end_of_wrap_up(self, store: Store) -> None:
         store.save(Change("agent-1", 0, AgentState.new("agent-1")))
         late, early = _entry("cust-1", "chat-1", 50), _entry("cust-1", "chat-2", 10)
@@ -343,12 +447,23 @@ class StoreContract:
         assert store.claim_due(_at(61), 10, LEASE) == []
         assert store.claim_due(_at(60) + LEASE, 10, LEASE) == ["agent-1"]
 
+    def test_agents_never_claimed_come_before_claims_that_ran_out(
+        self, store: Store
+    ) -> None:
+        for number, ended in enumerate((0, 5, 10)):
+            agent_id = f"agent-{number}"
+            store.save(Change(agent_id, 0, _in_wrap_up(agent_id, ended)))
+        # agent-0 (earliest) is claimed, then its sweep fails: no save.
+        assert store.claim_due(_at(200), 1, LEASE) == ["agent-0"]
+        later = _at(200) + LEASE
+        assert store.claim_due(later, 3, LEASE) == ["agent-1", "agent-2", "agent-0"]
+
     def test_saving_an_agent_releases_its_claim(self, store: Store) -> None:
         store.save(Change("agent-1", 0, _in_wrap_up("agent-1", 0, countdown=10)))
         assert store.claim_due(_at(10), 10, LEASE) == ["agent-1"]
         extended = decide(
             _in_wrap_up("agent-1", 0, countdown=10),
-            ExtendWrapUp("agent-1", "chat-1"),
+            ExtendWrapUp("agent-1", "chat-of-agent-1"),
             _at(5),
         ).state
         store.save(Change("agent-1", 1, extended))
