@@ -2,8 +2,8 @@
 
 ```toml
 [defaults]
-countdown_seconds = 60
-max_extensions = 3
+countdown_seconds = 90
+max_extensions = 2
 classification = "dropdown"
 options = [
   { code = "refund", label = "Refund", group = "Billing" },
@@ -12,7 +12,7 @@ options = [
 
 [queues.sales]
 countdown_seconds = 45
-max_extensions = 2
+max_extensions = 1
 
 [profiles.trainee]
 codes = ["refund"]
@@ -171,8 +171,8 @@ class PolicyFile:
 def seed_product_policies() -> PolicyFile:
     """One queue, :data:`SEED_QUEUE`, with every setting at the library's default.
 
-    That is the seed product's wrap-up: a 60 s countdown and three
-    extensions of 60 s (the numbers live in :class:`WrapUpPolicy`).
+    The defaults of :class:`WrapUpPolicy` are the seed product's wrap-up
+    (:func:`describe_seed_wrap_up` says it in words).
     """
     return parse_policy_file({"queues": {SEED_QUEUE: {}}}, "seed defaults")
 

@@ -28,7 +28,7 @@ from ..policy_file import (
     seed_product_policies,
 )
 from ..report import build_report
-from ..runs import EPOCH, next_run_label
+from ..runs import EPOCH, next_run_label, run_label
 from ..simulation import (
     DEFAULT_ARRIVALS_PER_HOUR,
     Results,
@@ -169,7 +169,9 @@ def _report_parser(commands: Any, database: argparse.ArgumentParser) -> None:
     report.add_argument(
         "--format", choices=["table", "csv", "json"], default="table", dest="form"
     )
-    report.add_argument("--run", help="only this simulation run (e.g. sim1-1)")
+    report.add_argument(
+        "--run", help=f"only this simulation run (e.g. {run_label(1, 2)})"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
