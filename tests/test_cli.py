@@ -12,7 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+import attrs
 import pytest
+
+from webchat_wrapup.stores import SQLiteStore
+from webchat_wrapup.tools.simulation import SimulationSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "examples" / "policy.toml"
@@ -49,6 +53,19 @@ def test_every_subcommand_has_help(command: list[str]) -> None:
     result = run(*command, "--help")
     assert result.returncode == 0
     assert "usage: webchat-wrapup" in result.stdout
+
+
+def test_the_simulate_help_shows_the_settings_classes_defaults() -> None:
+    help_text = " ".join(run("simulate", "--help").stdout.split())
+    options = help_text.split("options:")[1]
+    for field in attrs.fields(SimulationSettings):
+        if field.name == "arrivals_per_hour":
+            continue
+        default = field.default
+        shown = f"{default:g}" if isinstance(default, float) else str(default)
+        flag = "--" + field.name.replace("_", "-")
+        described = options.split(f"{flag} ")[1].split(" --")[0]
+        assert described.endswith(f"(default: {shown})"), field.name
 
 
 def test_the_console_script_is_installed() -> None:
@@ -162,6 +179,36 @@ def test_simulate_then_report_on_sqlite(tmp_path: Path) -> None:
     assert "wrap-up time and extensions" in report.stdout
 
 
+def test_simulate_without_a_policy_file_runs_the_seed_products_defaults(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "day.db"
+    everyone_forgets = ["--forget-share", "1"]
+    result = run(
+        "simulate", "--db", database, "--agents", "3", "--hours", "1", *everyone_forgets
+    )
+    assert result.returncode == 0, result.stderr
+    assert "seed defaults" in result.stdout
+    with SQLiteStore(database) as store:
+        entries = list(store.all_history())
+    assert entries
+    assert {entry.queue_id for entry in entries} == {"webchat"}
+    # Every agent let the wrap-up run out: 60 s each.
+    for entry in entries:
+        seconds = (entry.wrap_up_ended_at - entry.wrap_up_started_at).total_seconds()
+        assert (seconds, entry.ending.value) == (60, "expired")
+
+
+def test_occupancy_stays_sensible_when_nobody_abandons() -> None:
+    result = run("simulate", "--memory", "--patience-seconds", "100000000", *SMALL[:4])
+    assert result.returncode == 0, result.stderr
+    line = next(
+        line for line in result.stdout.splitlines() if line.startswith("agent occ")
+    )
+    percent = float(line.split()[-1].rstrip("%"))
+    assert 0 < percent <= 100
+
+
 def test_simulate_is_deterministic_for_a_seed(tmp_path: Path) -> None:
     first = run("simulate", POLICY, "--memory", "--seed", "7", *SMALL)
     second = run("simulate", POLICY, "--memory", "--seed", "7", *SMALL)
@@ -270,6 +317,50 @@ def test_simulate_refuses_a_versus_file_with_other_queues(tmp_path: Path) -> Non
     other = tmp_path / "other.toml"
     other.write_text("[queues.vip]\n")
     refused(run("simulate", POLICY, "--versus", other, "--memory"), "same queues")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["demo"],
+        ["policy", "check", str(POLICY)],
+        ["simulate", str(POLICY), "--memory", *SMALL],
+        ["--help"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_a_reader_gone_before_the_output_gets_no_broken_pipe_message(
+    command: list[str],
+) -> None:
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "webchat_wrapup", *command],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(writer)
+    assert result.stderr == ""
+    assert result.returncode in (0, 1)
+
+
+def test_a_report_piped_into_head_ends_quietly(tmp_path: Path) -> None:
+    database = tmp_path / "day.db"
+    assert run("simulate", POLICY, "--db", database, *SMALL).returncode == 0
+    result = subprocess.run(
+        f"'{sys.executable}' -m webchat_wrapup report --db '{database}' "
+        "--format json | head -n 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout == "{\n"
+    assert result.stderr == ""
 
 
 def test_report_without_a_database_says_so(tmp_path: Path) -> None:

@@ -6,11 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from webchat_wrapup import DropdownClassification, ExpiryRule, FreeTextClassification
+from webchat_wrapup import (
+    AgentState,
+    DropdownClassification,
+    ExpiryRule,
+    FreeTextClassification,
+    InvalidInput,
+    QueuePolicy,
+)
+from webchat_wrapup._core._agent import MAX_CAPACITY
 from webchat_wrapup.tools.policy_file import (
     PolicyFileError,
+    describe_seed_wrap_up,
     load_policy_file,
     parse_policy_file,
+    seed_product_policies,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,3 +160,36 @@ def test_an_inherited_bad_value_is_blamed_on_the_defaults() -> None:
     with pytest.raises(PolicyFileError) as caught:
         parse_policy_file(data, "day.toml")
     assert caught.value.key == "queues.q.countdown_seconds"
+
+
+def test_a_queue_with_no_settings_gets_the_librarys_own_defaults() -> None:
+    policies = parse_policy_file({"queues": {"q": {}}})
+    assert policies.queues["q"] == QueuePolicy("q")
+    assert policies.queue_capacity["q"] == AgentState.new("a").capacity
+    assert policies.agent("anyone").capacity == AgentState.new("a").capacity
+
+
+def test_the_seed_products_defaults_are_sixty_seconds_and_three_extensions() -> None:
+    (policy,) = seed_product_policies().queues.values()
+    wrap_up = policy.wrap_up
+    assert (wrap_up.countdown_seconds, wrap_up.max_extensions) == (60, 3)
+    assert wrap_up.extension_seconds == 60
+    assert describe_seed_wrap_up() == "a 60 s countdown, 3 extensions of 60 s"
+
+
+@pytest.mark.parametrize("capacity", [0, MAX_CAPACITY + 1])
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [("queues", "queues.q.capacity"), ("agents", "agents.a.capacity")],
+)
+def test_a_capacity_is_refused_exactly_as_the_library_refuses_it(
+    capacity: int, section: str, key: str
+) -> None:
+    with pytest.raises(InvalidInput) as core:
+        AgentState.new("a", capacity=capacity)
+    data: dict[str, object] = {"queues": {"q": {}}}
+    data[section] = {key.split(".")[1]: {"capacity": capacity}}
+    with pytest.raises(PolicyFileError) as caught:
+        parse_policy_file(data, "day.toml")
+    assert caught.value.key == key
+    assert caught.value.problem == core.value.message

@@ -14,8 +14,8 @@ from webchat_wrapup.clocks import ManualClock
 from webchat_wrapup.service import WrapUpService
 from webchat_wrapup.stores import MemoryStore
 from webchat_wrapup.tools.policy_file import parse_policy_file
+from webchat_wrapup.tools.runs import EPOCH
 from webchat_wrapup.tools.simulation import (
-    START,
     Customer,
     Simulation,
     SimulationSettings,
@@ -37,7 +37,7 @@ POLICIES = {
 def simulate(policy: dict[str, object], day: SimulationSettings) -> object:
     policies = parse_policy_file(policy)
     customers = draw_traffic(day, sorted(policies.queues))
-    service = WrapUpService(MemoryStore(), ManualClock(START))
+    service = WrapUpService(MemoryStore(), ManualClock(EPOCH))
     results = Simulation(service, policies, day, run="t").run_day(customers)
     return results, customers, service
 
@@ -103,7 +103,7 @@ def test_an_extended_wrap_up_expires_at_its_new_deadline() -> None:
     day = SimulationSettings(agents=1, hours=1, patience_seconds=30)
     first = Customer(1, "q", 0.0, 20.0, 30.0, True, 8.0, True, True, False, 0.1)
     second = attrs.evolve(first, number=2, arrives=100.0, extends=False)
-    service = WrapUpService(MemoryStore(), ManualClock(START))
+    service = WrapUpService(MemoryStore(), ManualClock(EPOCH))
     simulation = Simulation(service, policies, day, run="t")
     simulation._on_end = _extend_then_forget(simulation)  # type: ignore[method-assign]
     results = simulation.run_day([first, second])
@@ -113,9 +113,9 @@ def test_an_extended_wrap_up_expires_at_its_new_deadline() -> None:
     assert first_entry.extensions_used == 1
     wrap_up = first_entry.wrap_up_ended_at - first_entry.wrap_up_started_at
     assert wrap_up.total_seconds() == 20
-    # 20 s of wrap-up for the first chat, 10 s for the second, over a day whose
-    # last event (the second wrap-up's deadline) is at 130 s.
-    assert results.wrap_up_share == pytest.approx(30 / 130)
+    # 20 s of wrap-up for the first chat, 10 s for the second, over the
+    # one-hour day (everything drained at 130 s, well within it).
+    assert results.wrap_up_share == pytest.approx(30 / 3600)
 
 
 def _extend_then_forget(simulation: Simulation) -> Any:
@@ -125,9 +125,34 @@ def _extend_then_forget(simulation: Simulation) -> Any:
         customer = simulation._chats[chat_id][0]
         original(chat_id)
         if customer.extends:
-            simulation._at(simulation._now + 5, "extend", chat_id)
+            simulation._at(simulation._now + 5, simulation._on_extend, chat_id)
 
     return on_end
+
+
+def test_customers_who_never_abandon_leave_occupancy_sensible() -> None:
+    # Their abandonments are scheduled a thousand days on, long after every
+    # chat was answered: they must not stretch the measured day.
+    day = SimulationSettings(
+        agents=2, hours=1, patience_seconds=100_000_000, arrivals_per_hour={"sales": 40}
+    )
+    results, _, _ = simulate(POLICIES, day)  # type: ignore[misc]
+    assert results.abandoned == 0
+    assert 0.5 < results.occupancy <= 1
+    assert 0 < results.wrap_up_share < results.occupancy
+
+
+def test_the_day_is_measured_until_the_last_chat_drains() -> None:
+    # One customer, arriving just before the day ends: the agent's chat and
+    # wrap-up run past the end of the day and count in full.
+    policies = parse_policy_file({"queues": {"q": {"countdown_seconds": 10}}})
+    day = SimulationSettings(agents=1, hours=1, patience_seconds=30)
+    late = Customer(1, "q", 3590.0, 50.0, 30.0, True, 5.0, False, True, False, 0.1)
+    service = WrapUpService(MemoryStore(), ManualClock(EPOCH))
+    results = Simulation(service, policies, day, run="t").run_day([late])
+    # 50 s of chat then 10 s of wrap-up, over the hour plus 50 s of drain.
+    assert results.occupancy == pytest.approx(60 / 3650)
+    assert results.wrap_up_share == pytest.approx(10 / 3650)
 
 
 def test_more_wrap_up_time_means_more_time_in_wrap_up() -> None:

@@ -20,8 +20,8 @@ from webchat_wrapup.clocks import ManualClock
 from webchat_wrapup.service import WrapUpService
 from webchat_wrapup.stores import MemoryStore, SQLiteStore
 from webchat_wrapup.tools.policy_file import PolicyFile, load_policy_file
+from webchat_wrapup.tools.runs import EPOCH
 from webchat_wrapup.tools.simulation import (
-    START,
     Results,
     Simulation,
     SimulationSettings,
@@ -70,7 +70,7 @@ def simulate(
 ) -> tuple[Results, float, float]:
     customers = draw_traffic(settings, sorted(policies.queues))
     store = TimedStore(make_store())
-    service = WrapUpService(store, ManualClock(START))  # type: ignore[arg-type]
+    service = WrapUpService(store, ManualClock(EPOCH))  # type: ignore[arg-type]
     started = time.perf_counter()
     results = Simulation(service, policies, settings, run="bench").run_day(customers)
     elapsed = time.perf_counter() - started

@@ -2,8 +2,8 @@
 
 ```toml
 [defaults]
-countdown_seconds = 60
-max_extensions = 3
+countdown_seconds = 90
+max_extensions = 2
 classification = "dropdown"
 options = [
   { code = "refund", label = "Refund", group = "Billing" },
@@ -12,7 +12,7 @@ options = [
 
 [queues.sales]
 countdown_seconds = 45
-max_extensions = 2
+max_extensions = 1
 
 [profiles.trainee]
 codes = ["refund"]
@@ -23,8 +23,11 @@ capacity = 2
 ```
 
 Every queue inherits every setting from ``[defaults]`` and may override
-any of them (``options`` is replaced as a whole). Every error names the
-file, the key and what is wrong.
+any of them (``options`` is replaced as a whole). A key given nowhere takes
+the default of the policy class it feeds (:class:`WrapUpPolicy`,
+:class:`ClassificationPolicy`, :class:`FreeTextClassification`,
+:meth:`AgentState.new`), so the file can never disagree with the library.
+Every error names the file, the key and what is wrong.
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ from typing import Any
 
 import attrs
 
-from .._core._agent import MAX_CAPACITY
-from .._core._errors import ErrorCode, InvalidPolicy, WrapUpError
+from .._core._agent import AgentState
+from .._core._errors import ErrorCode, InvalidInput, InvalidPolicy, WrapUpError
 from .._core._policy import (
     ClassificationOption,
     ClassificationPolicy,
@@ -71,14 +74,54 @@ _SETTINGS: dict[str, type | tuple[type, ...]] = {
 }
 """Every key a ``[defaults]`` or ``[queues.NAME]`` section may hold."""
 
+_WRAP_UP_KEYS = {
+    "wrap_up": "enabled",
+    "countdown_seconds": "countdown_seconds",
+    "extension_seconds": "extension_seconds",
+    "max_extensions": "max_extensions",
+    "early_exit": "early_exit_allowed",
+}
+"""File key: the :class:`WrapUpPolicy` field it sets."""
+
+_CLASSIFICATION_KEYS = {
+    "required": "required",
+    "on_expiry": "on_expiry",
+    "timeout_default": "timeout_default",
+    "additional_text_max_length": "additional_text_max_length",
+}
+"""File key: the :class:`ClassificationPolicy` field it sets."""
+
+_FREE_TEXT_KEYS = {
+    "free_text_min_length": "min_length",
+    "free_text_max_length": "max_length",
+}
+"""File key: the :class:`FreeTextClassification` field it sets."""
+
 _FILE_KEY_OF_SETTING = {
-    "enabled": "wrap_up",
-    "early_exit_allowed": "early_exit",
-    "min_length": "free_text_min_length",
-    "max_length": "free_text_max_length",
+    **{
+        setting: key
+        for keys in (_WRAP_UP_KEYS, _CLASSIFICATION_KEYS, _FREE_TEXT_KEYS)
+        for key, setting in keys.items()
+    },
     "choices": "classification",
     "queue_id": "queues",
 }
+"""The file key to blame for an error the policy classes raise."""
+
+
+def class_default(cls: type, name: str) -> Any:
+    """The default of the attrs field ``name`` of ``cls``: the one source of it."""
+    return getattr(attrs.fields(cls), name).default
+
+
+DEFAULT_CLASSIFICATION: str = class_default(ClassificationPolicy, "choices").kind
+"""``dropdown`` or ``free_text``: the mode of ``ClassificationPolicy()``."""
+
+DEFAULT_CAPACITY: int = class_default(AgentState, "capacity")
+"""The capacity of an agent and a queue that the file gives none."""
+
+SEED_QUEUE = "webchat"
+"""The one queue of :func:`seed_product_policies`."""
 
 _TOP_LEVEL = {"defaults", "queues", "profiles", "agents", "simulation"}
 
@@ -97,6 +140,7 @@ class PolicyFileError(InvalidPolicy):
         self.setting = key
         self.file = source
         self.key = key
+        self.problem = message
 
 
 @attrs.frozen
@@ -122,6 +166,24 @@ class PolicyFile:
     def agent(self, agent_id: str) -> AgentSettings:
         """The settings of ``agent_id``: its own section, or the defaults."""
         return self.agents.get(agent_id, AgentSettings(self.default_capacity, None))
+
+
+def seed_product_policies() -> PolicyFile:
+    """One queue, :data:`SEED_QUEUE`, with every setting at the library's default.
+
+    The defaults of :class:`WrapUpPolicy` are the seed product's wrap-up
+    (:func:`describe_seed_wrap_up` says it in words).
+    """
+    return parse_policy_file({"queues": {SEED_QUEUE: {}}}, "seed defaults")
+
+
+def describe_seed_wrap_up() -> str:
+    """The seed product's wrap-up in words, for help text."""
+    wrap_up = WrapUpPolicy()
+    return (
+        f"a {wrap_up.countdown_seconds} s countdown, {wrap_up.max_extensions} "
+        f"extensions of {wrap_up.extension_seconds} s"
+    )
 
 
 def load_policy_file(path: str | Path) -> PolicyFile:
@@ -160,7 +222,9 @@ def parse_policy_file(data: Mapping[str, Any], source: str = "<policy>") -> Poli
         merged = {**defaults, **section}
         try:
             queues[name] = _queue(name, merged, where, source)
-            capacity[name] = _capacity(merged, where, source)
+            capacity[name] = _capacity(
+                merged.get("capacity", DEFAULT_CAPACITY), where, source
+            )
         except PolicyFileError as error:
             raise _blame_defaults(error, defaults, section, where) from None
     default_capacity = max(capacity.values())
@@ -188,8 +252,9 @@ def _blame_defaults(
     setting = key.split(".")[0].split("[")[0]
     if key == error.key or setting in section or setting not in defaults:
         return error
-    message = error.message.split(": ", 2)[-1]
-    return PolicyFileError(error.file, f"defaults.{key}", f"{message} (in {where})")
+    return PolicyFileError(
+        error.file, f"defaults.{key}", f"{error.problem} (in {where})"
+    )
 
 
 def _names() -> str:
@@ -224,32 +289,40 @@ def _wrong_type(
     return PolicyFileError(source, key, f"must be {expected}, not {value!r}")
 
 
+def _given(merged: Mapping[str, Any], keys: Mapping[str, str]) -> dict[str, Any]:
+    """The fields the file sets; the others keep the class's own default."""
+    return {field: merged[key] for key, field in keys.items() if key in merged}
+
+
 def _queue(name: str, merged: dict[str, Any], where: str, source: str) -> QueuePolicy:
     try:
-        countdown = merged.get("countdown_seconds", 60)
-        if countdown is True:
-            raise InvalidPolicy("countdown_seconds", "use a number of seconds or false")
-        wrap_up = WrapUpPolicy(
-            enabled=merged.get("wrap_up", True),
-            countdown_seconds=None if countdown is False else countdown,
-            extension_seconds=merged.get("extension_seconds", 60),
-            max_extensions=merged.get("max_extensions", 3),
-            early_exit_allowed=merged.get("early_exit", True),
-        )
-        rules = ClassificationPolicy(
-            choices=_choices(merged, where, source),
-            required=merged.get("required", False),
-            on_expiry=_expiry_rule(merged.get("on_expiry", "complete_unclassified")),
-            timeout_default=merged.get("timeout_default"),
-            additional_text_max_length=merged.get("additional_text_max_length", 4000),
-        )
-        return QueuePolicy(name, wrap_up, rules)
+        rules = _classification(merged, where, source)
+        return QueuePolicy(name, _wrap_up(merged), rules)
     except PolicyFileError:
         raise
     except InvalidPolicy as error:
         key = _FILE_KEY_OF_SETTING.get(error.setting, error.setting)
         message = error.message.split(": ", 1)[-1]
         raise PolicyFileError(source, f"{where}.{key}", message) from None
+
+
+def _wrap_up(merged: Mapping[str, Any]) -> WrapUpPolicy:
+    given = _given(merged, _WRAP_UP_KEYS)
+    countdown = given.get("countdown_seconds")
+    if countdown is True:
+        raise InvalidPolicy("countdown_seconds", "use a number of seconds or false")
+    if countdown is False:  # TOML has no null: false means no countdown
+        given["countdown_seconds"] = None
+    return WrapUpPolicy(**given)
+
+
+def _classification(
+    merged: Mapping[str, Any], where: str, source: str
+) -> ClassificationPolicy:
+    given = _given(merged, _CLASSIFICATION_KEYS)
+    if "on_expiry" in given:
+        given["on_expiry"] = _expiry_rule(given["on_expiry"])
+    return ClassificationPolicy(choices=_choices(merged, where, source), **given)
 
 
 def _expiry_rule(value: str) -> ExpiryRule:
@@ -261,19 +334,17 @@ def _expiry_rule(value: str) -> ExpiryRule:
 
 
 def _choices(
-    merged: dict[str, Any], where: str, source: str
+    merged: Mapping[str, Any], where: str, source: str
 ) -> DropdownClassification | FreeTextClassification:
-    mode = merged.get("classification", "free_text")
-    if mode == "free_text":
-        return FreeTextClassification(
-            min_length=merged.get("free_text_min_length", 1),
-            max_length=merged.get("free_text_max_length", 100),
-        )
-    if mode != "dropdown":
+    mode = merged.get("classification", DEFAULT_CLASSIFICATION)
+    if mode == FreeTextClassification.kind:
+        return FreeTextClassification(**_given(merged, _FREE_TEXT_KEYS))
+    if mode != DropdownClassification.kind:
         raise PolicyFileError(
             source,
             f"{where}.classification",
-            f"must be dropdown or free_text, not {mode!r}",
+            f"must be {DropdownClassification.kind} or "
+            f"{FreeTextClassification.kind}, not {mode!r}",
         )
     options = merged.get("options")
     if not options:
@@ -304,15 +375,12 @@ def _option(item: object, where: str, source: str) -> ClassificationOption:
     return ClassificationOption(item["code"], item["label"], group, retired)
 
 
-def _capacity(merged: dict[str, Any], where: str, source: str) -> int:
-    value = merged.get("capacity", 1)
-    if not 1 <= value <= MAX_CAPACITY:
-        raise PolicyFileError(
-            source,
-            f"{where}.capacity",
-            f"must be between 1 and {MAX_CAPACITY}, not {value}",
-        )
-    return int(value)
+def _capacity(value: Any, where: str, source: str) -> int:
+    """``value`` checked by the one rule the library has, ``AgentState.new``'s."""
+    try:
+        return AgentState.new("capacity-check", capacity=value).capacity
+    except InvalidInput as error:
+        raise PolicyFileError(source, f"{where}.capacity", error.message) from None
 
 
 def _profiles(
@@ -363,14 +431,6 @@ def _agents(
                     source, f"{where}.profile", f"no profile named {profile_name!r}"
                 )
             profile = profiles[profile_name]
-        value = section.get("capacity", default_capacity)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise PolicyFileError(source, f"{where}.capacity", "must be a number")
-        if not 1 <= value <= MAX_CAPACITY:
-            raise PolicyFileError(
-                source,
-                f"{where}.capacity",
-                f"must be between 1 and {MAX_CAPACITY}, not {value}",
-            )
-        agents[agent_id] = AgentSettings(value, profile)
+        capacity = section.get("capacity", default_capacity)
+        agents[agent_id] = AgentSettings(_capacity(capacity, where, source), profile)
     return agents

@@ -21,7 +21,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import attrs
@@ -39,9 +39,16 @@ from .._core._machine import Status
 from .._core._policy import DropdownClassification
 from ..clocks import ManualClock
 from ..service import WrapUpService
+from . import runs
 from .policy_file import PolicyFile
 
-START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+DEFAULT_ARRIVALS_PER_HOUR = 60.0
+"""The arrival rate of a queue that the settings give none."""
+
+_FORGETFUL_AGENTS_REMEMBER_AFTER_SECONDS = 300.0
+"""How late an agent who forgot completes a wrap-up that has no countdown."""
+
+_Handler = Callable[[Any], None]
 
 
 def _positive(name: str, most: float = 10.0**9) -> Callable[[Any, Any, float], None]:
@@ -233,12 +240,11 @@ class Simulation:
         self.settings = settings
         self.run = run
         self.progress = progress
-        self._events: list[tuple[float, int, str, Any]] = []
+        self._events: list[tuple[float, int, _Handler, Any]] = []
         self._order = itertools.count()
-        self._waiting: dict[str, deque[tuple[Customer, int]]] = {
+        self._waiting: dict[str, deque[Customer]] = {
             queue: deque() for queue in policies.queues
         }
-        self._gone: set[int] = set()
         self._agents: dict[str, _Agent] = {}
         self._chats: dict[str, tuple[Customer, str]] = {}
         self._waits: list[float] = []
@@ -247,25 +253,27 @@ class Simulation:
         self._expired = 0
         self._history = 0
         self._now = 0.0
+        self._last_change = 0.0
         service.subscribe(self._hear)
 
-    def _at(self, seconds: float, kind: str, payload: Any) -> None:
-        heapq.heappush(self._events, (seconds, next(self._order), kind, payload))
+    def _at(self, seconds: float, handler: _Handler, payload: Any) -> None:
+        # The counter breaks ties, so handlers are never compared.
+        heapq.heappush(self._events, (seconds, next(self._order), handler, payload))
 
     def run_day(self, customers: list[Customer]) -> Results:
         """Play the day; stops cleanly (results so far) on Ctrl-C."""
         for number in range(1, self.settings.agents + 1):
-            self._add_agent(f"{self.run}:agent-{number:03d}")
+            self._add_agent(runs.agent_id(self.run, number))
         for customer in customers:
-            self._at(customer.arrives, "arrive", customer)
+            self._at(customer.arrives, self._on_arrive, customer)
         interrupted = False
         handled = 0
         try:
             while self._events:
-                when, _, kind, payload = heapq.heappop(self._events)
+                when, _, handler, payload = heapq.heappop(self._events)
                 self._now = when
-                self.clock.set(START + timedelta(seconds=when))
-                getattr(self, f"_on_{kind}")(payload)
+                self.clock.set(runs.EPOCH + timedelta(seconds=when))
+                handler(payload)
                 handled += 1
                 if self.progress is not None and handled % 500 == 0:
                     self.progress(when, len(self._waits))
@@ -274,14 +282,14 @@ class Simulation:
             interrupted = True
         return self._results(customers, interrupted)
 
-    def _add_agent(self, agent_id: str) -> None:
-        settings = self.policies.agent(agent_id.split(":", 1)[-1])
+    def _add_agent(self, agent: str) -> None:
+        settings = self.policies.agent(runs.name_in_run(agent))
         self.service.add_agent(
-            agent_id,
+            agent,
             capacity=settings.capacity,
             classification_profile=settings.classification_profile,
         )
-        self._agents[agent_id] = _Agent(agent_id, settings.capacity)
+        self._agents[agent] = _Agent(agent, settings.capacity)
 
     # Events from the service: who is free, what expired.
 
@@ -289,14 +297,15 @@ class Simulation:
         agent = self._agents.get(event.agent_id)
         if agent is None:
             return
-        at = (event.at - START).total_seconds()
+        at = (event.at - runs.EPOCH).total_seconds()
         if isinstance(event, StatusChanged):
             self._account(agent, at)
             agent.status = event.status
+            self._last_change = max(self._last_change, at)
         elif isinstance(event, (WrapUpStarted, WrapUpExtended)):
             if event.deadline is not None:
-                offset = (event.deadline - START).total_seconds()
-                self._at(offset, "deadline", event.chat_id)
+                offset = (event.deadline - runs.EPOCH).total_seconds()
+                self._at(offset, self._on_deadline, event.chat_id)
         elif isinstance(event, WrapUpCompleted):
             agent.chats.discard(event.chat_id)
             self._chats.pop(event.chat_id, None)
@@ -305,7 +314,7 @@ class Simulation:
                 self._expired += 1
             if not agent.chats:
                 agent.free_since = at
-            self._at(self._now, "dispatch", None)
+            self._at(self._now, self._on_dispatch, None)
 
     def _account(self, agent: _Agent, until: float) -> None:
         spent = until - agent.status_since
@@ -318,16 +327,19 @@ class Simulation:
     # The day's events.
 
     def _on_arrive(self, customer: Customer) -> None:
-        self._waiting[customer.queue].append((customer, 0))
-        self._at(customer.arrives + customer.patience, "abandon", customer)
+        self._waiting[customer.queue].append(customer)
+        self._at(customer.arrives + customer.patience, self._on_abandon, customer)
         self._on_dispatch(None)
 
     def _on_abandon(self, customer: Customer) -> None:
+        # Most customers were answered long before their patience ran out:
+        # their abandonment is stale and must not stretch the measured day.
         queue = self._waiting[customer.queue]
-        for index, (waiting, _) in enumerate(queue):
+        for index, waiting in enumerate(queue):
             if waiting is customer:
                 del queue[index]
                 self._abandoned += 1
+                self._last_change = max(self._last_change, self._now)
                 return
 
     def _on_dispatch(self, _: object) -> None:
@@ -338,14 +350,11 @@ class Simulation:
             agent = self._free_agent(oldest)
             if agent is None:
                 return
-            customer, _ = self._waiting[oldest].popleft()
-            self._take(agent, customer)
+            self._take(agent, self._waiting[oldest].popleft())
 
     def _oldest_waiting(self) -> str | None:
         heads = [
-            (queue[0][0].arrives, name)
-            for name, queue in self._waiting.items()
-            if queue
+            (queue[0].arrives, name) for name, queue in self._waiting.items() if queue
         ]
         return min(heads)[1] if heads else None
 
@@ -359,18 +368,19 @@ class Simulation:
         return min(free, key=lambda a: (a.free_since, a.agent_id))
 
     def _take(self, agent: _Agent, customer: Customer) -> None:
-        chat_id = f"{self.run}:chat-{customer.number}"
-        customer_id = f"{self.run}:cust-{customer.number}"
+        chat = runs.chat_id(self.run, customer.number)
         policy = self.policies.queues[customer.queue]
         self._waits.append(self._now - customer.arrives)
-        agent.chats.add(chat_id)
-        self._chats[chat_id] = (customer, agent.agent_id)
-        self.service.assign(agent.agent_id, chat_id, customer_id, policy)
+        agent.chats.add(chat)
+        self._chats[chat] = (customer, agent.agent_id)
+        self.service.assign(
+            agent.agent_id, chat, runs.customer_id(self.run, customer.number), policy
+        )
         if customer.classify_during_chat:
-            self._at(self._now + customer.chat_seconds / 2, "classify", chat_id)
+            self._at(self._now + customer.chat_seconds / 2, self._on_classify, chat)
         if customer.abusive:
-            self._at(self._now + customer.chat_seconds / 3, "flag", chat_id)
-        self._at(self._now + customer.chat_seconds, "end", chat_id)
+            self._at(self._now + customer.chat_seconds / 3, self._on_flag, chat)
+        self._at(self._now + customer.chat_seconds, self._on_end, chat)
 
     def _on_end(self, chat_id: str) -> None:
         customer, agent_id = self._chats[chat_id]
@@ -379,17 +389,17 @@ class Simulation:
         if chat_id not in self._chats:
             return
         if customer.forgets and wrap_up.countdown is not None:
-            return
+            return  # the countdown expires the wrap-up
         done = self._now + customer.classify_after
-        if customer.forgets:
-            done += 300
+        if customer.forgets:  # no countdown: nothing ends it but the agent
+            done += _FORGETFUL_AGENTS_REMEMBER_AFTER_SECONDS
         if customer.extends and wrap_up.countdown is not None:
             left = self.settings.extend_when_seconds_left
             when = self._now + max(0.0, wrap_up.countdown.total_seconds() - left)
-            self._at(when, "extend", chat_id)
+            self._at(when, self._on_extend, chat_id)
         if not customer.classify_during_chat:
-            self._at(done, "classify", chat_id)
-        self._at(done + 1, "complete", chat_id)
+            self._at(done, self._on_classify, chat_id)
+        self._at(done + 1, self._on_complete, chat_id)
 
     def _act(self, chat_id: str, action: Callable[[str, str], object]) -> bool:
         held = self._chats.get(chat_id)
@@ -408,7 +418,7 @@ class Simulation:
         customer, agent_id = held
         choices = self.policies.queues[customer.queue].classification.choices
         if isinstance(choices, DropdownClassification):
-            profile = self.policies.agent(agent_id.split(":", 1)[-1])
+            profile = self.policies.agent(runs.name_in_run(agent_id))
             live = choices.offered(profile.classification_profile)
             if not live:
                 return
@@ -436,14 +446,21 @@ class Simulation:
         while self.service.sweep(limit=1000).expired:
             pass
 
+    def _measured_seconds(self, interrupted: bool) -> float:
+        """The day, or longer while chats drain or customers wait after it."""
+        if interrupted:
+            return self._now
+        return max(self.settings.hours * 3600, self._last_change)
+
     def _results(self, customers: list[Customer], interrupted: bool) -> Results:
+        measured = self._measured_seconds(interrupted)
         for agent in self._agents.values():
-            self._account(agent, self._now)
+            self._account(agent, measured)
         answered = len(self._waits)
         threshold = self.settings.service_level_seconds
         within = sum(1 for wait in self._waits if wait <= threshold)
         offered = answered + self._abandoned
-        agent_time = max(self._now, 1e-9) * len(self._agents)
+        agent_time = max(measured, 1e-9) * len(self._agents)
         busy = sum(a.busy_seconds for a in self._agents.values())
         wrap = sum(a.wrap_up_seconds for a in self._agents.values())
         return Results(
@@ -484,5 +501,5 @@ def settings_from(
         if queue not in queues:
             raise InvalidPolicy(f"simulation.arrivals.{queue}", "no such queue")
     for queue in queues:
-        arrivals.setdefault(queue, 60.0)
+        arrivals.setdefault(queue, DEFAULT_ARRIVALS_PER_HOUR)
     return SimulationSettings(**values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 from ... import (
@@ -27,8 +27,8 @@ from ... import (
 from ...clocks import ManualClock
 from ...service import WrapUpService
 from ...stores.sqlite import SQLiteStore
+from ..runs import EPOCH
 
-START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 AGENT = "agent-ana"
 
 SUPPORT = QueuePolicy(
@@ -76,7 +76,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="webchat-wrapup-") as folder:
         database = path or Path(folder) / "demo.db"
         with SQLiteStore(database) as store:
-            return _walk(WrapUpService(store, ManualClock(START)), write)
+            return _walk(WrapUpService(store, ManualClock(EPOCH)), write)
 
 
 def _walk(
@@ -112,7 +112,7 @@ def _walk(
         (320, "the customer ends it", EndChat(AGENT, "chat-2")),
     ]
     for offset, what, command in steps:
-        clock.set(START + timedelta(seconds=offset))
+        clock.set(EPOCH + timedelta(seconds=offset))
         write(f"[{clock.now():%H:%M:%S}] {what}")
         try:
             service.execute(command)
@@ -120,7 +120,7 @@ def _walk(
             write(f"  refused: {error.code.value}: {error}")
             continue
         write(screen(service.view(AGENT)))
-    clock.set(START + timedelta(seconds=380))
+    clock.set(EPOCH + timedelta(seconds=380))
     write(f"[{clock.now():%H:%M:%S}] the countdown runs out")
     write(screen(service.view(AGENT)))
     write(f"  a sweeper makes it permanent: {service.sweep().expired} expired")

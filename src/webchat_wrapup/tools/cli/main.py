@@ -14,15 +14,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from ..._core._errors import WrapUpError
 from ...clocks import ManualClock
 from ...service import WrapUpService
 from ...stores.memory import MemoryStore
 from ...stores.sqlite import SQLiteStore
-from ..policy_file import PolicyFile, load_policy_file
+from ..policy_file import (
+    PolicyFile,
+    describe_seed_wrap_up,
+    load_policy_file,
+    seed_product_policies,
+)
 from ..report import build_report
+from ..runs import EPOCH, next_run_label, run_label
 from ..simulation import (
-    START,
+    DEFAULT_ARRIVALS_PER_HOUR,
     Results,
     Simulation,
     SimulationSettings,
@@ -38,6 +46,33 @@ PROGRAM = "webchat-wrapup"
 
 class UsageError(Exception):
     """Bad input on the command line: reported in one line, exit status 2."""
+
+
+_SIMULATION_FLAGS: dict[str, tuple[type, str]] = {
+    "agents": (int, "number of agents"),
+    "hours": (float, "length of the day"),
+    "seed": (int, "random seed"),
+    "chat_mean_seconds": (float, "mean chat length"),
+    "patience_seconds": (float, "mean patience before a customer abandons"),
+    "service_level_seconds": (float, "the service-level threshold"),
+    "classify_seconds": (float, "mean time to classify"),
+    "classify_during_chat": (float, "share who classify during the chat"),
+    "extend_share": (float, "share who extend"),
+    "extend_when_seconds_left": (
+        float,
+        "extenders extend when this much countdown is left",
+    ),
+    "forget_share": (float, "share who let wrap-up expire"),
+    "abuse_rate": (float, "share of chats flagged abusive"),
+}
+"""Every numeric ``SimulationSettings`` field as a flag: its type and meaning."""
+
+
+def _with_default(meaning: str, setting: str) -> str:
+    """Help text that shows the settings class's own default."""
+    default = attrs.fields_dict(SimulationSettings)[setting].default
+    shown = f"{default:g}" if isinstance(default, float) else str(default)
+    return f"{meaning} (default: {shown})"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,44 +122,38 @@ def _simulate_parser(commands: Any, database: argparse.ArgumentParser) -> None:
         description="Simulate webchat traffic for N agents across the policy's "
         "queues, through the real service and store, and print service level, "
         "speed of answer, abandonment, occupancy and time in wrap-up. Settings "
-        "come from the file's [simulation] section; flags override them.",
+        "come from the file's [simulation] section; flags override them. "
+        "Without a file, one queue runs the library's default policy.",
     )
-    simulate.add_argument("policy", type=Path, help="the TOML policy file")
+    simulate.add_argument(
+        "policy",
+        type=Path,
+        nargs="?",
+        help="the TOML policy file (default: one queue, the seed product's "
+        f"wrap-up: {describe_seed_wrap_up()})",
+    )
     simulate.add_argument(
         "--versus", type=Path, help="run the same traffic under this policy too"
     )
     simulate.add_argument("--memory", action="store_true", help="use no database")
-    simulate.add_argument("--agents", type=int, help="number of agents (20)")
-    simulate.add_argument("--hours", type=float, help="length of the day (8)")
-    simulate.add_argument("--seed", type=int, help="random seed (1)")
     simulate.add_argument(
         "--arrivals",
         action="append",
         metavar="QUEUE=PER_HOUR",
-        help="arrival rate of a queue, per hour (60); repeatable",
+        help="arrival rate of a queue, per hour "
+        f"(default: {DEFAULT_ARRIVALS_PER_HOUR:g}); repeatable",
     )
     simulate.add_argument(
-        "--chat-length", choices=["exponential", "lognormal"], help="(lognormal)"
+        "--chat-length",
+        choices=["exponential", "lognormal"],
+        help=_with_default("the distribution of chat lengths", "chat_length"),
     )
-    simulate.add_argument("--chat-mean-seconds", type=float, help="(300)")
-    simulate.add_argument("--patience-seconds", type=float, help="(120)")
-    simulate.add_argument("--service-level-seconds", type=float, help="(20)")
-    simulate.add_argument(
-        "--classify-seconds", type=float, help="mean time to classify (30)"
-    )
-    simulate.add_argument(
-        "--classify-during-chat", type=float, help="share who classify early (0.5)"
-    )
-    simulate.add_argument("--extend-share", type=float, help="share who extend (0.2)")
-    simulate.add_argument(
-        "--extend-when-seconds-left",
-        type=float,
-        help="extenders extend when this much countdown is left (10)",
-    )
-    simulate.add_argument(
-        "--forget-share", type=float, help="share who let wrap-up expire (0.1)"
-    )
-    simulate.add_argument("--abuse-rate", type=float, help="share flagged (0.01)")
+    for setting, (kind, meaning) in _SIMULATION_FLAGS.items():
+        simulate.add_argument(
+            f"--{setting.replace('_', '-')}",
+            type=kind,
+            help=_with_default(meaning, setting),
+        )
 
 
 def _report_parser(commands: Any, database: argparse.ArgumentParser) -> None:
@@ -140,7 +169,9 @@ def _report_parser(commands: Any, database: argparse.ArgumentParser) -> None:
     report.add_argument(
         "--format", choices=["table", "csv", "json"], default="table", dest="form"
     )
-    report.add_argument("--run", help="only this simulation run (e.g. sim1-1)")
+    report.add_argument(
+        "--run", help=f"only this simulation run (e.g. {run_label(1, 2)})"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     try:
         return int(_COMMANDS[arguments.command](arguments))
+    except BrokenPipeError:
+        raise  # the reader left early: the entry point exits quietly
     except (WrapUpError, UsageError) as error:
         message = getattr(error, "message", None) or str(error)
         print(f"{PROGRAM}: error: {message}", file=sys.stderr)
@@ -184,7 +217,10 @@ def _store(arguments: argparse.Namespace) -> SQLiteStore | MemoryStore:
 
 
 def _simulate(arguments: argparse.Namespace) -> int:
-    first = load_policy_file(arguments.policy)
+    if arguments.policy is None:
+        first = seed_product_policies()
+    else:
+        first = load_policy_file(arguments.policy)
     second = None if arguments.versus is None else load_policy_file(arguments.versus)
     if second is not None and set(second.queues) != set(first.queues):
         raise UsageError(f"{arguments.versus} must define the same queues")
@@ -206,21 +242,7 @@ def _simulate(arguments: argparse.Namespace) -> int:
 
 
 def _overrides(arguments: argparse.Namespace) -> dict[str, Any]:
-    names = [
-        "agents",
-        "hours",
-        "seed",
-        "chat_length",
-        "chat_mean_seconds",
-        "patience_seconds",
-        "service_level_seconds",
-        "classify_seconds",
-        "classify_during_chat",
-        "extend_share",
-        "extend_when_seconds_left",
-        "forget_share",
-        "abuse_rate",
-    ]
+    names = ["chat_length", *_SIMULATION_FLAGS]
     values = {name: getattr(arguments, name) for name in names}
     if arguments.arrivals:
         rates = {}
@@ -240,8 +262,8 @@ def _one_run(
     settings: SimulationSettings,
     customers: list[Any],
 ) -> Results:
-    run = _free_run_label(store, settings.seed)
-    service = WrapUpService(store, ManualClock(START))
+    run = next_run_label(settings.seed, lambda agent: store.load(agent) is not None)
+    service = WrapUpService(store, ManualClock(EPOCH))
     simulation = Simulation(
         service, policies, settings, run=run, progress=_progress(settings)
     )
@@ -255,13 +277,6 @@ def _one_run(
         f"{elapsed:.1f} s ({results.answered / max(elapsed, 1e-9):.0f} chats/s)"
     )
     return results
-
-
-def _free_run_label(store: SQLiteStore | MemoryStore, seed: int) -> str:
-    number = 1
-    while store.load(f"sim{seed}-{number}:agent-001") is not None:
-        number += 1
-    return f"sim{seed}-{number}"
 
 
 def _progress(settings: SimulationSettings) -> Callable[[float, int], None] | None:

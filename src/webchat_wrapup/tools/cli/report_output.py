@@ -1,8 +1,8 @@
 """How ``webchat-wrapup report`` prints: a table with bars, CSV or JSON.
 
-Each simulation run (the label before ``:`` in its agents' ids, such as
-``sim1-2``) is reported on its own, so a ``--versus`` day never mixes two
-policies; a database written by a real deployment is one run, ``all``.
+Each simulation run (``sim1-2``: see :mod:`webchat_wrapup.tools.runs`) is
+reported on its own, so a ``--versus`` day never mixes two policies; a
+database written by a real deployment is one run, ``all``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 from ..._core._history import ContactHistoryEntry
 from ..report import Report
+from ..runs import UNLABELLED, run_of
 
 
 def entries_by_run(
@@ -23,8 +24,7 @@ def entries_by_run(
     """The entries of each run, runs in label order, entries in the order given."""
     runs: dict[str, list[ContactHistoryEntry]] = defaultdict(list)
     for entry in entries:
-        label, colon, _ = entry.agent_id.partition(":")
-        runs[label if colon else "all"].append(entry)
+        runs[run_of(entry.agent_id)].append(entry)
     return dict(sorted(runs.items()))
 
 
@@ -95,7 +95,7 @@ def as_table(reports: dict[str, Report]) -> str:
     """Each run's report as a table with bars, one after the other."""
     parts = []
     for run, report in reports.items():
-        heading = "" if run == "all" else f"== run {run}\n"
+        heading = "" if run == UNLABELLED else f"== run {run}\n"
         parts.append(heading + _table_of_run(report))
     return "\n".join(parts)
 
