@@ -95,7 +95,7 @@ def test_status_labels_are_the_words_agents_see() -> None:
 
 def diagrams_hook() -> ModuleType:
     """The MkDocs hook that draws the docs' diagrams, loaded from its file."""
-    path = ROOT / "docs_hooks" / "diagrams.py"
+    path = ROOT / "docs" / "_hooks" / "diagrams.py"
     spec = importlib.util.spec_from_file_location("docs_diagrams", path)
     assert spec is not None
     assert spec.loader is not None
@@ -151,6 +151,6 @@ def test_the_concepts_page_shows_the_drawn_diagrams_and_loads_no_script() -> Non
     images = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", page)
     assert images == list(diagrams_hook().DIAGRAMS)
     site = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
-    assert "docs_hooks/diagrams.py" in site
+    assert "docs/_hooks/diagrams.py" in site
     for text in (page, site):
         assert "mermaid" not in text

@@ -1,6 +1,8 @@
-"""Everything that decides which action is allowed in which state lives here.
+"""The declarations of what can happen, and the tables derived from them.
 
-Two python-statemachine declarations are the single source of truth:
+Two python-statemachine declarations are the single source of truth for
+which action each phase allows and which status changes exist; the rules
+module (``_rules``) adds, by name, every refusal the tables cannot express.
 
 * :class:`ChatLifecycle`: what an agent (or the customer) may do to one chat
   in each of its phases.
@@ -123,13 +125,3 @@ def status_of(has_active_chat: bool, has_chat_in_wrap_up: bool) -> Status:
     if has_chat_in_wrap_up:
         return Status.WRAP_UP
     return Status.AVAILABLE
-
-
-def chat_diagram() -> str:
-    """The chat lifecycle as a mermaid state diagram."""
-    return f"{ChatLifecycle:mermaid}"
-
-
-def status_diagram() -> str:
-    """The agent's status chart as a mermaid state diagram."""
-    return f"{AgentStatusChart:mermaid}"

@@ -54,8 +54,10 @@ class WrapUpPolicy:
     def __attrs_post_init__(self) -> None:
         _check_bool("enabled", self.enabled)
         if self.countdown_seconds is not None:
-            _check_int("countdown_seconds", self.countdown_seconds, 1, 3600)
-        _check_int("extension_seconds", self.extension_seconds, 1, 3600)
+            _check_int(
+                "countdown_seconds", self.countdown_seconds, 1, MAX_DURATION_SECONDS
+            )
+        _check_int("extension_seconds", self.extension_seconds, 1, MAX_DURATION_SECONDS)
         _check_int("max_extensions", self.max_extensions, 0, MAX_EXTENSIONS)
         _check_bool("early_exit_allowed", self.early_exit_allowed)
         if not self.early_exit_allowed and self.countdown_seconds is None:

@@ -40,7 +40,7 @@ from typing import Any
 import attrs
 
 from .._core._agent import AgentState
-from .._core._errors import ErrorCode, InvalidInput, InvalidPolicy, WrapUpError
+from .._core._errors import ErrorCode, InvalidPolicy, WrapUpError
 from .._core._policy import (
     ClassificationOption,
     ClassificationPolicy,
@@ -302,8 +302,7 @@ def _queue(name: str, merged: dict[str, Any], where: str, source: str) -> QueueP
         raise
     except InvalidPolicy as error:
         key = _FILE_KEY_OF_SETTING.get(error.setting, error.setting)
-        message = error.message.split(": ", 1)[-1]
-        raise PolicyFileError(source, f"{where}.{key}", message) from None
+        raise PolicyFileError(source, f"{where}.{key}", error.reason) from None
 
 
 def _wrap_up(merged: Mapping[str, Any]) -> WrapUpPolicy:
@@ -379,8 +378,8 @@ def _capacity(value: Any, where: str, source: str) -> int:
     """``value`` checked by the one rule the library has, ``AgentState.new``'s."""
     try:
         return AgentState.new("capacity-check", capacity=value).capacity
-    except InvalidInput as error:
-        raise PolicyFileError(source, f"{where}.capacity", error.message) from None
+    except InvalidPolicy as error:
+        raise PolicyFileError(source, f"{where}.capacity", error.reason) from None
 
 
 def _profiles(
