@@ -428,3 +428,36 @@ def test_outcomes_and_history_pages_are_json_ready(
     page = json.loads(json.dumps(service.history("cust-1").to_dict()))
     assert page["next_cursor"] is None
     assert page["entries"][0]["chat_id"] == "c1"
+
+
+def test_a_sweep_prunes_command_records_past_their_retention(
+    store: Store, clock: ManualClock
+) -> None:
+    service = WrapUpService(store, clock, command_retention=timedelta(hours=1))
+    service.add_agent("agent-1")
+    service.assign("agent-1", "c1", "cust-1", queue(), command_id="route-1")
+    clock.advance(minutes=30)
+    service.end_chat("agent-1", "c1", command_id="end-1")
+    clock.advance(minutes=31)
+    result = service.sweep()
+    assert result.pruned == 1
+    assert store.find_command("route-1") is None
+    assert store.find_command("end-1") is not None
+    assert service.prune_commands() == 0
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("attempts", 0),
+        ("attempts", True),
+        ("lease", timedelta(0)),
+        ("command_retention", 3600),
+    ],
+)
+def test_the_service_refuses_settings_that_could_never_work(
+    store: Store, clock: ManualClock, setting: str, value: object
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        WrapUpService(store, clock, **{setting: value})  # type: ignore[arg-type]
+    assert caught.value.code is ErrorCode.INVALID_LIMIT
