@@ -10,7 +10,7 @@ import attrs
 from ._errors import ErrorCode, InvalidInput, InvalidPolicy
 from ._history import AbuseFlag, Classification, EndedBy
 from ._json import document_from_dict, document_to_dict
-from ._machine import Phase, Status, status_of
+from ._machine import HELD_PHASES, WRAP_UP_PHASES, Phase, Status, status_of
 from ._policy import QueuePolicy
 from ._text import check_identifier
 
@@ -87,7 +87,7 @@ class AgentState:
     def derived_status(self) -> Status:
         """The status the rule in the state machine module derives from the chats."""
         phases = {chat.phase for chat in self.chats}
-        return status_of(Phase.ACTIVE in phases, Phase.WRAP_UP in phases)
+        return status_of(bool(phases & HELD_PHASES), bool(phases & WRAP_UP_PHASES))
 
     def next_deadline(self) -> datetime | None:
         """The earliest wrap-up deadline among the agent's chats, if any."""

@@ -25,7 +25,9 @@ class Phase(str, enum.Enum):
     """Where one chat is in its life."""
 
     ACTIVE = "active"
+    PARKED = "parked"
     WRAP_UP = "wrap_up"
+    PAUSED = "paused"
     DONE = "done"
 
 
@@ -48,23 +50,64 @@ class Action(str, enum.Enum):
     CLASSIFY = "classify"
     FLAG_ABUSIVE = "flag_abusive"
     END_CHAT = "end_chat"
+    PARK = "park"
+    ACTIVATE = "activate"
+    TRANSFER = "transfer"
     EXTEND = "extend"
+    PAUSE = "pause"
+    RESUME = "resume"
     COMPLETE = "complete"
     EXPIRE = "expire"
 
 
+class Presence(str, enum.Enum):
+    """What the agent chose to be when holding no chat."""
+
+    AVAILABLE = "available"
+    BREAK = "break"
+    OFFLINE = "offline"
+    NOT_READY = "not_ready"
+
+    @property
+    def label(self) -> str:
+        """The presence as the agent sees it, e.g. ``"Break"``."""
+        return PRESENCE_LABELS[self]
+
+
 class ChatLifecycle(StateMachine):
-    """One chat: handled, then wrapped up, then done."""
+    """One agent's part of a chat (a leg): handled, wrapped up, then done.
+
+    A parked chat is still held; when it ends (or is transferred) while
+    parked, its wrap-up starts paused. A transfer ends this agent's leg
+    like the end of the chat does; the next leg is another agent's.
+    """
 
     active = State("Handling a chat", initial=True, value=Phase.ACTIVE)
+    parked = State("Parked", value=Phase.PARKED)
     wrap_up = State("Wrap-up", value=Phase.WRAP_UP)
+    paused = State("Wrap-up paused", value=Phase.PAUSED)
     done = State("Done", final=True, value=Phase.DONE)
 
-    classify = active.to.itself() | wrap_up.to.itself()  # type: ignore[no-untyped-call]
-    flag_abusive = active.to.itself() | wrap_up.to.itself()  # type: ignore[no-untyped-call]
-    end_chat = active.to(wrap_up)
-    extend = wrap_up.to.itself()  # type: ignore[no-untyped-call]
-    complete = wrap_up.to(done)
+    classify = (
+        active.to.itself()  # type: ignore[no-untyped-call]
+        | parked.to.itself()  # type: ignore[no-untyped-call]
+        | wrap_up.to.itself()  # type: ignore[no-untyped-call]
+        | paused.to.itself()  # type: ignore[no-untyped-call]
+    )
+    flag_abusive = (
+        active.to.itself()  # type: ignore[no-untyped-call]
+        | parked.to.itself()  # type: ignore[no-untyped-call]
+        | wrap_up.to.itself()  # type: ignore[no-untyped-call]
+        | paused.to.itself()  # type: ignore[no-untyped-call]
+    )
+    park = active.to(parked)
+    activate = parked.to(active)
+    end_chat = active.to(wrap_up) | parked.to(paused)
+    transfer = active.to(wrap_up) | parked.to(paused)
+    extend = wrap_up.to.itself() | paused.to.itself()  # type: ignore[no-untyped-call]
+    pause = wrap_up.to(paused)
+    resume = paused.to(wrap_up)
+    complete = wrap_up.to(done) | paused.to(done)
     expire = wrap_up.to(done)
 
 
@@ -78,6 +121,27 @@ class AgentStatusChart(StateMachine):
     chat_assigned = available.to(handling_chat) | wrap_up.to(handling_chat)
     last_active_chat_ended = handling_chat.to(wrap_up)
     last_chat_closed = handling_chat.to(available) | wrap_up.to(available)
+
+
+class PresenceChart(StateMachine):
+    """The presence an agent chooses; any may follow any.
+
+    While the agent holds chats a choice waits as the *next status* and
+    takes effect when the last wrap-up ends.
+    """
+
+    available = State("Available", initial=True, value=Presence.AVAILABLE)
+    on_break = State("Break", value=Presence.BREAK)
+    offline = State("Offline", value=Presence.OFFLINE)
+    not_ready = State("Not ready", value=Presence.NOT_READY)
+
+    choose = (
+        available.to(on_break, offline, not_ready)
+        | on_break.to(available, offline, not_ready)
+        | offline.to(available, on_break, not_ready)
+        | not_ready.to(available, on_break, offline)
+        | not_ready.to.itself()  # type: ignore[no-untyped-call]
+    )
 
 
 def _chat_transitions() -> dict[tuple[Phase, Action], Phase]:
@@ -111,6 +175,24 @@ STATUS_LABELS: dict[Status, str] = {
 PHASE_LABELS: dict[Phase, str] = {
     Phase(state.value): state.name for state in ChatLifecycle.states
 }
+
+PRESENCE_LABELS: dict[Presence, str] = {
+    Presence(state.value): state.name for state in PresenceChart.states
+}
+
+PRESENCE_CHANGES: frozenset[tuple[Presence, Presence]] = frozenset(
+    (Presence(state.value), Presence(transition.target.value))
+    for state in PresenceChart.states
+    for transition in state.transitions
+)
+"""Every ``(from, to)`` pair a presence can change along (a new not-ready
+reason is ``not_ready`` to ``not_ready``)."""
+
+HELD_PHASES = frozenset({Phase.ACTIVE, Phase.PARKED})
+"""Phases in which the agent is handling the chat (a parked chat is held)."""
+
+WRAP_UP_PHASES = frozenset({Phase.WRAP_UP, Phase.PAUSED})
+"""Phases in which the chat's leg is over and the agent wraps it up."""
 
 
 def next_phase(phase: Phase, action: Action) -> Phase | None:
