@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -43,6 +44,7 @@ from ._core._history import EndedBy
 from ._core._policy import QueuePolicy
 from ._core._text import check_identifier
 from ._core._views import AgentView, view_agent
+from .observers import Observer
 from .ports import (
     Change,
     Clock,
@@ -72,7 +74,8 @@ class WrapUpService:
     due wrap-up lasts; ``command_retention`` is how long command records
     (kept for retries, with copies of what the command wrote) live before
     :meth:`sweep` prunes them. A retry older than that is decided afresh,
-    like a new command.
+    like a new command. ``observer`` hears every command and sweep (see
+    :mod:`webchat_wrapup.observers`).
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class WrapUpService:
         attempts: int = DEFAULT_ATTEMPTS,
         lease: timedelta = DEFAULT_LEASE,
         command_retention: timedelta = DEFAULT_COMMAND_RETENTION,
+        observer: Observer | None = None,
     ) -> None:
         _check_count(attempts, "attempts")
         _check_duration(lease, "lease")
@@ -92,6 +96,7 @@ class WrapUpService:
         self.attempts = attempts
         self.lease = lease
         self.command_retention = command_retention
+        self.observer = observer
         self._subscribers: list[Subscriber] = []
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
@@ -135,6 +140,21 @@ class WrapUpService:
         a refusal is only reported once no save of the agent is under way,
         so a retry racing its first attempt is told what the first did.
         """
+        observer = self.observer
+        if observer is None:
+            return self._execute(command, command_id)
+        started = time.perf_counter()
+        try:
+            outcome = self._execute(command, command_id)
+        except WrapUpError as error:
+            seconds = time.perf_counter() - started
+            observer.command_finished(command.name, seconds, error.code.value, False)
+            raise
+        seconds = time.perf_counter() - started
+        observer.command_finished(command.name, seconds, None, outcome.replayed)
+        return outcome
+
+    def _execute(self, command: Command, command_id: str | None) -> Outcome:
         fingerprint = None
         if command_id is not None:
             check_identifier(command_id, "command_id")
@@ -154,6 +174,8 @@ class WrapUpService:
                 replay = self._replay_if_recorded(command_id, fingerprint)
                 if replay is not None:
                     return replay
+                if self.observer is not None:
+                    self.observer.conflict_retried(command.name)
                 continue
             except (CommandRefused, ChatNotHeld, InvalidInput):
                 replay = self._replay_if_recorded(command_id, fingerprint)
@@ -237,6 +259,13 @@ class WrapUpService:
         before ahead of it.
         """
         _check_count(limit, "limit")
+        started = time.perf_counter()
+        result = self._sweep(limit)
+        if self.observer is not None:
+            self.observer.sweep_finished(result, time.perf_counter() - started)
+        return result
+
+    def _sweep(self, limit: int) -> SweepResult:
         now = self.clock.now()
         claimed = self.store.claim_due(now, limit, self.lease)
         expired = 0
