@@ -74,11 +74,41 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 """The statements that take a schema from version ``n`` to ``n + 1``, at
 index ``n``; each one executed as it is, with ``{schema}`` quoted in."""
 
+DEFAULT_SCHEMA = "webchat_wrapup"
+"""The schema a store uses unless told otherwise."""
+
 DEFAULT_POOL_TIMEOUT = 30.0
 """Seconds a call waits for a free connection of the store's own pool."""
 
 _BATCH = 1000
 """Rows :meth:`PostgresStore.all_history` fetches at a time."""
+
+
+def schema_exists(conninfo: str, schema: str = DEFAULT_SCHEMA) -> bool:
+    """Whether the database holds a store in ``schema``.
+
+    For tools that read a store and must not create one: opening a
+    :class:`PostgresStore` creates its schema when missing.
+    """
+    if not schema.isidentifier():
+        raise ValueError(f"schema must be a plain identifier, not {schema!r}")
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            row = connection.execute(
+                "SELECT to_regclass(%s)", (f'"{schema}".meta',)
+            ).fetchone()
+    except psycopg.Error as error:
+        raise StoreError(
+            ErrorCode.STORE_UNAVAILABLE,
+            f"PostgreSQL store {schema!r}: {_one_line(error)}",
+            schema=schema,
+        ) from error
+    return row is not None and row[0] is not None
+
+
+def _one_line(error: psycopg.Error) -> str:
+    # libpq adds hints on lines of their own; an error message is one line.
+    return " ".join(str(error).split())
 
 
 class ConnectionPool(Protocol):
@@ -111,7 +141,7 @@ class PostgresStore:
         conninfo: str | None = None,
         *,
         pool: ConnectionPool | None = None,
-        schema: str = "webchat_wrapup",
+        schema: str = DEFAULT_SCHEMA,
         pool_size: int = 4,
         pool_timeout: float = DEFAULT_POOL_TIMEOUT,
     ) -> None:
@@ -216,7 +246,7 @@ class PostgresStore:
 
     def _translate(self, error: psycopg.Error) -> StoreError:
         where = self.schema
-        message = f"PostgreSQL store {where!r}: {error}"
+        message = f"PostgreSQL store {where!r}: {_one_line(error)}"
         code = ErrorCode.STORE_UNAVAILABLE
         if self._closed or isinstance(error, psycopg_pool.PoolClosed):
             code = ErrorCode.STORE_CLOSED
