@@ -19,6 +19,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -364,3 +365,24 @@ def test_a_restarted_server_costs_a_retry_not_an_error(own_server: Server) -> No
         assert store.history("cust-1").entries == tuple(entries)
         assert list(store.all_history()) == entries
         assert store.claim_due(T0, 10, timedelta(seconds=30)) == []
+
+
+# What the extra installs
+
+
+def test_the_postgres_extra_brings_a_driver_with_libpq_built_in() -> None:
+    # psycopg[binary] ships libpq in its wheel, so the extra works on a
+    # machine without the PostgreSQL client libraries; psycopg[c] would not.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    project = tomllib.loads(
+        (Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8")
+    )["project"]
+    extra = [
+        requirement.replace(" ", "")
+        for requirement in project["optional-dependencies"]["postgres"]
+    ]
+    assert any(requirement.startswith("psycopg[binary]") for requirement in extra)
+    assert any(requirement.startswith("psycopg-pool") for requirement in extra)
