@@ -238,8 +238,9 @@ class PostgresStore:
             psycopg_pool.ConnectionPool.check_connection(connection)
         except psycopg.Error:
             # A restarted server breaks every idle connection at once. Sweep
-            # them all now, so the caller's next try gets a fresh one rather
-            # than the next stale one after the pool's growing back-off.
+            # them all now, so the caller's next try gets a fresh one: the
+            # pool alone would hand out the stale ones in turn, waiting 1 s,
+            # then 2 s, 4 s... between tries.
             if self._own is not None:
                 self._own.check()
             raise
