@@ -22,7 +22,11 @@ from webchat_wrapup.testing.stateful import StoreComparison
 DSN = postgres_dsn()
 
 psycopg = pytest.importorskip("psycopg")
-from webchat_wrapup.stores.postgres import SCHEMA_VERSION, PostgresStore  # noqa: E402
+from webchat_wrapup.stores.postgres import (  # noqa: E402
+    _MIGRATIONS,
+    SCHEMA_VERSION,
+    PostgresStore,
+)
 
 
 def fresh_schema() -> str:
@@ -86,6 +90,90 @@ def test_a_schema_from_a_newer_version_is_refused(schema: str) -> None:
         version = connection.execute(f'SELECT version FROM "{schema}".meta').fetchone()
     assert version == (99,)
     assert SCHEMA_VERSION == 1
+
+
+FIRST_RELEASE = """
+    CREATE TABLE {schema}.agents (
+        agent_id TEXT PRIMARY KEY,
+        version BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        next_deadline BIGINT,
+        claimed_until BIGINT
+    );
+    CREATE INDEX agents_due ON {schema}.agents (next_deadline)
+        WHERE next_deadline IS NOT NULL;
+    CREATE TABLE {schema}.policies (
+        policy_key TEXT PRIMARY KEY,
+        policy TEXT NOT NULL
+    );
+    CREATE TABLE {schema}.history (
+        sequence BIGSERIAL PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        chat_started_at BIGINT NOT NULL,
+        wrap_up_ended_at BIGINT NOT NULL,
+        entry TEXT NOT NULL
+    );
+    CREATE INDEX history_by_customer
+        ON {schema}.history (customer_id, wrap_up_ended_at, sequence);
+    CREATE TABLE {schema}.commands (
+        command_id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    );
+    CREATE TABLE {schema}.meta (version INT NOT NULL);
+    INSERT INTO {schema}.meta VALUES (1);
+"""
+"""Schema version 1 as the first release wrote it: one script split on ``;``."""
+
+
+def layout(schema: str) -> list[tuple[str, ...]]:
+    """The schema's columns and indexes, with its name taken out."""
+    with psycopg.connect(DSN, autocommit=True) as connection:
+        columns = connection.execute(
+            "SELECT table_name, column_name, data_type, is_nullable, "
+            "coalesce(column_default, '') FROM information_schema.columns "
+            "WHERE table_schema = %s",
+            (schema,),
+        ).fetchall()
+        indexes = connection.execute(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes "
+            "WHERE schemaname = %s",
+            (schema,),
+        ).fetchall()
+    rows = [tuple(str(cell) for cell in row) for row in [*columns, *indexes]]
+    return sorted(tuple(cell.replace(schema, "S") for cell in row) for row in rows)
+
+
+def test_a_schema_of_the_first_release_is_used_as_it_is(schema: str) -> None:
+    made = fresh_schema()
+    try:
+        with PostgresStore(DSN, schema=made):
+            pass
+        with psycopg.connect(DSN, autocommit=True) as connection:
+            connection.execute(f'CREATE SCHEMA "{schema}"')
+            for statement in FIRST_RELEASE.split(";"):
+                if statement.strip():
+                    connection.execute(statement.format(schema=f'"{schema}"'))
+        assert layout(made) == layout(schema)
+    finally:
+        drop(made)
+    with PostgresStore(DSN, schema=schema) as store:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1", capacity=2)))
+        stored = store.load("agent-1")
+    assert stored is not None
+    assert stored.state.capacity == 2
+
+
+def test_each_migration_step_is_a_list_of_single_statements() -> None:
+    # Executed one by one, never split on ";" (which a string literal or a
+    # function body in a later migration could contain).
+    assert len(_MIGRATIONS) == SCHEMA_VERSION
+    for step in _MIGRATIONS:
+        assert step
+        assert all(";" not in statement for statement in step)
 
 
 def test_reopening_a_schema_keeps_its_data(schema: str) -> None:

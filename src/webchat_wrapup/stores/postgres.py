@@ -1,8 +1,7 @@
 """The PostgreSQL store: many app servers, one shared database.
 
-Needs the ``postgres`` extra (``psycopg`` 3; choose ``psycopg[binary]`` or
-``psycopg[c]`` in your application). Nothing else in the library imports
-this module.
+Needs the ``postgres`` extra (``psycopg[binary]`` and ``psycopg-pool``).
+Nothing else in the library imports this module.
 
 Writes run at READ COMMITTED. Each save is one transaction whose
 ``UPDATE ... WHERE version = %s`` takes the agent's row lock and re-checks
@@ -11,63 +10,105 @@ the same agent from the same version exactly one succeeds; the other gets
 :class:`~webchat_wrapup.VersionConflict` and nothing is written. Due claims
 use ``FOR UPDATE SKIP LOCKED``, so sweepers on any number of servers drain
 the due wrap-ups without waiting for each other or claiming one twice.
+:meth:`PostgresStore.all_history` reads a REPEATABLE READ READ ONLY
+snapshot through a server-side cursor, so a report neither holds the whole
+history in memory nor blocks a writer.
 """
 
 from __future__ import annotations
 
-import threading
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import psycopg
+import psycopg_pool
 from psycopg import sql
 
 from .._core._errors import CommandIdReused, ErrorCode, StoreError, VersionConflict
+from .._core._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
-from ._codec import StateCodec, instant_to_micros
+from ._codec import StateCodec, entry_from_json, instant_to_micros
 from ._paging import check_limit, decode_cursor
 from ._rows import ChangeRows, change_rows, command_record, history_page
 
 SCHEMA_VERSION = 1
 """The newest schema this version of the library writes."""
 
-_MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE {schema}.agents (
-        agent_id TEXT PRIMARY KEY,
-        version BIGINT NOT NULL,
-        state TEXT NOT NULL,
-        next_deadline BIGINT,
-        claimed_until BIGINT
-    );
-    CREATE INDEX agents_due ON {schema}.agents (next_deadline)
-        WHERE next_deadline IS NOT NULL;
-    CREATE TABLE {schema}.policies (
-        policy_key TEXT PRIMARY KEY,
-        policy TEXT NOT NULL
-    );
-    CREATE TABLE {schema}.history (
-        sequence BIGSERIAL PRIMARY KEY,
-        customer_id TEXT NOT NULL,
-        agent_id TEXT NOT NULL,
-        chat_id TEXT NOT NULL,
-        chat_started_at BIGINT NOT NULL,
-        wrap_up_ended_at BIGINT NOT NULL,
-        entry TEXT NOT NULL
-    );
-    CREATE INDEX history_by_customer
-        ON {schema}.history (customer_id, wrap_up_ended_at, sequence);
-    CREATE TABLE {schema}.commands (
-        command_id TEXT PRIMARY KEY,
-        agent_id TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        outcome TEXT NOT NULL
-    );
-    """,
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE {schema}.agents (
+            agent_id TEXT PRIMARY KEY,
+            version BIGINT NOT NULL,
+            state TEXT NOT NULL,
+            next_deadline BIGINT,
+            claimed_until BIGINT
+        )""",
+        """CREATE INDEX agents_due ON {schema}.agents (next_deadline)
+            WHERE next_deadline IS NOT NULL""",
+        """CREATE TABLE {schema}.policies (
+            policy_key TEXT PRIMARY KEY,
+            policy TEXT NOT NULL
+        )""",
+        """CREATE TABLE {schema}.history (
+            sequence BIGSERIAL PRIMARY KEY,
+            customer_id TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            chat_id TEXT NOT NULL,
+            chat_started_at BIGINT NOT NULL,
+            wrap_up_ended_at BIGINT NOT NULL,
+            entry TEXT NOT NULL
+        )""",
+        """CREATE INDEX history_by_customer
+            ON {schema}.history (customer_id, wrap_up_ended_at, sequence)""",
+        """CREATE TABLE {schema}.commands (
+            command_id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            outcome TEXT NOT NULL
+        )""",
+    ),
 )
+"""The statements that take a schema from version ``n`` to ``n + 1``, at
+index ``n``; each one executed as it is, with ``{schema}`` quoted in."""
+
+DEFAULT_SCHEMA = "webchat_wrapup"
+"""The schema a store uses unless told otherwise."""
+
+DEFAULT_POOL_TIMEOUT = 30.0
+"""Seconds a call waits for a free connection of the store's own pool."""
+
+_BATCH = 1000
+"""Rows :meth:`PostgresStore.all_history` fetches at a time."""
+
+
+def schema_exists(conninfo: str, schema: str = DEFAULT_SCHEMA) -> bool:
+    """Whether the database holds a store in ``schema``.
+
+    For tools that read a store and must not create one: opening a
+    :class:`PostgresStore` creates its schema when missing.
+    """
+    if not schema.isidentifier():
+        raise ValueError(f"schema must be a plain identifier, not {schema!r}")
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            row = connection.execute(
+                "SELECT to_regclass(%s)", (f'"{schema}".meta',)
+            ).fetchone()
+    except psycopg.Error as error:
+        raise StoreError(
+            ErrorCode.STORE_UNAVAILABLE,
+            f"PostgreSQL store {schema!r}: {_one_line(error)}",
+            schema=schema,
+        ) from error
+    return row is not None and row[0] is not None
+
+
+def _one_line(error: psycopg.Error) -> str:
+    # libpq adds hints on lines of their own; an error message is one line.
+    return " ".join(str(error).split())
 
 
 class ConnectionPool(Protocol):
@@ -77,85 +118,22 @@ class ConnectionPool(Protocol):
         """A connection, returned to the pool when the block ends."""
 
 
-class _OwnPool:
-    """A small pool of autocommit connections, made on demand.
-
-    One condition guards the idle connections and the count made: a
-    connection returned, or a broken one dropped, wakes one waiting thread,
-    which takes the idle connection or opens a new one. A wait longer than
-    ``WAIT_SECONDS`` raises :class:`~webchat_wrapup.StoreError`.
-    """
-
-    WAIT_SECONDS = 30.0
-
-    def __init__(self, conninfo: str, size: int) -> None:
-        if size < 1:
-            raise ValueError(f"pool_size must be at least 1, not {size}")
-        self._conninfo = conninfo
-        self._size = size
-        self._idle: list[psycopg.Connection[Any]] = []
-        self._made = 0
-        self._ready = threading.Condition()
-
-    @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        connection = self._take()
-        try:
-            yield connection
-        finally:
-            with self._ready:
-                if connection.closed or connection.broken:
-                    self._made -= 1
-                else:
-                    self._idle.append(connection)
-                self._ready.notify()
-
-    def _take(self) -> psycopg.Connection[Any]:
-        with self._ready:
-            if not self._ready.wait_for(
-                lambda: self._idle or self._made < self._size, self.WAIT_SECONDS
-            ):
-                raise StoreError(
-                    ErrorCode.STORE_UNAVAILABLE,
-                    f"no free connection in the store's pool of {self._size} "
-                    f"after {self.WAIT_SECONDS:g} s",
-                )
-            if self._idle:
-                return self._idle.pop()
-            self._made += 1
-        try:
-            return psycopg.connect(self._conninfo, autocommit=True)
-        except BaseException:
-            with self._ready:
-                self._made -= 1
-                self._ready.notify()
-            raise
-
-    def close(self) -> None:
-        with self._ready:
-            idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
-
-
-def _translate(error: psycopg.Error, where: str) -> StoreError:
-    code = ErrorCode.STORE_UNAVAILABLE
-    if isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
-        code = ErrorCode.STORE_READ_ONLY
-    elif isinstance(error, (psycopg.errors.LockNotAvailable,)):
-        code = ErrorCode.STORE_LOCKED
-    elif isinstance(error, psycopg.errors.DataCorrupted):
-        code = ErrorCode.STORE_CORRUPT
-    return StoreError(code, f"PostgreSQL store {where}: {error}", schema=where)
-
-
 class PostgresStore:
     """A store in one PostgreSQL schema (created and migrated if needed).
 
-    Give it a connection string, or the application's pool (any object
-    whose ``connection()`` is a context manager yielding an autocommit
-    psycopg connection, such as ``psycopg_pool.ConnectionPool(...,
-    kwargs={"autocommit": True})``). ``schema`` is the schema's name.
+    Give it a connection string (a ``postgresql://`` URL or
+    ``host=... dbname=...``), and it keeps a ``psycopg_pool.ConnectionPool``
+    of its own: up to ``pool_size`` autocommit connections, made as needed,
+    each checked on checkout so a restarted server costs a retry, not an
+    error. A call that finds every connection busy for ``pool_timeout``
+    seconds raises :class:`~webchat_wrapup.StoreError` (``store_unavailable``).
+
+    Or give it the application's pool: any object whose ``connection()`` is a
+    context manager yielding an autocommit psycopg connection, such as
+    ``psycopg_pool.ConnectionPool(..., kwargs={"autocommit": True})``. Its
+    own timeout and checks then apply, and :meth:`close` leaves it open.
+
+    ``schema`` is the schema's name, a plain identifier.
     """
 
     def __init__(
@@ -163,27 +141,57 @@ class PostgresStore:
         conninfo: str | None = None,
         *,
         pool: ConnectionPool | None = None,
-        schema: str = "webchat_wrapup",
+        schema: str = DEFAULT_SCHEMA,
         pool_size: int = 4,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
     ) -> None:
         if (conninfo is None) == (pool is None):
             raise ValueError("give a connection string or a pool, not both")
         if not schema.isidentifier():
             raise ValueError(f"schema must be a plain identifier, not {schema!r}")
+        if pool_size < 1:
+            raise ValueError(f"pool_size must be at least 1, not {pool_size}")
+        if not pool_timeout > 0:
+            raise ValueError(f"pool_timeout must be positive, not {pool_timeout}")
         self.schema = schema
-        self._own = None if conninfo is None else _OwnPool(conninfo, pool_size)
-        self._pool: ConnectionPool = pool or self._own  # type: ignore[assignment]
+        self._closed = False
         self._codec = StateCodec()
         self._known_policies: set[str] = set()
         self._sql = _Statements(schema)
-        try:
-            self._migrate()
-        except BaseException:
-            self.close()
-            raise
+        self._own: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] | None = None
+        if pool is not None:
+            self._pool = pool
+            self._migrate(self._connection)
+            return
+        assert conninfo is not None
+        # Migrate on a connection of its own before the pool opens: an
+        # unreachable server then fails at once with the driver's reason,
+        # where a pool would retry in the background until its timeout.
+        self._migrate(lambda: self._direct(conninfo))
+        self._own = psycopg_pool.ConnectionPool(
+            conninfo,
+            kwargs={"autocommit": True},
+            # None opened ahead: a connection is made while a caller waits
+            # for it, never behind the application's back (the pool's own
+            # threads draw from the global `random`, which Hypothesis
+            # refuses to see change while it draws).
+            min_size=0,
+            max_size=pool_size,
+            timeout=pool_timeout,
+            check=self._check_connection,
+            name=f"webchat_wrapup.{schema}",
+            open=True,
+        )
+        self._pool = self._own
 
     def close(self) -> None:
-        """Close the connections this store opened (never the app's pool)."""
+        """Refuse every later call (``store_closed``) and close the store's
+        own pool; a pool the application passed in stays open.
+
+        An :meth:`all_history` iterator still being read stops at its next
+        entry with ``store_closed`` and gives its connection back.
+        """
+        self._closed = True
         if self._own is not None:
             self._own.close()
 
@@ -193,8 +201,17 @@ class PostgresStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def _refuse_closed(self) -> NoReturn:
+        raise StoreError(
+            ErrorCode.STORE_CLOSED,
+            f"PostgreSQL store {self.schema!r} is closed",
+            schema=self.schema,
+        )
+
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        if self._closed:
+            self._refuse_closed()
         try:
             with self._pool.connection() as connection:
                 if not connection.autocommit:
@@ -206,16 +223,60 @@ class PostgresStore:
                     )
                 yield connection
         except psycopg.Error as error:
-            raise _translate(error, self.schema) from error
+            raise self._translate(error) from error
+
+    @contextmanager
+    def _direct(self, conninfo: str) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with psycopg.connect(conninfo, autocommit=True) as connection:
+                yield connection
+        except psycopg.Error as error:
+            raise self._translate(error) from error
+
+    def _check_connection(self, connection: psycopg.Connection[Any]) -> None:
+        try:
+            psycopg_pool.ConnectionPool.check_connection(connection)
+        except psycopg.Error:
+            # A restarted server breaks every idle connection at once. Sweep
+            # them all now, so the caller's next try gets a fresh one: the
+            # pool alone would hand out the stale ones in turn, waiting 1 s,
+            # then 2 s, 4 s... between tries.
+            if self._own is not None:
+                self._own.check()
+            raise
+
+    def _translate(self, error: psycopg.Error) -> StoreError:
+        where = self.schema
+        message = f"PostgreSQL store {where!r}: {_one_line(error)}"
+        code = ErrorCode.STORE_UNAVAILABLE
+        if self._closed or isinstance(error, psycopg_pool.PoolClosed):
+            code = ErrorCode.STORE_CLOSED
+        elif isinstance(error, psycopg_pool.PoolTimeout) and self._own is not None:
+            message = (
+                f"PostgreSQL store {where!r}: no connection within "
+                f"{self._own.timeout:g} s: all {self._own.max_size} of the "
+                "pool's connections are busy, or the server cannot be reached"
+            )
+        elif isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
+            code = ErrorCode.STORE_READ_ONLY
+        elif isinstance(error, psycopg.errors.LockNotAvailable):
+            code = ErrorCode.STORE_LOCKED
+        elif isinstance(error, psycopg.errors.DataCorrupted):
+            code = ErrorCode.STORE_CORRUPT
+        return StoreError(code, message, schema=where)
 
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Cursor[Any]]:
         with self._connection() as connection, connection.transaction():
             yield connection.cursor()
 
-    def _migrate(self) -> None:
+    def _migrate(
+        self,
+        connect: Callable[[], AbstractContextManager[psycopg.Connection[Any]]],
+    ) -> None:
         schema = sql.Identifier(self.schema)
-        with self._transaction() as cursor:
+        with connect() as connection, connection.transaction():
+            cursor = connection.cursor()
             lock = zlib.crc32(f"webchat_wrapup:{self.schema}".encode())
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
             cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
@@ -236,9 +297,8 @@ class PostgresStore:
                     schema_version=version,
                 )
             for number in range(version, SCHEMA_VERSION):
-                for statement in _MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        cursor.execute(sql.SQL(statement).format(schema=schema))
+                for statement in _MIGRATIONS[number]:
+                    cursor.execute(sql.SQL(statement).format(schema=schema))
             if row is None:
                 cursor.execute(
                     sql.SQL("INSERT INTO {}.meta VALUES (%s)").format(schema),
@@ -359,6 +419,36 @@ class PostgresStore:
             ).fetchall()
         return history_page(rows, limit)
 
+    def all_history(self) -> Iterator[ContactHistoryEntry]:
+        """Every contact-history entry, by wrap-up end then write order.
+
+        At the first ``next()`` the iterator takes a connection of its own
+        from the pool and opens a REPEATABLE READ READ ONLY transaction: one
+        snapshot for the whole read, which blocks no writer. A server-side
+        cursor hands the rows over ``_BATCH`` at a time, so memory stays
+        flat. The connection goes back to the pool when the iterator is
+        exhausted, closed or garbage-collected.
+        """
+        with self._connection() as connection:
+            connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            cursor = connection.cursor(name="all_history")
+            try:
+                cursor.execute(self._sql.all_history)
+                while rows := cursor.fetchmany(_BATCH):
+                    for row in rows:
+                        if self._closed:
+                            self._refuse_closed()
+                        yield entry_from_json(row[0])
+            finally:
+                # Ending a read-only transaction cannot lose anything, and a
+                # connection too broken to end it is dropped by the pool: an
+                # error here must not hide the one that ended the read.
+                with suppress(psycopg.Error):
+                    connection.execute("ROLLBACK")
+                # After the ROLLBACK the server has dropped the cursor, so
+                # closing it costs no round trip.
+                cursor.close()
+
     def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
         """Claim up to ``limit`` agents with a wrap-up due at ``at``."""
         now = instant_to_micros(at)
@@ -416,6 +506,9 @@ class _Statements:
             "SELECT entry, wrap_up_ended_at, sequence FROM {schema}.history "
             "WHERE customer_id = %s AND (wrap_up_ended_at, sequence) > (%s, %s) "
             "ORDER BY wrap_up_ended_at, sequence LIMIT %s"
+        )
+        self.all_history = q(
+            "SELECT entry FROM {schema}.history ORDER BY wrap_up_ended_at, sequence"
         )
         self.claim = q(
             "UPDATE {schema}.agents SET claimed_until = %s WHERE agent_id IN ("

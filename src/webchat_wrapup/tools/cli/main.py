@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ import attrs
 
 from ..._core._errors import WrapUpError
 from ...clocks import ManualClock
+from ...ports import Store
 from ...service import WrapUpService
 from ...stores.memory import MemoryStore
 from ...stores.sqlite import SQLiteStore
@@ -99,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo_parser.add_argument("--db", type=Path, help="keep the walk-through here")
     _simulate_parser(commands, database)
-    _report_parser(commands, database)
+    _report_parser(commands)
     policy = commands.add_parser(
         "policy", help="work with policy files", description="Policy files."
     )
@@ -156,14 +158,24 @@ def _simulate_parser(commands: Any, database: argparse.ArgumentParser) -> None:
         )
 
 
-def _report_parser(commands: Any, database: argparse.ArgumentParser) -> None:
+def _report_parser(commands: Any) -> None:
     report = commands.add_parser(
         "report",
-        parents=[database],
         help="report on the contact history in the database",
         description="Classification trends (timeout defaults and unclassified "
         "chats kept apart), abuse flags, wrap-up time and extension use per "
         "queue and agent.",
+    )
+    # A string, not a Path: a Path would fold the "//" of a URL.
+    report.add_argument(
+        "--db",
+        default=str(DEFAULT_DB),
+        help=f"the SQLite database file (default: ./{DEFAULT_DB}), or a "
+        "PostgreSQL connection string: postgresql://user@host/dbname or "
+        "'host=... dbname=...'",
+    )
+    report.add_argument(
+        "--schema", help="the PostgreSQL store's schema (default: webchat_wrapup)"
     )
     report.add_argument("--by", choices=["hour", "day"], default="hour")
     report.add_argument(
@@ -318,9 +330,7 @@ def _print_results(results: list[Results], settings: SimulationSettings) -> None
 
 
 def _report(arguments: argparse.Namespace) -> int:
-    if not arguments.db.exists():
-        raise UsageError(f"no database at {arguments.db}; run simulate first")
-    with SQLiteStore(arguments.db) as store:
+    with _report_store(arguments.db, arguments.schema) as store:
         runs = entries_by_run(store.all_history())
     if arguments.run:
         if arguments.run not in runs:
@@ -332,6 +342,57 @@ def _report(arguments: argparse.Namespace) -> int:
     }
     sys.stdout.write(FORMATS[arguments.form](reports))
     return 0
+
+
+_CONNINFO = re.compile(r"\s*[A-Za-z_]+\s*=")
+"""How a libpq connection string such as ``host=db dbname=contact`` begins."""
+
+
+def _report_store(db: str, schema: str | None) -> Store:
+    """The store ``report --db`` names: a PostgreSQL connection string (a URL,
+    or ``key=value`` words that libpq accepts and no file of that name), or
+    else a SQLite file."""
+    if db.startswith(("postgresql://", "postgres://")) or (
+        _CONNINFO.match(db) and not Path(db).exists() and _is_conninfo(db)
+    ):
+        return _postgres_store(db, schema)
+    if schema is not None:
+        raise UsageError("--schema is for a PostgreSQL --db only")
+    if not Path(db).exists():
+        raise UsageError(f"no database at {db}; run simulate first")
+    return SQLiteStore(db)
+
+
+def _is_conninfo(text: str) -> bool:
+    try:
+        from psycopg import Error
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        return True  # then _postgres_store says what to install
+    try:
+        conninfo_to_dict(text)
+    except Error:
+        return False
+    return True
+
+
+def _postgres_store(conninfo: str, schema: str | None) -> Store:
+    try:
+        from ...stores.postgres import DEFAULT_SCHEMA, PostgresStore, schema_exists
+    except ImportError:
+        raise UsageError(
+            "a PostgreSQL --db needs the postgres extra: "
+            "python -m pip install 'webchat-wrapup[postgres]'"
+        ) from None
+    schema = DEFAULT_SCHEMA if schema is None else schema
+    if not schema.isidentifier():
+        raise UsageError(f"--schema must be a plain identifier, not {schema!r}")
+    # Opening a store creates a missing schema: a report must not.
+    if not schema_exists(conninfo, schema):
+        raise UsageError(
+            f"no webchat-wrapup store in schema {schema!r} of that database"
+        )
+    return PostgresStore(conninfo, schema=schema, pool_size=1)
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
