@@ -37,7 +37,6 @@ from typing import Any
 
 import pytest
 from extend_setup import (
-    CHAT,
     ENDED_AT,
     MAX_EXTENSIONS,
     NOW,
@@ -45,6 +44,7 @@ from extend_setup import (
     QUEUE,
     T0,
     VERSION_IN_WRAP_UP,
+    chat_of,
     check_outcome,
     deadline_after,
 )
@@ -118,9 +118,9 @@ def _put_in_wrap_up(service: WrapUpService) -> Callable[[str], None]:
     def prepare(agent_id: str) -> None:
         service.add_agent(agent_id)
         service.clock.set(T0)  # type: ignore[attr-defined]
-        service.assign(agent_id, CHAT, f"customer-{agent_id}", QUEUE)
+        service.assign(agent_id, chat_of(agent_id), f"customer-{agent_id}", QUEUE)
         service.clock.set(ENDED_AT)  # type: ignore[attr-defined]
-        service.end_chat(agent_id, CHAT)
+        service.end_chat(agent_id, chat_of(agent_id))
         service.clock.set(NOW)  # type: ignore[attr-defined]
 
     return prepare
@@ -154,14 +154,14 @@ def _bench_store_extend(
         agent_id, used = pool.next()
         last.update(agent_id=agent_id, used=used)
         if not command_ids:
-            return (agent_id, CHAT), {}
+            return (agent_id, chat_of(agent_id)), {}
         last["command_id"] = f"command-{pool.calls}"
-        return (agent_id, CHAT), {"command_id": last["command_id"]}
+        return (agent_id, chat_of(agent_id)), {"command_id": last["command_id"]}
 
     outcome = benchmark.pedantic(
         service.extend, setup=setup, rounds=rounds, warmup_rounds=WARMUP_ROUNDS
     )
-    check_outcome(outcome, last["agent_id"], last["used"])
+    check_outcome(outcome, last["agent_id"], last["used"], chat_of(last["agent_id"]))
     _check_pool(service, pool)
     if command_ids:
         record = service.store.find_command(last["command_id"])
@@ -202,6 +202,8 @@ def test_command_sqlite_store(benchmark, sqlite_full: WrapUpService) -> None:
 # Each FULL or NORMAL pair runs back to back (in the order of this file), so
 # that a slow spell of the disk is less likely to fall on one of the pair only.
 
+RECORDED_AT = instant_to_micros(NOW)  # the command record's time, as the store's
+
 
 def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     """A connection set up as the SQLite store sets up its own."""
@@ -235,8 +237,8 @@ def _raw_extend(
         if cursor.rowcount != 1:
             raise AssertionError(f"{agent_id} changed under the transaction")
         db.execute(
-            "INSERT INTO commands VALUES (?, ?, ?, ?)",
-            (command_id, agent_id, fingerprint, outcome),
+            "INSERT INTO commands VALUES (?, ?, ?, ?, ?)",
+            (command_id, agent_id, fingerprint, outcome, RECORDED_AT),
         )
     except BaseException:
         db.execute("ROLLBACK")
@@ -260,11 +262,13 @@ def _bench_raw_extend(benchmark: Any, path: Path, synchronous: str) -> None:
             "SELECT state FROM agents WHERE agent_id = ?", (agent_id,)
         ).fetchone()  # The same size as the state the store would write.
         deadline = deadline_after(used + 1)
-        command = ExtendWrapUp(agent_id, CHAT)
+        command = ExtendWrapUp(agent_id, chat_of(agent_id))
         text = json.dumps(
             command_to_dict(command), sort_keys=True, separators=(",", ":")
         )
-        event = WrapUpExtended(agent_id, NOW, CHAT, deadline, MAX_EXTENSIONS - used - 1)
+        event = WrapUpExtended(
+            agent_id, NOW, chat_of(agent_id), deadline, MAX_EXTENSIONS - used - 1
+        )
         version = VERSION_IN_WRAP_UP + used + 1
         outcome = {
             "agent_id": agent_id,
