@@ -726,3 +726,29 @@ def test_read_connections_of_ended_threads_are_closed(tmp_path: Path) -> None:
                 thread.start()
                 thread.join()
         assert len(store._readers) <= 2
+
+
+def test_a_commit_that_fails_leaves_nothing_open_or_visible(tmp_path: Path) -> None:
+    """A deferred foreign key makes COMMIT itself fail (as a full disk
+    would): the transaction is rolled back, not left open on the writer."""
+    with SQLiteStore(tmp_path / "w.db") as store:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        store._db.executescript(
+            """
+            PRAGMA foreign_keys = ON;
+            CREATE TABLE parent (id INTEGER PRIMARY KEY);
+            CREATE TABLE child (
+                parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED
+            );
+            CREATE TRIGGER fail_commit AFTER UPDATE ON agents
+            BEGIN INSERT INTO child VALUES (1); END;
+            """
+        )
+        with pytest.raises(StoreError):
+            store.save(Change("agent-1", 1, AgentState.new("agent-1", capacity=3)))
+        assert not store._db.in_transaction
+        stored = store.load("agent-1")
+        assert stored is not None
+        assert (stored.version, stored.state.capacity) == (1, 1)
+        store._db.execute("DROP TRIGGER fail_commit")
+        store.save(Change("agent-1", 1, AgentState.new("agent-1", capacity=3)))

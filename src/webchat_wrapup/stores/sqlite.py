@@ -319,11 +319,23 @@ class _Transaction:
         try:
             store._db.execute("COMMIT" if error is None else "ROLLBACK")
         except sqlite3.Error as failure:
+            _roll_back_quietly(store._db)
             raise _translate(failure, store.path) from failure
         finally:
             store._lock.release()
         if isinstance(error, sqlite3.Error):
             raise _translate(error, store.path) from error
+
+
+def _roll_back_quietly(db: sqlite3.Connection) -> None:
+    """End a transaction whose commit failed (a full disk, say): left open,
+    the next write could not begin, and a read borrowing the writer would
+    see what was never committed."""
+    try:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # the commit's own error is the one to report
 
 
 class _ThreadReader(threading.local):
