@@ -752,3 +752,24 @@ def test_a_commit_that_fails_leaves_nothing_open_or_visible(tmp_path: Path) -> N
         assert (stored.version, stored.state.capacity) == (1, 1)
         store._db.execute("DROP TRIGGER fail_commit")
         store.save(Change("agent-1", 1, AgentState.new("agent-1", capacity=3)))
+
+
+def test_an_up_to_date_file_opens_and_reads_while_another_process_writes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.db"
+    with SQLiteStore(path) as store:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with SQLiteStore(path, busy_timeout=0.05) as store:
+            stored = store.load("agent-1")
+            with pytest.raises(StoreError) as caught:
+                store.save(Change("agent-2", 0, AgentState.new("agent-2")))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert stored is not None
+    assert stored.version == 1
+    assert caught.value.code is ErrorCode.STORE_LOCKED

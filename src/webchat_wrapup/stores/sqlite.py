@@ -404,7 +404,9 @@ class SQLiteStore:
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
 
     def _migrate(self) -> None:
-        with self._transaction():
+        if self._refuse_if_too_new() == SCHEMA_VERSION:
+            return  # up to date: opening takes no write lock, waits for no writer
+        with self._transaction():  # checked again: another process may have migrated
             version = self._refuse_if_too_new()
             for number in range(version, SCHEMA_VERSION):
                 for statement in _MIGRATIONS[number]:
