@@ -15,6 +15,11 @@ round starts from the same population: a fresh in-memory store, or a copy of
 a SQLite file built once per size (the sweep runs with the default
 ``synchronous`` FULL).
 
+Group ``read``: ``service.view`` of an agent in wrap-up on the SQLite store
+while a save of the same store waits inside its write lock for another
+connection's: the view is answered on the thread's own read connection,
+and the save is still waiting when the last round ends.
+
 ``compare.py`` prints the ratios between the medians. Nothing here asserts a
 duration: every test checks what the timed calls did, so a wrong result fails
 whatever the timings are. With ``--benchmark-disable`` (the default run) each
@@ -29,6 +34,7 @@ import json
 import os
 import shutil
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from functools import cache
@@ -538,3 +544,42 @@ def test_sweep_sqlite_10k(benchmark, population, sqlite_template, tmp_path) -> N
 def test_sweep_sqlite_100k(benchmark, population, sqlite_template, tmp_path) -> None:
     size = _sweep_size(benchmark, 100_000)
     _bench_sqlite_sweep(benchmark, population(size), sqlite_template(size), tmp_path)
+
+
+# The read group.
+
+
+@pytest.mark.benchmark(group="read")
+def test_view_while_a_save_waits_sqlite(benchmark, tmp_path: Path) -> None:
+    path = tmp_path / "wrapup.db"
+    store = SQLiteStore(path, busy_timeout=600)
+    service = WrapUpService(store, ManualClock(NOW))
+    pool = _ExtendPool(_put_in_wrap_up(service), 1)
+    agent_id, _ = pool.next()
+    holder = _connect(path, "FULL")  # another process, writing
+    holder.execute("BEGIN IMMEDIATE")
+    saving = threading.Thread(target=service.extend, args=(agent_id, chat_of(agent_id)))
+    try:
+        saving.start()
+        while not store._lock.locked():  # the save is inside, waiting
+            saving.join(0.001)
+        view = benchmark.pedantic(
+            service.view,
+            args=(agent_id,),
+            rounds=SQLITE_ROUNDS,
+            warmup_rounds=WARMUP_ROUNDS,
+        )
+        assert saving.is_alive()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        saving.join()
+        store.close()
+    (chat,) = view.chats
+    assert chat.chat_id == chat_of(agent_id)
+    # The waiting save's extension is not seen; it was saved after the holder.
+    assert chat.deadline == deadline_after(0)
+    with SQLiteStore(path) as reopened:
+        stored = reopened.load(agent_id)
+    assert stored is not None
+    assert stored.state.chats[0].deadline == deadline_after(1)
