@@ -8,7 +8,7 @@ import sqlite3
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -711,9 +711,17 @@ def test_a_closed_store_refuses_reads_on_every_thread_s_connection(
     other = threading.Thread(target=read)
     other.start()
     other.join()
-    with pytest.raises(StoreError) as caught:
-        store.load("agent-1")
-    assert [e.code for e in [*errors, caught.value]] == [ErrorCode.STORE_CLOSED] * 2
+    calls: list[Callable[[], object]] = [
+        lambda: store.load("agent-1"),
+        lambda: store.load_settled("agent-1"),
+        lambda: store.prune_commands(T0, 10),
+        lambda: store.find_command("cmd-1"),
+    ]
+    for call in calls:
+        with pytest.raises(StoreError) as caught:
+            call()
+        errors.append(caught.value)
+    assert [error.code for error in errors] == [ErrorCode.STORE_CLOSED] * 5
     assert store._readers == {}
 
 
