@@ -26,10 +26,18 @@ def deadline_after(uses: int) -> datetime:
     return ENDED_AT + POLICY.countdown + uses * POLICY.extension  # type: ignore[operator]
 
 
-def check_outcome(outcome: Outcome, agent_id: str, used: int) -> None:
+def chat_of(agent_id: str) -> str:
+    """The chat an agent of the pool holds: one chat, one holder, so each
+    agent's is its own (stores refuse a chat another agent holds)."""
+    return f"{CHAT}-of-{agent_id}"
+
+
+def check_outcome(
+    outcome: Outcome, agent_id: str, used: int, chat_id: str = CHAT
+) -> None:
     """``outcome`` is the ``used + 1``-th extension of ``agent_id``'s chat."""
     event = WrapUpExtended(
-        agent_id, NOW, CHAT, deadline_after(used + 1), MAX_EXTENSIONS - used - 1
+        agent_id, NOW, chat_id, deadline_after(used + 1), MAX_EXTENSIONS - used - 1
     )
     assert outcome.events == (event,)
     assert outcome.version == VERSION_IN_WRAP_UP + used + 1

@@ -15,6 +15,11 @@ round starts from the same population: a fresh in-memory store, or a copy of
 a SQLite file built once per size (the sweep runs with the default
 ``synchronous`` FULL).
 
+Group ``read``: ``service.view`` of an agent in wrap-up on the SQLite store
+while a save of the same store waits inside its write lock for another
+connection's: the view is answered on the thread's own read connection,
+and the save is still waiting when the last round ends.
+
 ``compare.py`` prints the ratios between the medians. Nothing here asserts a
 duration: every test checks what the timed calls did, so a wrong result fails
 whatever the timings are. With ``--benchmark-disable`` (the default run) each
@@ -29,6 +34,7 @@ import json
 import os
 import shutil
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from functools import cache
@@ -37,7 +43,6 @@ from typing import Any
 
 import pytest
 from extend_setup import (
-    CHAT,
     ENDED_AT,
     MAX_EXTENSIONS,
     NOW,
@@ -45,6 +50,7 @@ from extend_setup import (
     QUEUE,
     T0,
     VERSION_IN_WRAP_UP,
+    chat_of,
     check_outcome,
     deadline_after,
 )
@@ -118,9 +124,9 @@ def _put_in_wrap_up(service: WrapUpService) -> Callable[[str], None]:
     def prepare(agent_id: str) -> None:
         service.add_agent(agent_id)
         service.clock.set(T0)  # type: ignore[attr-defined]
-        service.assign(agent_id, CHAT, f"customer-{agent_id}", QUEUE)
+        service.assign(agent_id, chat_of(agent_id), f"customer-{agent_id}", QUEUE)
         service.clock.set(ENDED_AT)  # type: ignore[attr-defined]
-        service.end_chat(agent_id, CHAT)
+        service.end_chat(agent_id, chat_of(agent_id))
         service.clock.set(NOW)  # type: ignore[attr-defined]
 
     return prepare
@@ -154,14 +160,14 @@ def _bench_store_extend(
         agent_id, used = pool.next()
         last.update(agent_id=agent_id, used=used)
         if not command_ids:
-            return (agent_id, CHAT), {}
+            return (agent_id, chat_of(agent_id)), {}
         last["command_id"] = f"command-{pool.calls}"
-        return (agent_id, CHAT), {"command_id": last["command_id"]}
+        return (agent_id, chat_of(agent_id)), {"command_id": last["command_id"]}
 
     outcome = benchmark.pedantic(
         service.extend, setup=setup, rounds=rounds, warmup_rounds=WARMUP_ROUNDS
     )
-    check_outcome(outcome, last["agent_id"], last["used"])
+    check_outcome(outcome, last["agent_id"], last["used"], chat_of(last["agent_id"]))
     _check_pool(service, pool)
     if command_ids:
         record = service.store.find_command(last["command_id"])
@@ -202,6 +208,8 @@ def test_command_sqlite_store(benchmark, sqlite_full: WrapUpService) -> None:
 # Each FULL or NORMAL pair runs back to back (in the order of this file), so
 # that a slow spell of the disk is less likely to fall on one of the pair only.
 
+RECORDED_AT = instant_to_micros(NOW)  # the command record's time, as the store's
+
 
 def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     """A connection set up as the SQLite store sets up its own."""
@@ -235,8 +243,8 @@ def _raw_extend(
         if cursor.rowcount != 1:
             raise AssertionError(f"{agent_id} changed under the transaction")
         db.execute(
-            "INSERT INTO commands VALUES (?, ?, ?, ?)",
-            (command_id, agent_id, fingerprint, outcome),
+            "INSERT INTO commands VALUES (?, ?, ?, ?, ?)",
+            (command_id, agent_id, fingerprint, outcome, RECORDED_AT),
         )
     except BaseException:
         db.execute("ROLLBACK")
@@ -260,11 +268,13 @@ def _bench_raw_extend(benchmark: Any, path: Path, synchronous: str) -> None:
             "SELECT state FROM agents WHERE agent_id = ?", (agent_id,)
         ).fetchone()  # The same size as the state the store would write.
         deadline = deadline_after(used + 1)
-        command = ExtendWrapUp(agent_id, CHAT)
+        command = ExtendWrapUp(agent_id, chat_of(agent_id))
         text = json.dumps(
             command_to_dict(command), sort_keys=True, separators=(",", ":")
         )
-        event = WrapUpExtended(agent_id, NOW, CHAT, deadline, MAX_EXTENSIONS - used - 1)
+        event = WrapUpExtended(
+            agent_id, NOW, chat_of(agent_id), deadline, MAX_EXTENSIONS - used - 1
+        )
         version = VERSION_IN_WRAP_UP + used + 1
         outcome = {
             "agent_id": agent_id,
@@ -534,3 +544,42 @@ def test_sweep_sqlite_10k(benchmark, population, sqlite_template, tmp_path) -> N
 def test_sweep_sqlite_100k(benchmark, population, sqlite_template, tmp_path) -> None:
     size = _sweep_size(benchmark, 100_000)
     _bench_sqlite_sweep(benchmark, population(size), sqlite_template(size), tmp_path)
+
+
+# The read group.
+
+
+@pytest.mark.benchmark(group="read")
+def test_view_while_a_save_waits_sqlite(benchmark, tmp_path: Path) -> None:
+    path = tmp_path / "wrapup.db"
+    store = SQLiteStore(path, busy_timeout=600)
+    service = WrapUpService(store, ManualClock(NOW))
+    pool = _ExtendPool(_put_in_wrap_up(service), 1)
+    agent_id, _ = pool.next()
+    holder = _connect(path, "FULL")  # another process, writing
+    holder.execute("BEGIN IMMEDIATE")
+    saving = threading.Thread(target=service.extend, args=(agent_id, chat_of(agent_id)))
+    try:
+        saving.start()
+        while not store._lock.locked():  # the save is inside, waiting
+            saving.join(0.001)
+        view = benchmark.pedantic(
+            service.view,
+            args=(agent_id,),
+            rounds=SQLITE_ROUNDS,
+            warmup_rounds=WARMUP_ROUNDS,
+        )
+        assert saving.is_alive()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        saving.join()
+        store.close()
+    (chat,) = view.chats
+    assert chat.chat_id == chat_of(agent_id)
+    # The waiting save's extension is not seen; it was saved after the holder.
+    assert chat.deadline == deadline_after(0)
+    with SQLiteStore(path) as reopened:
+        stored = reopened.load(agent_id)
+    assert stored is not None
+    assert stored.state.chats[0].deadline == deadline_after(1)

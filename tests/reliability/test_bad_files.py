@@ -178,10 +178,16 @@ def test_once_the_lock_is_released_the_same_store_writes_again(
 # Read-only
 
 
+def _run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
 @pytest.fixture
 def make_read_only() -> Iterator[Callable[[Path], None]]:
-    """Make files and folders unwritable; as root, where modes do not bind,
-    with the immutable attribute (``chattr +i``)."""
+    """Make files and folders unwritable. Root passes over permission bits,
+    so as root: the immutable attribute (``chattr +i``), or where the file
+    system has none (overlayfs, tmpfs) a read-only bind mount of the target
+    onto itself; skipped only if neither is allowed."""
     undo: list[Callable[[], object]] = []
     root = os.geteuid() == 0
 
@@ -192,14 +198,15 @@ def make_read_only() -> Iterator[Callable[[Path], None]]:
             undo.append(lambda: target.chmod(mode))
             return
         chattr = shutil.which("chattr")
-        if chattr is None:
-            pytest.skip("running as root, and chattr is not installed")
-        done = subprocess.run(
-            [chattr, "+i", str(target)], capture_output=True, text=True, check=False
-        )
+        if chattr is not None and _run(chattr, "+i", str(target)).returncode == 0:
+            undo.append(lambda: _run(chattr, "-i", str(target)))
+            return
+        if _run("mount", "--bind", str(target), str(target)).returncode != 0:
+            pytest.skip("running as root, and neither chattr +i nor mount works")
+        undo.append(lambda: _run("umount", str(target)))
+        done = _run("mount", "-o", "remount,bind,ro", str(target))
         if done.returncode != 0:
-            pytest.skip(f"running as root, and chattr +i failed: {done.stderr}")
-        undo.append(lambda: subprocess.run([chattr, "-i", str(target)], check=True))
+            pytest.skip(f"running as root, and a read-only remount failed: {done}")
 
     yield read_only
     for step in reversed(undo):
@@ -230,6 +237,41 @@ def test_a_read_only_file_in_a_read_only_folder_fails_with_store_read_only(
     assert refused(path).code is ErrorCode.STORE_READ_ONLY
     assert digest(path) == before
     assert os.listdir(folder) == ["wrapup.db"]
+
+
+def test_a_new_file_in_a_folder_that_cannot_be_written_is_store_read_only(
+    tmp_path: Path, make_read_only: Callable[[Path], None]
+) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    make_read_only(folder)
+    error = refused(folder / "wrapup.db")
+    assert error.code is ErrorCode.STORE_READ_ONLY
+    assert not error.retryable
+    assert os.listdir(folder) == []
+
+
+@pytest.fixture
+def read_only_file_system(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a file system mounted read-only (needs root; the
+    ``make_read_only`` tests above cover the same refusal without it)."""
+    folder = tmp_path / "mounted"
+    folder.mkdir()
+    done = _run("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder))
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {done.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        _run("umount", str(folder))
+
+
+def test_a_new_file_on_a_read_only_file_system_is_store_read_only(
+    read_only_file_system: Path,
+) -> None:
+    error = refused(read_only_file_system / "wrapup.db")
+    assert error.code is ErrorCode.STORE_READ_ONLY
+    assert os.listdir(read_only_file_system) == []
 
 
 # Corrupt
@@ -344,3 +386,55 @@ def test_a_store_is_usable_after_damage_is_undone(tmp_path: Path) -> None:
         stored = store.load("agent-new")
     assert stored is not None
     assert stored.state == AgentState.new("agent-new")
+
+
+# A damaged agent among many due
+
+
+def test_a_sweep_goes_on_past_a_damaged_agent_and_later_sweeps_take_it_last(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "wrapup.db"
+    clock = ManualClock(START)
+    with SQLiteStore(path, synchronous="NORMAL") as store:
+        service = WrapUpService(store, clock)
+        for number in range(300):
+            agent_id = f"agent-{number:03d}"
+            service.add_agent(agent_id)
+            service.assign(agent_id, f"chat-{number}", "cust-a", SALES)
+            service.end_chat(agent_id, f"chat-{number}")
+            clock.advance(0.001)  # agent-000's wrap-up is due first
+    db = sqlite3.connect(path)
+    db.execute(
+        "UPDATE agents SET state = '[\"agent-000\", 1, {' WHERE agent_id = 'agent-000'"
+    )
+    db.commit()
+    db.close()
+
+    with SQLiteStore(path) as store:
+        service = WrapUpService(store, clock)
+        clock.advance(600)
+        swept_at = clock.now()
+        result = service.sweep(limit=1000)
+        assert (result.claimed, result.expired) == (300, 299)
+        (failure,) = result.failures
+        assert (failure.agent_id, failure.error.code) == (
+            "agent-000",
+            ErrorCode.STORE_CORRUPT,
+        )
+        assert "agent row 'agent-000' is damaged" in failure.error.message
+        still_due = "SELECT agent_id FROM agents WHERE next_deadline IS NOT NULL"
+        assert table_rows(path, still_due) == [("agent-000",)]
+
+        # A new wrap-up falls due after agent-000's, once agent-000's lease
+        # ran out: the agent never claimed goes first.
+        service.add_agent("agent-new")
+        service.assign("agent-new", "chat-new", "cust-a", SALES)
+        service.end_chat("agent-new", "chat-new")
+        clock.advance(SALES.wrap_up.countdown_seconds + 1)
+        assert clock.now() - swept_at > service.lease
+        first = service.sweep(limit=1)
+        assert (first.claimed, first.expired, first.failures) == (1, 1, ())
+        assert service.view("agent-new").chats == ()
+        then = service.sweep(limit=1)
+        assert [f.agent_id for f in then.failures] == ["agent-000"]

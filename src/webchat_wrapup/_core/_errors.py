@@ -57,6 +57,7 @@ class ErrorCode(str, enum.Enum):
     STORE_TOO_NEW = "store_too_new"
     STORE_UNAVAILABLE = "store_unavailable"
     STORE_CLOSED = "store_closed"
+    STORE_PATH_REFUSED = "store_path_refused"
     NOTIFICATION_FAILED = "notification_failed"
 
 
@@ -270,7 +271,7 @@ _RETRYABLE_STORE_CODES = frozenset(
 
 class StoreError(WrapUpError, OSError):
     """The store cannot be used: locked, unavailable, read-only, corrupt,
-    too new or closed."""
+    too new, closed, or its path refused."""
 
     codes = frozenset(
         {
@@ -280,6 +281,7 @@ class StoreError(WrapUpError, OSError):
             ErrorCode.STORE_TOO_NEW,
             ErrorCode.STORE_UNAVAILABLE,
             ErrorCode.STORE_CLOSED,
+            ErrorCode.STORE_PATH_REFUSED,
         }
     )
 

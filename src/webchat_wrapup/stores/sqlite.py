@@ -1,80 +1,170 @@
 """The SQLite store: the embedded default, one file, safe across processes.
 
-Every write runs in ``BEGIN IMMEDIATE`` on a connection with
+Every write runs in ``BEGIN IMMEDIATE`` on one writer connection with
 ``isolation_level=None``, so the write lock is taken before anything is
 read and two processes can never both write from the same stale read.
-The file is in WAL mode with a busy timeout; ``synchronous`` is ``FULL`` by
-default (a committed command survives power loss) and may be ``NORMAL``
-(it survives a crash of the process, and is several times faster).
+Reads never wait for a writer: the file is in WAL mode, where a read sees
+the last commit while a write is under way, and a read takes the writer
+connection only when no thread of this store is using it, else a
+connection of the thread's own. ``synchronous`` is ``FULL`` by default (a
+committed command survives power loss) and may be ``NORMAL`` (it survives
+a crash of the process, and is several times faster).
+
+The file holds personal data (customers' ids, free text), so a new file is
+created readable and writable by its owner only; SQLite gives its ``-wal``
+and ``-shm`` files the same mode.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
+from .._core._agent import AgentState
 from .._core._errors import (
     CommandIdReused,
+    CommandRefused,
     ErrorCode,
     StoreError,
     VersionConflict,
 )
 from .._core._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
-from ._codec import StateCodec, entry_from_json, instant_to_micros
+from ._codec import (
+    StateCodec,
+    entry_from_json,
+    instant_to_micros,
+    micros_to_instant,
+    outcome_from_json,
+)
 from ._paging import check_limit, decode_cursor
-from ._rows import ChangeRows, change_rows, command_record, history_page
+from ._rows import ChangeRows, change_rows, history_page
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The newest schema this version of the library writes (``user_version``)."""
 
-_MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE agents (
-        agent_id TEXT PRIMARY KEY,
-        version INTEGER NOT NULL,
-        state TEXT NOT NULL,
-        next_deadline INTEGER,
-        claimed_until INTEGER
-    );
-    CREATE INDEX agents_due ON agents (next_deadline)
-        WHERE next_deadline IS NOT NULL;
-    CREATE TABLE policies (
-        policy_key TEXT PRIMARY KEY,
-        policy TEXT NOT NULL
-    );
-    CREATE TABLE history (
-        sequence INTEGER PRIMARY KEY AUTOINCREMENT,
-        customer_id TEXT NOT NULL,
-        agent_id TEXT NOT NULL,
-        chat_id TEXT NOT NULL,
-        chat_started_at INTEGER NOT NULL,
-        wrap_up_ended_at INTEGER NOT NULL,
-        entry TEXT NOT NULL
-    );
-    CREATE INDEX history_by_customer
-        ON history (customer_id, wrap_up_ended_at, sequence);
-    CREATE TABLE commands (
-        command_id TEXT PRIMARY KEY,
-        agent_id TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        outcome TEXT NOT NULL
-    );
-    """,
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 0 -> 1: agents, policies, contact history, command records
+        """
+        CREATE TABLE agents (
+            agent_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            next_deadline INTEGER,
+            claimed_until INTEGER
+        )
+        """,
+        """
+        CREATE INDEX agents_due ON agents (next_deadline)
+            WHERE next_deadline IS NOT NULL
+        """,
+        """
+        CREATE TABLE policies (
+            policy_key TEXT PRIMARY KEY,
+            policy TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE history (
+            sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+            customer_id TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            chat_id TEXT NOT NULL,
+            chat_started_at INTEGER NOT NULL,
+            wrap_up_ended_at INTEGER NOT NULL,
+            entry TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE INDEX history_by_customer
+            ON history (customer_id, wrap_up_ended_at, sequence)
+        """,
+        """
+        CREATE TABLE commands (
+            command_id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            outcome TEXT NOT NULL
+        )
+        """,
+    ),
+    (  # 1 -> 2: when each command ran (for pruning), who holds each chat
+        "ALTER TABLE commands ADD COLUMN recorded_at INTEGER",
+        # Records written before the upgrade are dated at the upgrade (the
+        # wall clock, in microseconds), not left undated: an undated record
+        # is pruned at the next sweep, and a retry of its command arriving
+        # after that would be decided afresh, possibly applied twice.
+        "UPDATE commands SET recorded_at = CAST(strftime('%s', 'now') AS INTEGER)"
+        " * 1000000",
+        "CREATE INDEX commands_by_time ON commands (recorded_at)",
+        """
+        CREATE TABLE held_chats (
+            chat_id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+        # The chats the stored agents hold, read from the schema-1 form of
+        # an agent's state: [agent_id, capacity, status, profile, chats],
+        # each chat a list that starts with its id. A migration reads the
+        # form of the schema it migrates from, which never changes, so it
+        # reads it here rather than through the codec (which may). Schema 1
+        # did not enforce one holder per chat: should two agents hold one,
+        # the first by agent id keeps the row, and the other keeps its chat
+        # until it lets go of it (saves compare with the stored state).
+        # Rows that are not this form hold nothing; loading them reports
+        # the damage.
+        """
+        INSERT OR IGNORE INTO held_chats (chat_id, agent_id)
+        SELECT json_extract(chat.value, '$[0]'), agents.agent_id
+        FROM agents, json_each(
+            CASE WHEN json_valid(agents.state) THEN agents.state ELSE '[]' END,
+            '$[4]'
+        ) AS chat
+        WHERE chat.type = 'array' AND json_type(chat.value, '$[0]') = 'text'
+        ORDER BY agents.agent_id
+        """,
+    ),
 )
+"""Migration ``n`` takes a file from schema ``n`` to ``n + 1``, one statement
+at a time, all in the one transaction that opens the store."""
 
 Synchronous = Literal["FULL", "NORMAL"]
 _MAX_RECENT = 4096
 _BATCH = 1000
+_FILE_MODE = 0o600
 
+_SELECT_AGENT = "SELECT version, state FROM agents WHERE agent_id = ?"
+_SELECT_POLICY = "SELECT policy FROM policies WHERE policy_key = ?"
 _INSERT_POLICY = "INSERT OR IGNORE INTO policies VALUES (?, ?)"
 _INSERT_HISTORY = (
     "INSERT INTO history (customer_id, agent_id, chat_id, "
     "chat_started_at, wrap_up_ended_at, entry) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_COMMAND = (
+    "INSERT INTO commands (command_id, agent_id, fingerprint, outcome, "
+    "recorded_at) VALUES (?, ?, ?, ?, ?)"
+)
+# Two claims, each walking the due index in deadline order and stopping at
+# the limit: agents never claimed since their last save, then agents whose
+# claim ran out unsaved. One query ordered by "claimed before" would sort
+# every due row; these sort nothing.
+_CLAIM_NEVER_CLAIMED = (
+    "SELECT agent_id FROM agents WHERE next_deadline <= ? "
+    "AND claimed_until IS NULL ORDER BY next_deadline LIMIT ?"
+)
+_CLAIM_RAN_OUT = (
+    "SELECT agent_id FROM agents WHERE next_deadline <= ? "
+    "AND claimed_until <= ? ORDER BY next_deadline LIMIT ?"
+)
+_PRUNE = (
+    "DELETE FROM commands WHERE rowid IN (SELECT rowid FROM commands "
+    "WHERE recorded_at IS NULL OR recorded_at < ? LIMIT ?)"
 )
 
 
@@ -88,6 +178,11 @@ _CODES_BY_NAME: dict[str, ErrorCode] = {
 """sqlite3's result codes (``sqlite_errorname``, Python 3.11+) to ours; the
 extended codes (``SQLITE_BUSY_SNAPSHOT``, ``SQLITE_READONLY_DBMOVED``) map
 by their primary name."""
+
+_READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+"""Why a file cannot be created in a folder that cannot be written: its
+permission bits (``EACCES``), the immutable attribute or a security module
+(``EPERM``), a file system mounted read-only (``EROFS``)."""
 
 
 def _translate(error: sqlite3.Error, path: str) -> StoreError:
@@ -126,6 +221,60 @@ def _unwritable(path: str) -> bool:
     folder = os.path.dirname(os.path.abspath(path))
     return os.path.exists(path) and not (
         os.access(path, os.W_OK) and os.access(folder, os.W_OK)
+    )
+
+
+def _prepare_file(path: str) -> None:
+    """Refuse a symbolic link; create a missing file for its owner only.
+
+    SQLite would follow a link and write the personal data wherever it
+    points, and would create the file with the process's umask (often
+    world-readable). Created here first, with ``O_EXCL`` (which never
+    follows a link) and mode 0600, the file is SQLite's to open; SQLite
+    gives the ``-wal`` and ``-shm`` files it creates the main file's mode.
+    """
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        if os.path.islink(name):
+            raise _symlink_refused(path, name)
+    if os.path.lexists(path):
+        return  # An existing file keeps the mode its operator gave it.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(path, flags, _FILE_MODE)
+    except FileExistsError:
+        if os.path.islink(path):  # made between the check and the open
+            raise _symlink_refused(path, path) from None
+        return  # another process created it first: the same as existing
+    except OSError as error:
+        raise _creation_error(error, path) from error
+    try:
+        if hasattr(os, "fchmod"):
+            # The umask can only take bits off 0600; a umask such as 0277
+            # would leave the owner unable to write, so set the mode exactly.
+            os.fchmod(descriptor, _FILE_MODE)
+    finally:
+        os.close(descriptor)
+
+
+def _symlink_refused(path: str, link: str) -> StoreError:
+    return StoreError(
+        ErrorCode.STORE_PATH_REFUSED,
+        f"SQLite store {path!r}: {link!r} is a symbolic link; "
+        "give the path of the file itself",
+        path=path,
+        link=link,
+    )
+
+
+def _creation_error(error: OSError, path: str) -> StoreError:
+    """The store error for a new file that could not be created."""
+    code = ErrorCode.STORE_UNAVAILABLE
+    if error.errno in _READ_ONLY_ERRNOS:
+        code = ErrorCode.STORE_READ_ONLY
+    return StoreError(
+        code,
+        f"SQLite store {path!r}: cannot create the file ({error.strerror})",
+        path=path,
     )
 
 
@@ -170,6 +319,7 @@ class _Transaction:
         try:
             store._db.execute("COMMIT" if error is None else "ROLLBACK")
         except sqlite3.Error as failure:
+            _roll_back_quietly(store._db)
             raise _translate(failure, store.path) from failure
         finally:
             store._lock.release()
@@ -177,8 +327,25 @@ class _Transaction:
             raise _translate(error, store.path) from error
 
 
+def _roll_back_quietly(db: sqlite3.Connection) -> None:
+    """End a transaction whose commit failed (a full disk, say): left open,
+    the next write could not begin, and a read borrowing the writer would
+    see what was never committed."""
+    try:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # the commit's own error is the one to report
+
+
+class _ThreadReader(threading.local):
+    """Each thread's own read connection, opened at its first read."""
+
+    db: sqlite3.Connection | None = None
+
+
 class SQLiteStore:
-    """A store in one SQLite file (created if missing)."""
+    """A store in one SQLite file (created if missing, for its owner only)."""
 
     def __init__(
         self,
@@ -191,12 +358,26 @@ class SQLiteStore:
             raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.path = os.fspath(path)
         self._busy_timeout = busy_timeout
-        self._lock = threading.RLock()
+        # The writer connection's. Not re-entrant: a read in a thread that
+        # is inside a write must not borrow the writer (it would see the
+        # write before its commit).
+        self._lock = threading.Lock()
         self._codec = StateCodec()
         self._known_policies: set[str] = set()
         # Decoded states by agent, as last written or read here: a load that
-        # finds the same version skips decoding.
+        # finds the same version skips decoding, and a save that finds the
+        # version it replaces knows which chats the agent held. A version is
+        # only ever written once, so an entry is never wrong, only stale.
         self._recent: dict[str, StoredAgent] = {}
+        self._closed = False
+        self._thread_reader = _ThreadReader()
+        # Every read connection open, so close() can close them all; each
+        # thread's with the thread, to close it once the thread has ended.
+        self._readers_lock = threading.Lock()
+        self._readers: dict[
+            sqlite3.Connection, weakref.ref[threading.Thread] | None
+        ] = {}
+        _prepare_file(self.path)
         try:
             self._db = sqlite3.connect(
                 self.path,
@@ -223,12 +404,13 @@ class SQLiteStore:
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
 
     def _migrate(self) -> None:
-        with self._transaction():
+        if self._refuse_if_too_new() == SCHEMA_VERSION:
+            return  # up to date: opening takes no write lock, waits for no writer
+        with self._transaction():  # checked again: another process may have migrated
             version = self._refuse_if_too_new()
             for number in range(version, SCHEMA_VERSION):
-                for statement in _MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
+                for statement in _MIGRATIONS[number]:
+                    self._db.execute(statement)
             if version < SCHEMA_VERSION:
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -254,9 +436,14 @@ class SQLiteStore:
         return _Transaction(self)
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close every connection; later calls raise ``store_closed``."""
+        self._closed = True
         with self._lock:
             self._db.close()
+        with self._readers_lock:
+            readers, self._readers = self._readers, {}
+        for reader in readers:
+            reader.close()
 
     def __enter__(self) -> SQLiteStore:
         return self
@@ -264,21 +451,133 @@ class SQLiteStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    # Read connections
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection (no lock: it is the thread's own)."""
+        reader = self._thread_reader.db
+        if reader is None:
+            reader = self._open_reader(threading.current_thread())
+            self._thread_reader.db = reader
+        return reader
+
+    def _open_reader(self, thread: threading.Thread | None) -> sqlite3.Connection:
+        """A new read connection, kept for ``thread`` (``None``: until it is
+        closed with :meth:`_close_reader`)."""
+        with self._readers_lock:
+            if self._closed:
+                raise StoreError(
+                    ErrorCode.STORE_CLOSED,
+                    f"SQLite store {self.path!r} is closed",
+                    path=self.path,
+                )
+            self._close_readers_of_ended_threads()
+            try:
+                reader = sqlite3.connect(
+                    self.path,
+                    isolation_level=None,
+                    check_same_thread=False,
+                    timeout=self._busy_timeout,
+                )
+                reader.execute("PRAGMA query_only = ON")
+            except sqlite3.Error as error:
+                raise _translate(error, self.path) from error
+            self._readers[reader] = None if thread is None else weakref.ref(thread)
+        return reader
+
+    def _close_readers_of_ended_threads(self) -> None:
+        for reader, thread in list(self._readers.items()):
+            if thread is not None and not _alive(thread()):
+                del self._readers[reader]
+                reader.close()
+
+    def _close_reader(self, reader: sqlite3.Connection) -> None:
+        with self._readers_lock:
+            self._readers.pop(reader, None)
+        reader.close()
+
+    # Agents
+
+    def _read(self, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
+        """The rows of one query, on the writer connection if it is idle,
+        else on the thread's own: never waiting for a writer.
+
+        The writer is worth borrowing: SQLite drops a connection's page
+        cache whenever another connection has written, so a read on a
+        connection of its own after every save re-reads its pages (a few
+        microseconds a command), while the writer's cache stays warm.
+        """
+        lock = self._lock
+        try:
+            if lock.acquire(blocking=False):
+                try:
+                    return self._db.execute(sql, parameters).fetchall()
+                finally:
+                    lock.release()
+            return self._reader().execute(sql, parameters).fetchall()
+        except sqlite3.Error as error:
+            raise _translate(error, self.path) from error
+
     def load(self, agent_id: str) -> StoredAgent | None:
-        """The agent's state and version, or ``None``."""
-        with self._lock, self._translated():
-            row = self._db.execute(
-                "SELECT version, state FROM agents WHERE agent_id = ?", (agent_id,)
-            ).fetchone()
-            if row is None:
-                return None
-            recent = self._recent.get(agent_id)
-            if recent is not None and recent.version == row[0]:
-                return recent  # The state this store wrote or read at that version.
-            state = self._codec.decode(row[1], self._fetch_policy)
-            stored = StoredAgent(state, row[0])
-            self._remember(agent_id, stored)
-            return stored
+        """The agent's state and version, or ``None``; never waits for a writer."""
+        rows = self._read(_SELECT_AGENT, (agent_id,))
+        return self._stored(agent_id, rows[0]) if rows else None
+
+    def load_settled(self, agent_id: str) -> StoredAgent | None:
+        """The agent once every save of it under way anywhere has finished.
+
+        Read in ``BEGIN IMMEDIATE``, which waits for the file's write lock:
+        a save under way in any thread or process holds it until it commits
+        or rolls back.
+        """
+        with self._transaction() as db:
+            row = db.execute(_SELECT_AGENT, (agent_id,)).fetchone()
+        return None if row is None else self._stored(agent_id, row)
+
+    def _stored(self, agent_id: str, row: Sequence[Any]) -> StoredAgent:
+        version, text = row
+        recent = self._recent.get(agent_id)
+        if recent is not None and recent.version == version:
+            return recent  # The state this store wrote or read at that version.
+        state = self._decode_state(agent_id, version, text, self._fetch_policy)
+        stored = StoredAgent(state, version)
+        self._remember(agent_id, stored)
+        return stored
+
+    def _decode_state(
+        self,
+        agent_id: str,
+        version: object,
+        text: object,
+        fetch_policy: Callable[[str], str],
+    ) -> AgentState:
+        """The state in an agent row; ``store_corrupt`` naming it if damaged."""
+        if type(version) is not int or version < 1:
+            raise self._damaged("agent", agent_id, f"version {version!r}")
+        try:
+            state = self._codec.decode(text, fetch_policy)  # type: ignore[arg-type]
+        except sqlite3.Error as error:
+            raise _translate(error, self.path) from error
+        except StoreError as error:
+            if error.code is not ErrorCode.STORE_CORRUPT:
+                raise  # closed, locked: not damage
+            raise self._damaged("agent", agent_id, error.message) from error
+        except Exception as error:
+            # Whatever a damaged row makes the decoder raise (JSONDecodeError,
+            # KeyError, ValueError, TypeError, a policy's own checks...).
+            raise self._damaged("agent", agent_id, _reason(error)) from error
+        if state.agent_id != agent_id:
+            raise self._damaged("agent", agent_id, f"it holds {state.agent_id!r}")
+        return state
+
+    def _damaged(self, table: str, key: object, reason: str) -> StoreError:
+        return StoreError(
+            ErrorCode.STORE_CORRUPT,
+            f"SQLite store {self.path!r}: {table} row {key!r} is damaged ({reason})",
+            path=self.path,
+            table=table,
+            key=key,
+        )
 
     def _remember(self, agent_id: str, stored: StoredAgent) -> None:
         if len(self._recent) >= _MAX_RECENT:
@@ -286,36 +585,103 @@ class SQLiteStore:
         self._recent[agent_id] = stored
 
     def _fetch_policy(self, key: str) -> str:
-        row = self._db.execute(
-            "SELECT policy FROM policies WHERE policy_key = ?", (key,)
-        ).fetchone()
-        if row is None:
-            raise StoreError(
-                ErrorCode.STORE_CORRUPT,
-                f"SQLite store {self.path!r} lacks policy {key!r}",
-                path=self.path,
-            )
-        return str(row[0])
+        """A policy's JSON; committed before any row that names it, and
+        never changed, so any connection may read it."""
+        rows = self._read(_SELECT_POLICY, (key,))
+        return _policy_text(rows, key, self.path)
+
+    def _fetch_policy_in(self, db: sqlite3.Connection) -> Callable[[str], str]:
+        """Policies read inside the writer's transaction (which holds its lock)."""
+
+        def fetch(key: str) -> str:
+            rows = db.execute(_SELECT_POLICY, (key,)).fetchall()
+            return _policy_text(rows, key, self.path)
+
+        return fetch
 
     def save(self, change: Change) -> None:
         """Write ``change`` atomically if the agent is still at its version."""
         rows = change_rows(change, self._codec, self._known_policies)
+        held = self._held_before(change)
         with self._transaction() as db:
+            if held is None:
+                held = self._stored_chat_ids(db, change)
             self._write_agent(db, change, rows)
+            record = change.command
+            if record is not None and rows.command is not None:
+                recorded = record.recorded_at
+                try:
+                    db.execute(
+                        _INSERT_COMMAND,
+                        (
+                            *rows.command,
+                            None if recorded is None else instant_to_micros(recorded),
+                        ),
+                    )
+                except sqlite3.IntegrityError:
+                    raise CommandIdReused(rows.command[0]) from None
+            self._hold(db, change, held)
             if rows.policies:
                 db.executemany(_INSERT_POLICY, rows.policies)
             if rows.history:
                 db.executemany(_INSERT_HISTORY, rows.history)
-            if rows.command is not None:
-                try:
-                    db.execute("INSERT INTO commands VALUES (?, ?, ?, ?)", rows.command)
-                except sqlite3.IntegrityError:
-                    raise CommandIdReused(rows.command[0]) from None
         self._known_policies.update(key for key, _ in rows.policies)
-        with self._lock:
-            self._remember(
-                change.agent_id, StoredAgent(change.state, change.expected_version + 1)
+        self._remember(
+            change.agent_id, StoredAgent(change.state, change.expected_version + 1)
+        )
+
+    def _held_before(self, change: Change) -> list[str] | None:
+        """The chats the agent held at the version it is saved from, if known
+        without reading the file (``None``: read them in the transaction)."""
+        if change.expected_version == 0:
+            return []
+        recent = self._recent.get(change.agent_id)
+        if recent is None or recent.version != change.expected_version:
+            return None
+        return [chat.chat_id for chat in recent.state.chats]
+
+    def _stored_chat_ids(self, db: sqlite3.Connection, change: Change) -> list[str]:
+        """The chats of the stored state the change replaces (none if it is
+        not at the expected version: the write then conflicts)."""
+        row = db.execute(_SELECT_AGENT, (change.agent_id,)).fetchone()
+        if row is None or row[0] != change.expected_version:
+            return []
+        fetch = self._fetch_policy_in(db)
+        state = self._decode_state(change.agent_id, row[0], row[1], fetch)
+        return [chat.chat_id for chat in state.chats]
+
+    def _hold(self, db: sqlite3.Connection, change: Change, before: list[str]) -> None:
+        """Keep ``held_chats`` in step; refuse a chat another agent holds.
+
+        Only a change in the agent's chats touches the table, so a save that
+        keeps them (an extension, a classification) costs no extra statement.
+        """
+        agent_id = change.agent_id
+        after = [chat.chat_id for chat in change.state.chats]
+        if after == before:
+            return
+        released = set(before).difference(after)
+        if released:
+            # By agent too: a chat two agents held under schema 1 keeps its
+            # row for the one the migration chose.
+            db.executemany(
+                "DELETE FROM held_chats WHERE chat_id = ? AND agent_id = ?",
+                [(chat_id, agent_id) for chat_id in released],
             )
+        for chat_id in set(after).difference(before):
+            try:
+                db.execute("INSERT INTO held_chats VALUES (?, ?)", (chat_id, agent_id))
+            except sqlite3.IntegrityError:
+                (holder,) = db.execute(
+                    "SELECT agent_id FROM held_chats WHERE chat_id = ?", (chat_id,)
+                ).fetchone()
+                raise CommandRefused(
+                    ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
+                    "save",
+                    agent_id,
+                    chat_id,
+                    f"agent {holder!r} holds it",
+                ) from None
 
     def _write_agent(
         self, db: sqlite3.Connection, change: Change, rows: ChangeRows
@@ -338,15 +704,40 @@ class SQLiteStore:
         if cursor.rowcount != 1:
             raise VersionConflict(change.agent_id, version)
 
+    # Command records
+
     def find_command(self, command_id: str) -> CommandRecord | None:
         """The record saved with ``command_id``, if any."""
-        with self._lock, self._translated():
-            row = self._db.execute(
-                "SELECT agent_id, fingerprint, outcome FROM commands "
-                "WHERE command_id = ?",
-                (command_id,),
-            ).fetchone()
-        return command_record(command_id, row)
+        rows = self._read(
+            "SELECT agent_id, fingerprint, outcome, recorded_at "
+            "FROM commands WHERE command_id = ?",
+            (command_id,),
+        )
+        return self._record(command_id, rows[0]) if rows else None
+
+    def _record(self, command_id: str, row: Sequence[Any]) -> CommandRecord:
+        agent_id, fingerprint, outcome, recorded = row
+        if not (isinstance(agent_id, str) and isinstance(fingerprint, str)):
+            raise self._damaged("command", command_id, "agent id or fingerprint")
+        if recorded is not None and type(recorded) is not int:
+            raise self._damaged("command", command_id, f"recorded at {recorded!r}")
+        try:
+            decoded = outcome_from_json(outcome)
+            at = None if recorded is None else micros_to_instant(recorded)
+        except Exception as error:  # whatever damage makes the decoder raise
+            raise self._damaged("command", command_id, _reason(error)) from error
+        return CommandRecord(command_id, agent_id, fingerprint, decoded, at)
+
+    def prune_commands(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` records recorded before ``before`` (or never
+        dated); how many were deleted."""
+        if limit < 1:
+            return 0
+        with self._transaction() as db:
+            cursor = db.execute(_PRUNE, (instant_to_micros(before), limit))
+        return int(cursor.rowcount)
+
+    # Contact history
 
     def history(
         self, customer_id: str, *, cursor: str | None = None, limit: int = 50
@@ -354,14 +745,26 @@ class SQLiteStore:
         """A page of the customer's history, by wrap-up end then write order."""
         check_limit(limit)
         ended, sequence = decode_cursor(cursor)
-        with self._lock, self._translated():
-            rows = self._db.execute(
-                "SELECT entry, wrap_up_ended_at, sequence FROM history "
-                "WHERE customer_id = ? AND (wrap_up_ended_at, sequence) > (?, ?) "
-                "ORDER BY wrap_up_ended_at, sequence LIMIT ?",
-                (customer_id, ended, sequence, limit + 1),
-            ).fetchall()
-        return history_page(rows, limit)
+        rows = self._read(
+            "SELECT entry, wrap_up_ended_at, sequence FROM history "
+            "WHERE customer_id = ? AND (wrap_up_ended_at, sequence) > (?, ?) "
+            "ORDER BY wrap_up_ended_at, sequence LIMIT ?",
+            (customer_id, ended, sequence, limit + 1),
+        )
+        try:
+            return history_page(rows, limit)
+        except Exception:
+            # Name the damaged row; decoding the page again costs nothing
+            # on the path where no row is damaged.
+            for row in rows[:limit]:
+                self._entry(row[0], row[2])
+            raise
+
+    def _entry(self, text: object, sequence: object) -> ContactHistoryEntry:
+        try:
+            return entry_from_json(text)  # type: ignore[arg-type]
+        except Exception as error:  # whatever damage makes the decoder raise
+            raise self._damaged("history", sequence, _reason(error)) from error
 
     def all_history(self) -> Iterator[ContactHistoryEntry]:
         """Every contact-history entry, by wrap-up end (for reports).
@@ -370,43 +773,55 @@ class SQLiteStore:
         so a long report neither holds the whole history in memory nor
         waits behind, or blocks, the store's writers.
         """
-        with self._lock, self._translated():
-            self._db.execute("SELECT 1")  # a closed store refuses here
-        reader = self._reader()
+        reader = self._open_reader(None)
         try:
             with self._translated():
+                reader.execute("BEGIN")  # one snapshot for the whole read
                 cursor = reader.execute(
-                    "SELECT entry FROM history ORDER BY wrap_up_ended_at, sequence"
+                    "SELECT entry, sequence FROM history "
+                    "ORDER BY wrap_up_ended_at, sequence"
                 )
                 while rows := cursor.fetchmany(_BATCH):
                     for row in rows:
-                        yield entry_from_json(row[0])
+                        yield self._entry(row[0], row[1])
         finally:
-            reader.close()
+            self._close_reader(reader)
 
-    def _reader(self) -> sqlite3.Connection:
-        with self._translated():
-            reader = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False
-            )
-            reader.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            reader.execute("BEGIN")  # one snapshot for the whole read
-        return reader
+    # Due wrap-ups
 
     def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
-        """Claim up to ``limit`` agents with a wrap-up due at ``at``."""
+        """Claim up to ``limit`` agents with a wrap-up due at ``at``: agents
+        never claimed since their last save first, then claims run out;
+        each group by earliest deadline."""
         now = instant_to_micros(at)
         until = instant_to_micros(at + lease)
         with self._transaction() as db:
-            rows = db.execute(
-                "SELECT agent_id FROM agents WHERE next_deadline <= ? "
-                "AND (claimed_until IS NULL OR claimed_until <= ?) "
-                "ORDER BY next_deadline LIMIT ?",
-                (now, now, limit),
-            ).fetchall()
+            rows = db.execute(_CLAIM_NEVER_CLAIMED, (now, limit)).fetchall()
+            if len(rows) < limit:
+                rows += db.execute(
+                    _CLAIM_RAN_OUT, (now, now, limit - len(rows))
+                ).fetchall()
             agents = [row[0] for row in rows]
             db.executemany(
                 "UPDATE agents SET claimed_until = ? WHERE agent_id = ?",
                 [(until, agent_id) for agent_id in agents],
             )
         return agents
+
+
+def _policy_text(rows: list[Any], key: str, path: str) -> str:
+    if not rows:
+        raise StoreError(
+            ErrorCode.STORE_CORRUPT,
+            f"SQLite store {path!r} lacks policy {key!r}",
+            path=path,
+        )
+    return str(rows[0][0])
+
+
+def _alive(thread: threading.Thread | None) -> bool:
+    return thread is not None and thread.is_alive()
+
+
+def _reason(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
