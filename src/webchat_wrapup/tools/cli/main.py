@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +18,6 @@ import attrs
 
 from ..._core._errors import WrapUpError
 from ...clocks import ManualClock
-from ...ports import Store
 from ...service import WrapUpService
 from ...stores.memory import MemoryStore
 from ...stores.sqlite import SQLiteStore
@@ -39,15 +37,13 @@ from ..simulation import (
     draw_traffic,
     settings_from,
 )
-from . import demo
+from . import demo, sweep
+from .errors import UsageError
 from .report_output import FORMATS, entries_by_run
+from .stores import open_existing_store
 
 DEFAULT_DB = Path("webchat-wrapup.db")
 PROGRAM = "webchat-wrapup"
-
-
-class UsageError(Exception):
-    """Bad input on the command line: reported in one line, exit status 2."""
 
 
 _SIMULATION_FLAGS: dict[str, tuple[type, str]] = {
@@ -102,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     demo_parser.add_argument("--db", type=Path, help="keep the walk-through here")
     _simulate_parser(commands, database)
     _report_parser(commands)
+    sweep.add_parser(commands)
     policy = commands.add_parser(
         "policy", help="work with policy files", description="Policy files."
     )
@@ -330,7 +327,7 @@ def _print_results(results: list[Results], settings: SimulationSettings) -> None
 
 
 def _report(arguments: argparse.Namespace) -> int:
-    with _report_store(arguments.db, arguments.schema) as store:
+    with open_existing_store(arguments.db, arguments.schema) as store:
         runs = entries_by_run(store.all_history())
     if arguments.run:
         if arguments.run not in runs:
@@ -344,60 +341,10 @@ def _report(arguments: argparse.Namespace) -> int:
     return 0
 
 
-_CONNINFO = re.compile(r"\s*[A-Za-z_]+\s*=")
-"""How a libpq connection string such as ``host=db dbname=contact`` begins."""
-
-
-def _report_store(db: str, schema: str | None) -> Store:
-    """The store ``report --db`` names: a PostgreSQL connection string (a URL,
-    or ``key=value`` words that libpq accepts and no file of that name), or
-    else a SQLite file."""
-    if db.startswith(("postgresql://", "postgres://")) or (
-        _CONNINFO.match(db) and not Path(db).exists() and _is_conninfo(db)
-    ):
-        return _postgres_store(db, schema)
-    if schema is not None:
-        raise UsageError("--schema is for a PostgreSQL --db only")
-    if not Path(db).exists():
-        raise UsageError(f"no database at {db}; run simulate first")
-    return SQLiteStore(db)
-
-
-def _is_conninfo(text: str) -> bool:
-    try:
-        from psycopg import Error
-        from psycopg.conninfo import conninfo_to_dict
-    except ImportError:
-        return True  # then _postgres_store says what to install
-    try:
-        conninfo_to_dict(text)
-    except Error:
-        return False
-    return True
-
-
-def _postgres_store(conninfo: str, schema: str | None) -> Store:
-    try:
-        from ...stores.postgres import DEFAULT_SCHEMA, PostgresStore, schema_exists
-    except ImportError:
-        raise UsageError(
-            "a PostgreSQL --db needs the postgres extra: "
-            "python -m pip install 'webchat-wrapup[postgres]'"
-        ) from None
-    schema = DEFAULT_SCHEMA if schema is None else schema
-    if not schema.isidentifier():
-        raise UsageError(f"--schema must be a plain identifier, not {schema!r}")
-    # Opening a store creates a missing schema: a report must not.
-    if not schema_exists(conninfo, schema):
-        raise UsageError(
-            f"no webchat-wrapup store in schema {schema!r} of that database"
-        )
-    return PostgresStore(conninfo, schema=schema, pool_size=1)
-
-
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _demo,
     "simulate": _simulate,
     "report": _report,
     "policy": _policy,
+    "sweep": sweep.run,
 }
