@@ -143,7 +143,7 @@ def read_stats(paths: list[Path]) -> dict[str, dict[str, float]]:
     return stats
 
 
-FIGURE_GROUPS = ("throughput", "simulate")
+FIGURE_GROUPS = ("throughput", "simulate", "simulate-scale")
 
 
 def read_figures(paths: list[Path]) -> dict[str, dict[str, object]]:

@@ -1,4 +1,7 @@
-"""Benchmark (group ``simulate``): an 8-hour day for 100 agents.
+"""Benchmark (groups ``simulate``, ``simulate-scale``): simulated days.
+
+An 8-hour day for 100 agents, and a 2-hour day for 20 and for 500 agents
+with traffic scaled to match.
 
 Runs the real simulation through the service on SQLite (synchronous NORMAL,
 as ``webchat-wrapup simulate`` uses) and on the in-memory store, and records
@@ -80,9 +83,11 @@ def simulate(
     return results, elapsed, store.seconds
 
 
-def run_benchmark(benchmark: Any, tmp_path: Path, store: str, hours: float) -> None:
+def run_benchmark(
+    benchmark: Any, tmp_path: Path, store: str, hours: float, agents: int = 100
+) -> None:
     policies = load_policy_file(POLICY)
-    agents = 10 if benchmark.disabled else 100
+    agents = min(agents, 10) if benchmark.disabled else agents
     settings = day(agents, 0.5 if benchmark.disabled else hours)
     runs: list[tuple[Results, float, float]] = []
     counter = iter(range(1000))
@@ -117,3 +122,17 @@ def test_simulate_100_agents_8h(benchmark: Any, tmp_path: Path, store: str) -> N
 def test_simulate_100_agents_4h(benchmark: Any, tmp_path: Path, store: str) -> None:
     benchmark.group = "simulate"
     run_benchmark(benchmark, tmp_path, store, hours=4)
+
+
+# Dispatch must not scan every agent: chats per second with 500 agents (and
+# 25 times the traffic) stays close to that with 20 (compare.py's target).
+
+
+def test_simulate_20_agents_memory(benchmark: Any, tmp_path: Path) -> None:
+    benchmark.group = "simulate-scale"
+    run_benchmark(benchmark, tmp_path, "memory", hours=2, agents=20)
+
+
+def test_simulate_500_agents_memory(benchmark: Any, tmp_path: Path) -> None:
+    benchmark.group = "simulate-scale"
+    run_benchmark(benchmark, tmp_path, "memory", hours=2, agents=500)

@@ -22,3 +22,4 @@ class MemoryComparison(StoreComparison):
 
 
 TestMemoryComparison = MemoryComparison.TestCase
+

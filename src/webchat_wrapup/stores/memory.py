@@ -159,11 +159,11 @@ class MemoryStore:
         self._check_open()
         check_limit(limit)
         after = decode_cursor(cursor)
-        with self._lock:
-            entries = list(self._history.get(customer_id, ()))
-        start = bisect.bisect_right(entries, after, key=lambda item: item[:2])
-        page = entries[start : start + limit]
-        more = start + limit < len(entries)
+        with self._lock:  # a page costs its own size, not the history's
+            entries = self._history.get(customer_id, [])
+            start = bisect.bisect_right(entries, after, key=lambda item: item[:2])
+            page = entries[start : start + limit]
+            more = start + limit < len(entries)
         next_cursor = encode_cursor(*page[-1][:2]) if page and more else None
         return HistoryPage(tuple(item[2] for item in page), next_cursor)
 

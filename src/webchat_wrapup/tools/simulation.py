@@ -213,6 +213,9 @@ class _Agent:
     capacity: int
     chats: set[str] = attrs.field(factory=set)
     free_since: float = 0.0
+    stamp: int = 0
+    """Moves on whenever ``chats`` or ``free_since`` change: older entries
+    for this agent in the free-agent heap are stale."""
     status: Status = Status.AVAILABLE
     status_since: float = 0.0
     busy_seconds: float = 0.0
@@ -246,6 +249,9 @@ class Simulation:
             queue: deque() for queue in policies.queues
         }
         self._agents: dict[str, _Agent] = {}
+        self._free: dict[str, list[tuple[float, str, int]]] = {
+            queue: [] for queue in policies.queue_capacity
+        }
         self._chats: dict[str, tuple[Customer, str]] = {}
         self._waits: list[float] = []
         self._abandoned = 0
@@ -290,6 +296,7 @@ class Simulation:
             classification_profile=settings.classification_profile,
         )
         self._agents[agent] = _Agent(agent, settings.capacity)
+        self._touch(self._agents[agent])
 
     # Events from the service: who is free, what expired.
 
@@ -314,6 +321,7 @@ class Simulation:
                 self._expired += 1
             if not agent.chats:
                 agent.free_since = at
+            self._touch(agent)
             self._at(self._now, self._on_dispatch, None)
 
     def _account(self, agent: _Agent, until: float) -> None:
@@ -359,19 +367,33 @@ class Simulation:
         return min(heads)[1] if heads else None
 
     def _free_agent(self, queue: str) -> _Agent | None:
-        limit = self.policies.queue_capacity[queue]
-        free = [
-            a for a in self._agents.values() if len(a.chats) < min(limit, a.capacity)
-        ]
-        if not free:
-            return None
-        return min(free, key=lambda a: (a.free_since, a.agent_id))
+        """The longest-idle agent with room for a chat of ``queue``.
+
+        Each queue keeps a heap, by (idle since, id), of the agents with
+        room for its chats; entries made stale by a later change are dropped
+        as they surface, so a dispatch never scans every agent.
+        """
+        free = self._free[queue]
+        while free:
+            _, agent_id, stamp = heapq.heappop(free)
+            agent = self._agents[agent_id]
+            if stamp == agent.stamp:
+                return agent
+        return None
+
+    def _touch(self, agent: _Agent) -> None:
+        agent.stamp += 1
+        entry = (agent.free_since, agent.agent_id, agent.stamp)
+        for queue, limit in self.policies.queue_capacity.items():
+            if len(agent.chats) < min(limit, agent.capacity):
+                heapq.heappush(self._free[queue], entry)
 
     def _take(self, agent: _Agent, customer: Customer) -> None:
         chat = runs.chat_id(self.run, customer.number)
         policy = self.policies.queues[customer.queue]
         self._waits.append(self._now - customer.arrives)
         agent.chats.add(chat)
+        self._touch(agent)
         self._chats[chat] = (customer, agent.agent_id)
         self.service.assign(
             agent.agent_id, chat, runs.customer_id(self.run, customer.number), policy
