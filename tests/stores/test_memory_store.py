@@ -22,4 +22,3 @@ class MemoryComparison(StoreComparison):
 
 
 TestMemoryComparison = MemoryComparison.TestCase
-
