@@ -11,7 +11,7 @@ from webchat_wrapup import (
     DropdownClassification,
     ExpiryRule,
     FreeTextClassification,
-    InvalidInput,
+    InvalidPolicy,
     QueuePolicy,
 )
 from webchat_wrapup._core._agent import MAX_CAPACITY
@@ -185,11 +185,11 @@ def test_the_seed_products_defaults_are_sixty_seconds_and_three_extensions() -> 
 def test_a_capacity_is_refused_exactly_as_the_library_refuses_it(
     capacity: int, section: str, key: str
 ) -> None:
-    with pytest.raises(InvalidInput) as core:
+    with pytest.raises(InvalidPolicy) as core:
         AgentState.new("a", capacity=capacity)
     data: dict[str, object] = {"queues": {"q": {}}}
     data[section] = {key.split(".")[1]: {"capacity": capacity}}
     with pytest.raises(PolicyFileError) as caught:
         parse_policy_file(data, "day.toml")
     assert caught.value.key == key
-    assert caught.value.problem == core.value.message
+    assert caught.value.problem == core.value.reason
