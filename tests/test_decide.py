@@ -659,8 +659,10 @@ def test_decide_refuses_something_that_is_not_a_command() -> None:
         agent_id = AGENT
         chat_id = "c"
 
-    with pytest.raises(TypeError):
+    with pytest.raises(InvalidInput) as caught:
         decide(state, Fake(), at(0))  # type: ignore[arg-type]
+    assert caught.value.code is ErrorCode.INVALID_ARGUMENT
+    assert isinstance(caught.value, ValueError)
 
 
 def test_a_required_classification_the_agent_cannot_give_does_not_hold_them() -> None:

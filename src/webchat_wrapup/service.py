@@ -23,6 +23,7 @@ from ._core._commands import (
     ExpireWrapUp,
     ExtendWrapUp,
     FlagAbusive,
+    check_command,
     command_to_dict,
 )
 from ._core._decide import Decision, decide, expire_due
@@ -37,9 +38,12 @@ from ._core._errors import (
     UnknownAgent,
     VersionConflict,
     WrapUpError,
+    invalid_argument,
+    shown,
 )
 from ._core._events import Event, WrapUpCompleted
 from ._core._history import EndedBy
+from ._core._instants import utc_instant
 from ._core._policy import QueuePolicy
 from ._core._text import check_identifier
 from ._core._views import AgentView, view_agent
@@ -59,6 +63,7 @@ Subscriber = Callable[[Event], None]
 
 DEFAULT_ATTEMPTS = 8
 DEFAULT_LEASE = timedelta(seconds=30)
+MAX_SWEEP_LIMIT = 10_000
 
 
 class WrapUpService:
@@ -77,8 +82,10 @@ class WrapUpService:
         attempts: int = DEFAULT_ATTEMPTS,
         lease: timedelta = DEFAULT_LEASE,
     ) -> None:
-        if attempts < 1:
-            raise ValueError("attempts must be at least 1")
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise invalid_argument("attempts", "a whole number of at least 1", attempts)
+        if not isinstance(lease, timedelta) or not timedelta(0) < lease <= _A_DAY:
+            raise invalid_argument("lease", "a timedelta of up to a day", lease)
         self.store = store
         self.clock = clock
         self.attempts = attempts
@@ -104,11 +111,8 @@ class WrapUpService:
         its stored state returned, so app servers that start together can
         all add the agents they expect without racing into an error.
         """
-        profile = None
-        if classification_profile is not None:
-            profile = frozenset(classification_profile)
         state = AgentState.new(
-            agent_id, capacity=capacity, classification_profile=profile
+            agent_id, capacity=capacity, classification_profile=classification_profile
         )
         try:
             self.store.save(Change(agent_id, 0, state))
@@ -121,6 +125,7 @@ class WrapUpService:
 
     def execute(self, command: Command, *, command_id: str | None = None) -> Outcome:
         """Decide and save ``command``; a retried ``command_id`` is replayed."""
+        check_command(command)  # before any store is asked about it
         fingerprint = None
         if command_id is not None:
             check_identifier(command_id, "command_id")
@@ -217,13 +222,18 @@ class WrapUpService:
         claim is left to run out, and sweeps claim agents never claimed
         before ahead of it.
         """
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= MAX_SWEEP_LIMIT
+        ):
             raise InvalidInput(
                 ErrorCode.INVALID_LIMIT,
-                f"a sweep's limit must be a whole number of at least 1, not {limit!r}",
+                f"a sweep's limit must be a whole number from 1 to "
+                f"{MAX_SWEEP_LIMIT}, not {shown(limit)}",
                 field="limit",
             )
-        now = self.clock.now()
+        now = utc_instant(self.clock.now())
         claimed = self.store.claim_due(now, limit, self.lease)
         expired = 0
         failures: list[SweepFailure] = []
@@ -256,6 +266,7 @@ class WrapUpService:
 
     def view(self, agent_id: str) -> AgentView:
         """What the agent's desk shows now."""
+        check_identifier(agent_id, "agent_id")
         stored = self.store.load(agent_id)
         if stored is None:
             raise UnknownAgent(agent_id)
@@ -265,6 +276,7 @@ class WrapUpService:
         self, customer_id: str, *, cursor: str | None = None, limit: int = 50
     ) -> HistoryPage:
         """A page of the customer's contact history."""
+        check_identifier(customer_id, "customer_id")
         return self.store.history(customer_id, cursor=cursor, limit=limit)
 
     # Shorthands, one per command.
@@ -343,6 +355,9 @@ class WrapUpService:
         """Make one expiry permanent (does nothing if it is not due)."""
         command = ExpireWrapUp(agent_id, chat_id, deadline)
         return self.execute(command, command_id=command_id)
+
+
+_A_DAY = timedelta(days=1)
 
 
 def _expiries(events: Iterable[Event]) -> int:

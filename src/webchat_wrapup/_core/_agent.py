@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import attrs
 
-from ._errors import ErrorCode, InvalidInput, InvalidPolicy
+from ._errors import InvalidInput, InvalidPolicy, shown
 from ._history import AbuseFlag, Classification, EndedBy
 from ._json import document_from_dict, document_to_dict
 from ._machine import Phase, Status, status_of
@@ -65,17 +66,17 @@ class AgentState:
         agent_id: str,
         *,
         capacity: int = 1,
-        classification_profile: frozenset[str] | None = None,
+        classification_profile: Iterable[str] | None = None,
     ) -> AgentState:
-        """An available agent holding no chat, with its inputs checked."""
+        """An available agent holding no chat, with its inputs checked.
+
+        ``classification_profile`` is a list, tuple or set of option codes; a
+        lone string is refused rather than read as a set of letters.
+        """
         check_identifier(agent_id, "agent_id")
-        if isinstance(capacity, bool) or not isinstance(capacity, int):
-            raise _bad_capacity(capacity)
-        if not 1 <= capacity <= MAX_CAPACITY:
-            raise _bad_capacity(capacity)
-        if classification_profile is not None:
-            classification_profile = frozenset(classification_profile)
-        return cls(agent_id, capacity, (), Status.AVAILABLE, classification_profile)
+        _check_capacity(capacity)
+        profile = _profile(classification_profile)
+        return cls(agent_id, capacity, (), Status.AVAILABLE, profile)
 
     def chat(self, chat_id: str) -> Chat | None:
         """The chat with ``chat_id`` if this agent holds it."""
@@ -104,20 +105,32 @@ class AgentState:
         return document_from_dict(cls, data)
 
 
+def _check_capacity(capacity: object) -> None:
+    if isinstance(capacity, bool) or not isinstance(capacity, int):
+        raise _bad_capacity(capacity)
+    if not 1 <= capacity <= MAX_CAPACITY:
+        raise _bad_capacity(capacity)
+
+
 def _bad_capacity(capacity: object) -> InvalidPolicy:
     return InvalidPolicy(
-        "capacity", f"must be a whole number from 1 to {MAX_CAPACITY}, not {capacity!r}"
+        "capacity",
+        f"must be a whole number from 1 to {MAX_CAPACITY}, not {shown(capacity)}",
     )
 
 
-def utc_instant(value: object) -> datetime:
-    """``value`` as a UTC datetime; naive datetimes and other types are refused."""
-    if isinstance(value, datetime) and value.tzinfo is timezone.utc:
-        return value
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise InvalidInput(
-            ErrorCode.INVALID_INSTANT,
-            f"instants must be timezone-aware datetimes, not {value!r}",
-            value=repr(value),
+def _profile(value: object) -> frozenset[str] | None:
+    """A classification profile as a frozen set of option codes."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise InvalidPolicy(
+            "classification_profile",
+            f"must be a collection of option codes, not {shown(value)}",
         )
-    return value.astimezone(timezone.utc)
+    try:
+        for code in value:
+            check_identifier(code, "a classification profile's code")
+    except InvalidInput as error:
+        raise InvalidPolicy("classification_profile", error.message) from None
+    return frozenset(value)

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from ._agent import AgentState, Chat, utc_instant
+from ._agent import AgentState, Chat
 from ._commands import (
     AssignChat,
     ClassifyChat,
@@ -23,8 +23,16 @@ from ._commands import (
     ExpireWrapUp,
     ExtendWrapUp,
     FlagAbusive,
+    check_command,
 )
-from ._errors import ChatNotHeld, CommandRefused, ErrorCode, InvalidInput
+from ._errors import (
+    ChatNotHeld,
+    CommandRefused,
+    ErrorCode,
+    InvalidInput,
+    invalid_argument,
+    shown,
+)
 from ._events import (
     ChatAssigned,
     ChatClassified,
@@ -36,10 +44,12 @@ from ._events import (
     WrapUpExtended,
     WrapUpStarted,
 )
-from ._history import AbuseFlag, ContactHistoryEntry, WrapUpEnding
+from ._history import AbuseFlag, ContactHistoryEntry, EndedBy, WrapUpEnding
+from ._instants import MAX_INSTANT, MIN_INSTANT, utc_instant
 from ._machine import CHAT_TRANSITIONS, Action, Phase
-from ._policy import ExpiryRule, QueuePolicy
+from ._policy import ExpiryRule
 from ._rules import (
+    NO_COUNTDOWN,
     Refusal,
     assign_refusal,
     complete_refusal,
@@ -48,7 +58,7 @@ from ._rules import (
     flag_refusal,
     phase_refusal,
 )
-from ._text import check_identifier, clean_paragraphs
+from ._text import clean_paragraphs
 
 MAX_ABUSE_REASON_LENGTH = 1000
 # Enum member lookups are slow on the hot path; bind the actions once.
@@ -58,7 +68,7 @@ _CLASSIFY, _FLAG_ABUSIVE, _END_CHAT = (
     Action.END_CHAT,
 )
 _EXTEND, _COMPLETE, _EXPIRE = Action.EXTEND, Action.COMPLETE, Action.EXPIRE
-_UTC = timezone.utc
+_UTC, _MIN, _MAX = timezone.utc, MIN_INSTANT, MAX_INSTANT
 
 
 @attrs.frozen
@@ -73,12 +83,16 @@ class Decision:
 def decide(state: AgentState, command: Command, now: datetime) -> Decision:
     """Apply ``command`` to ``state`` at the instant ``now``.
 
-    Wrap-ups whose deadline is at or before ``now`` expire first, exactly as
+    The command's fields are checked first (:func:`check_command`). Wrap-ups
+    whose deadline is at or before ``now`` expire next, exactly as
     :func:`expire_due` would. A refused command raises a
     :class:`~webchat_wrapup.WrapUpError` and changes nothing.
     """
-    if now.tzinfo is not _UTC:
+    if type(now) is not datetime or now.tzinfo is not _UTC or not _MIN <= now <= _MAX:
         now = utc_instant(now)
+    if type(state) is not AgentState:
+        _check_state_type(state)
+    check_command(command)
     if command.agent_id != state.agent_id:
         raise ChatNotHeld(command.name, command.agent_id, command.chat_id)
     if type(command) is ExpireWrapUp:
@@ -86,10 +100,7 @@ def decide(state: AgentState, command: Command, now: datetime) -> Decision:
     prelude = _due(state, now)
     if prelude is not None:
         state = prelude.state
-    handler = _HANDLERS.get(type(command))
-    if handler is None:
-        raise TypeError(f"{command!r} is not a command")
-    decision = handler(state, command, now, prelude)
+    decision = _HANDLERS[type(command)](state, command, now, prelude)
     if prelude is None:
         return decision
     return Decision(
@@ -99,8 +110,14 @@ def decide(state: AgentState, command: Command, now: datetime) -> Decision:
     )
 
 
+def _check_state_type(state: object) -> None:
+    if not isinstance(state, AgentState):
+        raise invalid_argument("state", "an AgentState", state)
+
+
 def expire_due(state: AgentState, now: datetime) -> Decision:
     """Expire every wrap-up of ``state`` whose deadline is at or before ``now``."""
+    _check_state_type(state)
     decision = _due(state, utc_instant(now))
     return Decision(state) if decision is None else decision
 
@@ -172,7 +189,6 @@ def _entry(
     wrap_up_ended_at: datetime,
     ending: WrapUpEnding,
 ) -> ContactHistoryEntry:
-    assert chat.ended_by is not None
     return ContactHistoryEntry(
         customer_id=chat.customer_id,
         chat_id=chat.chat_id,
@@ -182,13 +198,23 @@ def _entry(
         additional_text=chat.additional_text,
         chat_started_at=chat.started_at,
         chat_ended_at=ended_at,
-        ended_by=chat.ended_by,
+        ended_by=_ended_by(chat),
         wrap_up_started_at=ended_at,
         wrap_up_ended_at=max(wrap_up_ended_at, ended_at),
         ending=ending,
         extensions_used=chat.extensions_used,
         abuse=chat.abuse,
     )
+
+
+def _ended_by(chat: Chat) -> EndedBy:
+    if chat.ended_by is None:  # only in a state built by hand, never checked
+        raise InvalidInput(
+            ErrorCode.INVALID_ARGUMENT,
+            f"chat {shown(chat.chat_id)} is in wrap-up but says nobody ended it",
+            field="state",
+        )
+    return chat.ended_by
 
 
 def _with_chats(
@@ -243,28 +269,27 @@ def _held(state: AgentState, command: Command, prelude: Decision | None) -> Chat
 
 def _next_phase(state: AgentState, chat: Chat, action: Action, name: str) -> Phase:
     """The phase ``action`` leads to; refused when the phase does not allow it."""
-    target = CHAT_TRANSITIONS.get((chat.phase, action))
-    if target is None:
-        _allow(state, chat.chat_id, phase_refusal(chat, action), name)
-        raise AssertionError("unreachable: the table and the rule disagree")
-    return target
+    refusal = phase_refusal(chat, action)
+    if refusal is not None:
+        raise _refused(state, chat.chat_id, refusal, name)
+    return CHAT_TRANSITIONS[(chat.phase, action)]
+
+
+def _refused(
+    state: AgentState, chat_id: str, refusal: Refusal, name: str
+) -> CommandRefused:
+    return CommandRefused(refusal.code, name, state.agent_id, chat_id, refusal.reason)
 
 
 def _allow(state: AgentState, chat_id: str, refusal: Refusal | None, name: str) -> None:
     """Raise ``refusal`` as the command's refusal; do nothing when allowed."""
     if refusal is not None:
-        raise CommandRefused(
-            refusal.code, name, state.agent_id, chat_id, refusal.reason
-        )
+        raise _refused(state, chat_id, refusal, name)
 
 
 def _assign(
     state: AgentState, command: AssignChat, now: datetime, prelude: Decision | None
 ) -> Decision:
-    check_identifier(command.chat_id, "chat_id")
-    check_identifier(command.customer_id, "customer_id")
-    if not isinstance(command.queue, QueuePolicy):
-        raise TypeError(f"{command.queue!r} is not a QueuePolicy")
     _allow(state, command.chat_id, assign_refusal(state, command.chat_id), command.name)
     chat = Chat(command.chat_id, command.customer_id, command.queue, Phase.ACTIVE, now)
     events: list[Event] = [
@@ -361,10 +386,10 @@ def _extend(
     state: AgentState, command: ExtendWrapUp, now: datetime, prelude: Decision | None
 ) -> Decision:
     chat = _held(state, command, prelude)
-    _allow(state, chat.chat_id, extend_refusal(chat), command.name)
+    refusal = extend_refusal(chat)
     deadline = chat.deadline
-    if deadline is None:  # extend_refusal refuses a chat without a countdown
-        raise AssertionError("unreachable: an allowed extension has a deadline")
+    if refusal is not None or deadline is None:  # no deadline: refused as such
+        raise _refused(state, chat.chat_id, refusal or NO_COUNTDOWN, command.name)
     policy = chat.queue.wrap_up
     used = chat.extensions_used
     deadline = deadline + policy.extension

@@ -35,6 +35,11 @@ class Refusal:
     reason: str
 
 
+NO_COUNTDOWN = Refusal(
+    ErrorCode.NO_COUNTDOWN, "this queue's wrap-up has no countdown to extend"
+)
+
+
 def phase_refusal(chat: Chat, action: Action) -> Refusal | None:
     """Why ``action`` is not allowed in the chat's phase, if it is not."""
     if (chat.phase, action) in CHAT_TRANSITIONS:
@@ -74,9 +79,7 @@ def extend_refusal(chat: Chat) -> Refusal | None:
     if refusal is not None:
         return refusal
     if chat.deadline is None:
-        return Refusal(
-            ErrorCode.NO_COUNTDOWN, "this queue's wrap-up has no countdown to extend"
-        )
+        return NO_COUNTDOWN
     budget = chat.queue.wrap_up.max_extensions
     if chat.extensions_used >= budget:
         used = chat.extensions_used

@@ -8,10 +8,11 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ._agent import AgentState, Chat, utc_instant
+from ._agent import AgentState, Chat
 from ._decide import effective_state
 from ._errors import ErrorCode
 from ._history import Classification
+from ._instants import utc_instant
 from ._json import document_from_dict, document_to_dict
 from ._machine import Phase, Status
 from ._policy import DropdownClassification
