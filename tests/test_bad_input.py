@@ -1,13 +1,15 @@
 """Every bad input gets a typed error, and nothing is saved (issue 10).
 
 Commands are checked field by field before anything is decided; instants
-must lie from 1970 to 9000; service arguments, policies and policy files of
-the wrong kind are refused with a typed error.
+must lie from 1970 to 9000; decoders refuse what ``to_dict`` could never
+have written; a damaged stored row is a ``store_corrupt`` error naming it.
 """
 
 from __future__ import annotations
 
 import ast
+import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,11 +22,13 @@ from webchat_wrapup import (
     MAX_INSTANT,
     MIN_INSTANT,
     AgentState,
+    AgentView,
     AssignChat,
     ClassificationOption,
     ClassificationPolicy,
     ClassifyChat,
     CompleteWrapUp,
+    ContactHistoryEntry,
     DropdownClassification,
     EndChat,
     ErrorCode,
@@ -37,9 +41,14 @@ from webchat_wrapup import (
     MemoryStore,
     QueuePolicy,
     SQLiteStore,
+    StoreError,
     WrapUpError,
     WrapUpPolicy,
+    command_from_dict,
+    command_to_dict,
     decide,
+    event_from_dict,
+    event_to_dict,
     expire_due,
     utc_instant,
     view_agent,
@@ -47,6 +56,7 @@ from webchat_wrapup import (
 from webchat_wrapup._core._errors import shown
 from webchat_wrapup.ports import Store
 from webchat_wrapup.service import WrapUpService
+from webchat_wrapup.stores._codec import StateCodec, entry_from_json, outcome_from_json
 from webchat_wrapup.tools.policy_file import PolicyFileError, load_policy_file
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "webchat_wrapup"
@@ -144,6 +154,12 @@ def test_an_end_with_nobody_as_its_ender_leaves_no_poison_agent(
     assert service.sweep().expired == 1
 
 
+def test_a_command_document_with_an_unusable_id_is_refused() -> None:
+    data = command_to_dict(ExtendWrapUp(AGENT, "chat-1"))
+    error = refused(lambda: command_from_dict({**data, "chat_id": " chat-1"}))
+    assert (error.code, error.details["path"]) == (ErrorCode.INVALID_JSON, "$.chat_id")
+
+
 # Instants: from 1970 to 9000, whoever gives them.
 
 OUT_OF_RANGE = [
@@ -201,6 +217,193 @@ def test_a_clock_that_answers_out_of_range_refuses_every_call_and_saves_nothing(
     ):
         assert refused(call).code is ErrorCode.INVALID_INSTANT
     assert store.load(AGENT) == before
+
+
+# Decoders refuse what to_dict could never write.
+
+
+def _wrap_up_document() -> dict[str, Any]:
+    desk = Desk(AgentState.new(AGENT, capacity=2))
+    desk.in_wrap_up(queue(countdown_seconds=60, max_extensions=3))
+    desk.do(ExtendWrapUp(AGENT, "chat-1"), 31)
+    return desk.state.to_dict()
+
+
+def _with(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """``document`` with the value at a dotted path (numbers index lists)."""
+    data = json.loads(json.dumps(document))
+    *parents, last = path.split(".")
+    target: Any = data
+    for key in parents:
+        target = target[int(key)] if key.isdigit() else target[key]
+    target[int(last) if last.isdigit() else last] = value
+    return data
+
+
+DAMAGED_STATES = [
+    ("capacity", 0, "$.capacity"),
+    ("capacity", 11, "$.capacity"),
+    ("capacity", True, "$.capacity"),
+    ("capacity", 2.0, "$.capacity"),
+    ("chats.0.extensions_used", -1, "$.chats[0].extensions_used"),
+    ("chats.0.extensions_used", 4, "$.chats[0].extensions_used"),
+    ("chats.0.extensions_used", True, "$.chats[0].extensions_used"),
+    ("status", "available", "$.status"),
+    ("chats.0.ended_at", "2026-01-05T08:00:00Z", "$.chats[0].ended_at"),
+    ("chats.0.phase", "active", "$.chats[0].ended_at"),
+    ("chats.0.phase", "done", "$.chats[0].phase"),
+    ("chats.0.deadline", "2026-01-05T09:00:10Z", "$.chats[0].deadline"),
+    ("chats.0.deadline", None, "$.chats[0].deadline"),
+    ("chats.0.ended_by", None, "$.chats[0].ended_by"),
+    ("chats.0.started_at", "1969-07-20T20:17:00Z", "$.chats[0].started_at"),
+    ("chats.0.classification", {"label": "x\x00"}, "$.chats[0].classification.label"),
+    ("classification_profile", "refund", "$.classification_profile"),
+    ("classification_profile", [" refund"], "$.classification_profile[]"),
+    ("agent_id", "", "$.agent_id"),
+]
+
+
+@pytest.mark.parametrize(("where", "value", "path"), DAMAGED_STATES)
+def test_a_state_document_to_dict_could_never_write_is_refused_naming_the_part(
+    where: str, value: Any, path: str
+) -> None:
+    error = refused(
+        lambda: AgentState.from_dict(_with(_wrap_up_document(), where, value))
+    )
+    assert error.code is ErrorCode.INVALID_JSON
+    assert error.details["path"] == path
+
+
+def test_more_chats_than_the_capacity_is_refused() -> None:
+    document = _wrap_up_document()
+    document = _with(document, "capacity", 1)
+    document["chats"] = document["chats"] * 1 + [
+        {**document["chats"][0], "chat_id": "chat-2"}
+    ]
+    assert refused(lambda: AgentState.from_dict(document)).details["path"] == "$.chats"
+
+
+@pytest.mark.parametrize(
+    "version",
+    [True, 1.0, "1", None, 2, HUGE],
+    ids=["true", "1.0", "'1'", "none", "2", "huge"],
+)
+def test_a_schema_version_must_be_exactly_the_whole_number(version: Any) -> None:
+    document = {**_wrap_up_document(), "schema_version": version}
+    error = refused(lambda: AgentState.from_dict(document))
+    assert error.code is ErrorCode.UNSUPPORTED_SCHEMA_VERSION
+    assert len(error.message) <= 400
+
+
+def test_entries_events_and_views_to_dict_could_never_write_are_refused() -> None:
+    desk = Desk()
+    desk.in_wrap_up(queue())
+    decision = desk.do(CompleteWrapUp(AGENT, "chat-1"), 40)
+    entry = decision.history[0].to_dict()
+    event = event_to_dict(decision.events[-1])  # the agent became available
+    view = view_agent(Desk().state, at(0)).to_dict()
+    damaged = [
+        (
+            ContactHistoryEntry.from_dict,
+            {**entry, "wrap_up_ended_at": "2026-01-05T09:00:01Z"},
+        ),
+        (ContactHistoryEntry.from_dict, {**entry, "extensions_used": -1}),
+        (ContactHistoryEntry.from_dict, {**entry, "customer_id": ""}),
+        (event_from_dict, {**event, "previous": event["status"]}),
+        (event_from_dict, {**event, "agent_id": " agent-1"}),
+        (AgentView.from_dict, {**view, "status_label": "Away"}),
+        (AgentView.from_dict, {**view, "capacity": 0}),
+    ]
+    for decode, document in damaged:
+        assert refused(lambda d=decode, x=document: d(x)).code is ErrorCode.INVALID_JSON
+
+
+def test_a_document_nested_thousands_deep_is_refused_without_recursing() -> None:
+    nested: list[Any] = []
+    for _ in range(100_000):
+        nested = [nested]
+    document = {**_wrap_up_document(), "status": nested}
+    assert (
+        refused(lambda: AgentState.from_dict(document)).code is ErrorCode.INVALID_JSON
+    )
+
+
+# The SQL stores' rows: any damage is store_corrupt, naming the row.
+
+
+def _row() -> tuple[list[Any], dict[str, str]]:
+    desk = Desk()
+    desk.in_wrap_up(queue())
+    text, policies = StateCodec().encode(desk.state)
+    return json.loads(text), policies
+
+
+def _decode(row: Any, policies: dict[str, str]) -> Any:
+    text = row if isinstance(row, str) else json.dumps(row)
+    return StateCodec().decode(text, policies.__getitem__)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda row: row.__setitem__(1, 0),  # capacity
+        lambda row: row.__setitem__(2, "available"),  # status contradicts
+        lambda row: row.__setitem__(3, "refund"),  # profile as a string
+        lambda row: row[4][0].__setitem__(4, True),  # started_at as a bool
+        lambda row: row[4][0].__setitem__(7, 10**30),  # deadline overflows
+        lambda row: row[4][0].__setitem__(9, "abc"),  # classification as text
+        lambda row: row[4][0].__setitem__(8, -1),  # extensions_used
+        lambda row: row[4].append(row[4][0]),  # the same chat twice
+        lambda row: row.append([]) or row.append([]),  # too many elements
+        lambda row: row.__delitem__(4),
+    ],
+)
+def test_a_damaged_agent_row_is_store_corrupt_naming_the_agent(damage: Any) -> None:
+    row, policies = _row()
+    damage(row)
+    error = refused(lambda: _decode(row, policies), StoreError)
+    assert error.code is ErrorCode.STORE_CORRUPT
+    assert "agent row 'agent-1' is damaged" in error.message
+
+
+@pytest.mark.parametrize("text", ["", "{", "[" * 100_000 + "]" * 100_000, "null"])
+def test_a_row_that_is_not_json_is_store_corrupt(text: str) -> None:
+    error = refused(lambda: _decode(text, {}), StoreError)
+    assert error.message.startswith("agent row (agent unknown) is damaged")
+
+
+def test_damaged_command_records_and_entries_are_store_corrupt_naming_them() -> None:
+    error = refused(
+        lambda: outcome_from_json('["agent-1", true, [], []]', "cmd 'x'"), StoreError
+    )
+    assert error.code is ErrorCode.STORE_CORRUPT
+    assert error.message.startswith("cmd 'x' is damaged")
+    error = refused(lambda: entry_from_json('{"schema_version": 1}'), StoreError)
+    assert error.message.startswith("a contact-history entry is damaged")
+
+
+def test_a_damaged_row_in_sqlite_is_store_corrupt_and_spares_the_other_agents(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "wrapup.db"
+    with SQLiteStore(path) as store:
+        service = WrapUpService(store, ManualClock(T0))
+        service.add_agent("agent-7")
+        service.add_agent("agent-8")
+    db = sqlite3.connect(path)
+    db.execute(
+        "UPDATE agents SET state = '[\"agent-7\", 99]' WHERE agent_id = 'agent-7'"
+    )
+    db.commit()
+    db.close()
+    with SQLiteStore(path) as store:
+        service = WrapUpService(store, ManualClock(T0))
+        error = refused(lambda: service.view("agent-7"), StoreError)
+        assert (error.code, error.details["damaged"]) == (
+            ErrorCode.STORE_CORRUPT,
+            "agent row 'agent-7'",
+        )
+        assert service.view("agent-8").agent_id == "agent-8"
 
 
 # Service arguments, policies and policy files.

@@ -17,7 +17,7 @@ import attrs
 from ._errors import ErrorCode, InvalidInput, invalid_argument, shown
 from ._history import EndedBy
 from ._instants import utc_instant
-from ._json import tagged_from_dict, tagged_to_dict
+from ._json import checked, tagged_from_dict, tagged_to_dict
 from ._policy import QueuePolicy
 from ._text import check_identifier, check_optional_text
 
@@ -132,7 +132,8 @@ def command_to_dict(command: Command) -> dict[str, Any]:
 
 def command_from_dict(data: object) -> Command:
     """The command that :func:`command_to_dict` turned into ``data``."""
-    return tagged_from_dict(data, _COMMANDS_BY_NAME, "command")
+    command: Command = tagged_from_dict(data, _COMMANDS_BY_NAME, "command")
+    return checked(check_command, command)
 
 
 def check_command(command: object) -> None:

@@ -25,6 +25,17 @@ def clean_paragraphs(text: str, what: str) -> str:
     return cleaned
 
 
+def check_clean(value: object, what: str, *, paragraphs: bool = False) -> str:
+    """``value`` if it is text with no control character, as cleaning leaves it
+    (line breaks and tabs are allowed in ``paragraphs``)."""
+    text = check_text(value, what)
+    plain = text.replace("\n", "").replace("\t", "") if paragraphs else text
+    if not plain.isprintable():  # the slow check only when the fast one fails
+        allowed = _LINE_BREAKS if paragraphs else frozenset()
+        _refuse_control_characters(text, what, allowed)
+    return text
+
+
 def _refuse_control_characters(text: str, what: str, allowed: frozenset[str]) -> None:
     for position, character in enumerate(text):
         if character in allowed:
