@@ -260,6 +260,11 @@ DAMAGED_STATES = [
     ("classification_profile", "refund", "$.classification_profile"),
     ("classification_profile", [" refund"], "$.classification_profile[]"),
     ("agent_id", "", "$.agent_id"),
+    (
+        "finished",
+        [{"chat_id": "chat-1", "ending": "expired", "at": "2026-01-05T09:00:00Z"}],
+        "$.finished",
+    ),
 ]
 
 
@@ -293,6 +298,12 @@ def test_a_schema_version_must_be_exactly_the_whole_number(version: Any) -> None
     error = refused(lambda: AgentState.from_dict(document))
     assert error.code is ErrorCode.UNSUPPORTED_SCHEMA_VERSION
     assert len(error.message) <= 400
+
+
+def test_a_state_document_from_before_finished_chats_still_reads() -> None:
+    document = _wrap_up_document()
+    del document["finished"]
+    assert AgentState.from_dict(document).finished == ()
 
 
 def test_entries_events_and_views_to_dict_could_never_write_are_refused() -> None:
@@ -354,6 +365,7 @@ def _decode(row: Any, policies: dict[str, str]) -> Any:
         lambda row: row[4][0].__setitem__(9, "abc"),  # classification as text
         lambda row: row[4][0].__setitem__(8, -1),  # extensions_used
         lambda row: row[4].append(row[4][0]),  # the same chat twice
+        lambda row: row.append([["chat-1", "expired", 0]]),  # finished, still held
         lambda row: row.append([]) or row.append([]),  # too many elements
         lambda row: row.__delitem__(4),
     ],
@@ -370,6 +382,12 @@ def test_a_damaged_agent_row_is_store_corrupt_naming_the_agent(damage: Any) -> N
 def test_a_row_that_is_not_json_is_store_corrupt(text: str) -> None:
     error = refused(lambda: _decode(text, {}), StoreError)
     assert error.message.startswith("agent row (agent unknown) is damaged")
+
+
+def test_a_row_written_before_finished_chats_still_decodes() -> None:
+    row, policies = _row()
+    assert len(row) == 5
+    assert _decode(row, policies).finished == ()
 
 
 def test_damaged_command_records_and_entries_are_store_corrupt_naming_them() -> None:

@@ -34,7 +34,7 @@ PUBLIC_API = {
     "ClassificationPolicy", "ClassifyChat", "Command", "CommandRefused",
     "CompleteWrapUp", "ContactHistoryEntry", "Decision", "DropdownClassification",
     "DropdownInput", "EndChat", "EndedBy", "ErrorCode", "Event", "ExpireWrapUp",
-    "ExpiryRule", "ExtendWrapUp", "FlagAbusive",
+    "ExpiryRule", "ExtendWrapUp", "FinishedChat", "FlagAbusive",
     "FreeTextClassification",
     "FreeTextInput", "InvalidInput", "InvalidPolicy", "OptionView", "Phase",
     "QueuePolicy", "Status", "StatusChanged", "WarningLevel", "WrapUpCompleted",

@@ -5,7 +5,7 @@ countdown with its extension budget, classification of the chat, the abuse
 flag and the customer's contact history, decided by a pure core.
 """
 
-from ._core._agent import MAX_CAPACITY, AgentState, Chat
+from ._core._agent import MAX_CAPACITY, AgentState, Chat, FinishedChat
 from ._core._commands import (
     AssignChat,
     ClassifyChat,
@@ -125,6 +125,7 @@ __all__ = [
     "ExpireWrapUp",
     "ExpiryRule",
     "ExtendWrapUp",
+    "FinishedChat",
     "FlagAbusive",
     "FreeTextClassification",
     "FreeTextInput",

@@ -13,6 +13,7 @@ from ._history import (
     AbuseFlag,
     Classification,
     EndedBy,
+    WrapUpEnding,
     broken,
     check_abuse,
     check_classification,
@@ -55,11 +56,26 @@ class Chat:
 
 
 @attrs.frozen
+class FinishedChat:
+    """A chat the agent finished lately: how its wrap-up ended, and when.
+
+    Kept so that a click arriving after the wrap-up ended gets the same
+    answer (``wrap_up_over``) whether or not a sweeper has stored the expiry.
+    """
+
+    chat_id: str
+    ending: WrapUpEnding
+    at: datetime
+
+
+@attrs.frozen
 class AgentState:
     """Everything the core knows about one agent at one moment.
 
     ``status`` is stored for stores and reports, and always equals the status
-    derived from ``chats`` (see :meth:`derived_status`).
+    derived from ``chats`` (see :meth:`derived_status`). ``finished`` holds
+    the last chats the agent finished, newest last, at most
+    :func:`finished_limit` of them.
     """
 
     agent_id: str
@@ -67,6 +83,7 @@ class AgentState:
     chats: tuple[Chat, ...] = ()
     status: Status = Status.AVAILABLE
     classification_profile: frozenset[str] | None = None
+    finished: tuple[FinishedChat, ...] = ()
 
     @classmethod
     def new(
@@ -93,6 +110,13 @@ class AgentState:
                 return chat
         return None
 
+    def finished_chat(self, chat_id: str) -> FinishedChat | None:
+        """The chat with ``chat_id`` if the agent finished it lately."""
+        for finished in self.finished:
+            if finished.chat_id == chat_id:
+                return finished
+        return None
+
     def derived_status(self) -> Status:
         """The status the rule in the state machine module derives from the chats."""
         phases = {chat.phase for chat in self.chats}
@@ -111,6 +135,11 @@ class AgentState:
     def from_dict(cls, data: object) -> AgentState:
         """The value :meth:`to_dict` wrote; a typed error if ``data`` is not one."""
         return checked(check_state, document_from_dict(cls, data))
+
+
+def finished_limit(capacity: int) -> int:
+    """How many finished chats an agent of ``capacity`` remembers."""
+    return 2 * capacity
 
 
 def _check_capacity(capacity: object) -> None:
@@ -170,6 +199,7 @@ def check_state(state: object) -> AgentState:
         _check_tuple(profile, "$.classification_profile", frozenset)
         for code in profile:
             check_identifier(code, "$.classification_profile[]")
+    _check_finished(state)
     return state
 
 
@@ -238,3 +268,21 @@ def _check_extensions(chat: Chat, path: str) -> None:
         raise broken(f"{path}.extensions_used", f"{shown(used)} is not a number")
     if not 0 <= used <= budget or (used and chat.phase is not Phase.WRAP_UP):
         raise broken(f"{path}.extensions_used", f"{used} is not 0 to {budget}")
+
+
+def _check_finished(state: AgentState) -> None:
+    _check_tuple(state.finished, "$.finished")
+    if len(state.finished) > finished_limit(state.capacity):
+        raise broken("$.finished", "holds more chats than an agent remembers")
+    held = {chat.chat_id for chat in state.chats}
+    for index, finished in enumerate(state.finished):
+        path = f"$.finished[{index}]"
+        if not isinstance(finished, FinishedChat):
+            raise broken(path, f"{shown(finished)} is not a finished chat")
+        check_identifier(finished.chat_id, f"{path}.chat_id")
+        if not isinstance(finished.ending, WrapUpEnding):
+            raise broken(f"{path}.ending", f"{shown(finished.ending)} is not an ending")
+        instant_at(finished.at, f"{path}.at")
+        held.add(finished.chat_id)
+    if len(held) != len(state.chats) + len(state.finished):
+        raise broken("$.finished", "names a chat twice, or one still held")

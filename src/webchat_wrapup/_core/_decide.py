@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from ._agent import AgentState, Chat
+from ._agent import AgentState, Chat, FinishedChat, finished_limit
 from ._commands import (
     AssignChat,
     ClassifyChat,
@@ -57,6 +57,7 @@ from ._rules import (
     extend_refusal,
     flag_refusal,
     phase_refusal,
+    wrap_up_over_refusal,
 )
 from ._text import clean_paragraphs
 
@@ -100,7 +101,7 @@ def decide(state: AgentState, command: Command, now: datetime) -> Decision:
     prelude = _due(state, now)
     if prelude is not None:
         state = prelude.state
-    decision = _HANDLERS[type(command)](state, command, now, prelude)
+    decision = _HANDLERS[type(command)](state, command, now)
     if prelude is None:
         return decision
     return Decision(
@@ -165,7 +166,7 @@ def _close(
     events: list[Event],
     history: list[ContactHistoryEntry],
 ) -> AgentState:
-    """Take a finished chat out of the state and write its history entry."""
+    """Take a finished chat out of the state, remember it, write its entry."""
     ended_at = chat.ended_at or at
     history.append(_entry(state.agent_id, chat, ended_at, at, ending))
     events.append(
@@ -179,6 +180,8 @@ def _close(
         )
     )
     chats = tuple(c for c in state.chats if c.chat_id != chat.chat_id)
+    finished = (*state.finished, FinishedChat(chat.chat_id, ending, at))
+    state = attrs.evolve(state, finished=finished[-finished_limit(state.capacity) :])
     return _with_chats(state, chats, at, events)
 
 
@@ -227,6 +230,7 @@ def _with_chats(
         chats,
         state.status,
         state.classification_profile,
+        state.finished,
     )
     status = new.derived_status()
     if status is state.status:
@@ -247,23 +251,21 @@ def _replace(state: AgentState, chat: Chat) -> AgentState:
         chats,
         state.status,
         state.classification_profile,
+        state.finished,
     )
 
 
-def _held(state: AgentState, command: Command, prelude: Decision | None) -> Chat:
+def _held(state: AgentState, command: Command) -> Chat:
+    """The chat the command names; refused if the agent finished it lately
+    (whoever stored that) or never held it."""
     for chat in state.chats:
         if chat.chat_id == command.chat_id:
             return chat
-    if prelude is not None:
-        for event in prelude.events:
-            if isinstance(event, WrapUpCompleted) and event.chat_id == command.chat_id:
-                raise CommandRefused(
-                    ErrorCode.NOT_ALLOWED_IN_PHASE,
-                    command.name,
-                    state.agent_id,
-                    command.chat_id,
-                    f"its wrap-up expired at {event.at.isoformat()}",
-                )
+    finished = state.finished_chat(command.chat_id)
+    if finished is not None:
+        raise _refused(
+            state, command.chat_id, wrap_up_over_refusal(finished), command.name
+        )
     raise ChatNotHeld(command.name, command.agent_id, command.chat_id)
 
 
@@ -287,10 +289,11 @@ def _allow(state: AgentState, chat_id: str, refusal: Refusal | None, name: str) 
         raise _refused(state, chat_id, refusal, name)
 
 
-def _assign(
-    state: AgentState, command: AssignChat, now: datetime, prelude: Decision | None
-) -> Decision:
+def _assign(state: AgentState, command: AssignChat, now: datetime) -> Decision:
     _allow(state, command.chat_id, assign_refusal(state, command.chat_id), command.name)
+    if state.finished_chat(command.chat_id) is not None:  # the id comes back
+        finished = tuple(f for f in state.finished if f.chat_id != command.chat_id)
+        state = attrs.evolve(state, finished=finished)
     chat = Chat(command.chat_id, command.customer_id, command.queue, Phase.ACTIVE, now)
     events: list[Event] = [
         ChatAssigned(
@@ -305,10 +308,8 @@ def _assign(
     return Decision(new, tuple(events))
 
 
-def _end(
-    state: AgentState, command: EndChat, now: datetime, prelude: Decision | None
-) -> Decision:
-    chat = _held(state, command, prelude)
+def _end(state: AgentState, command: EndChat, now: datetime) -> Decision:
+    chat = _held(state, command)
     phase = _next_phase(state, chat, _END_CHAT, command.name)
     ended_at = max(now, chat.started_at)
     events: list[Event] = [
@@ -337,10 +338,8 @@ def _end(
     return Decision(new, tuple(events))
 
 
-def _classify(
-    state: AgentState, command: ClassifyChat, now: datetime, prelude: Decision | None
-) -> Decision:
-    chat = _held(state, command, prelude)
+def _classify(state: AgentState, command: ClassifyChat, now: datetime) -> Decision:
+    chat = _held(state, command)
     _next_phase(state, chat, _CLASSIFY, command.name)
     rules = chat.queue.classification
     profile = state.classification_profile
@@ -355,10 +354,8 @@ def _classify(
     return Decision(_replace(state, chat), (event,))
 
 
-def _flag(
-    state: AgentState, command: FlagAbusive, now: datetime, prelude: Decision | None
-) -> Decision:
-    chat = _held(state, command, prelude)
+def _flag(state: AgentState, command: FlagAbusive, now: datetime) -> Decision:
+    chat = _held(state, command)
     _allow(state, chat.chat_id, flag_refusal(chat), command.name)
     reason = _clean_reason(command.reason)
     flag = AbuseFlag(state.agent_id, now, reason)
@@ -382,10 +379,8 @@ def _clean_reason(reason: str | None) -> str | None:
     return cleaned or None
 
 
-def _extend(
-    state: AgentState, command: ExtendWrapUp, now: datetime, prelude: Decision | None
-) -> Decision:
-    chat = _held(state, command, prelude)
+def _extend(state: AgentState, command: ExtendWrapUp, now: datetime) -> Decision:
+    chat = _held(state, command)
     refusal = extend_refusal(chat)
     deadline = chat.deadline
     if refusal is not None or deadline is None:  # no deadline: refused as such
@@ -412,10 +407,8 @@ def _extend(
     return Decision(_replace(state, extended), (event,))
 
 
-def _complete(
-    state: AgentState, command: CompleteWrapUp, now: datetime, prelude: Decision | None
-) -> Decision:
-    chat = _held(state, command, prelude)
+def _complete(state: AgentState, command: CompleteWrapUp, now: datetime) -> Decision:
+    chat = _held(state, command)
     refusal = complete_refusal(chat, state.classification_profile)
     _allow(state, chat.chat_id, refusal, command.name)
     events: list[Event] = []
@@ -429,9 +422,7 @@ def _complete(
 def _expire_named(state: AgentState, command: ExpireWrapUp, now: datetime) -> Decision:
     """Expire the one chat the command names, at the deadline it names."""
     deadline = utc_instant(command.deadline)
-    chat = state.chat(command.chat_id)
-    if chat is None:
-        raise ChatNotHeld(command.name, command.agent_id, command.chat_id)
+    chat = _held(state, command)
     _allow(state, chat.chat_id, expire_refusal(chat, deadline, now), command.name)
     events: list[Event] = []
     history: list[ContactHistoryEntry] = []
@@ -439,7 +430,7 @@ def _expire_named(state: AgentState, command: ExpireWrapUp, now: datetime) -> De
     return Decision(new, tuple(events), tuple(history))
 
 
-_HANDLERS: dict[type[Any], Callable[[Any, Any, datetime, Decision | None], Decision]]
+_HANDLERS: dict[type[Any], Callable[[Any, Any, datetime], Decision]]
 _HANDLERS = {
     AssignChat: _assign,
     EndChat: _end,

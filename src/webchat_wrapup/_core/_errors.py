@@ -46,6 +46,7 @@ class ErrorCode(str, enum.Enum):
     CLASSIFICATION_REQUIRED = "classification_required"
     ALREADY_FLAGGED_ABUSIVE = "already_flagged_abusive"
     WRAP_UP_NOT_DUE = "wrap_up_not_due"
+    WRAP_UP_OVER = "wrap_up_over"
     INVALID_PAGE = "invalid_page"
     INVALID_LIMIT = "invalid_limit"
     UNKNOWN_AGENT = "unknown_agent"
@@ -206,6 +207,7 @@ class CommandRefused(WrapUpError, RuntimeError):
             ErrorCode.CLASSIFICATION_REQUIRED,
             ErrorCode.ALREADY_FLAGGED_ABUSIVE,
             ErrorCode.WRAP_UP_NOT_DUE,
+            ErrorCode.WRAP_UP_OVER,
         }
     )
     http_status = 409

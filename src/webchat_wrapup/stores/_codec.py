@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from .._core._agent import AgentState, Chat, check_state
+from .._core._agent import AgentState, Chat, FinishedChat, check_state
 from .._core._errors import ErrorCode, StoreError, WrapUpError, shown
 from .._core._events import EVENT_TYPES, Event, check_event
 from .._core._history import (
@@ -30,6 +30,7 @@ from .._core._history import (
     Classification,
     ContactHistoryEntry,
     EndedBy,
+    WrapUpEnding,
 )
 from .._core._machine import Phase, Status
 from .._core._policy import QueuePolicy
@@ -40,6 +41,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _PHASES = {phase.value: phase for phase in Phase}
 _STATUSES = {status.value: status for status in Status}
 _ENDED_BY = {who.value: who for who in EndedBy}
+_ENDINGS = {ending.value: ending for ending in WrapUpEnding}
 # Everything decoding damaged JSON can raise: json's errors are ValueErrors,
 # the core's InvalidInput too; deep nesting raises RecursionError, huge
 # numbers OverflowError.
@@ -110,6 +112,8 @@ class StateCodec:
             None if profile is None else sorted(profile),
             chats,
         ]
+        if state.finished:  # a trailing element: rows written before it still read
+            data.append([_finished_data(finished) for finished in state.finished])
         return _COMPACT.encode(data), policies
 
     def decode(self, text: str, fetch_policy: Callable[[str], str]) -> AgentState:
@@ -123,13 +127,17 @@ class StateCodec:
             raise damaged(f"agent row {_agent_named_in(text)}", error) from error
 
     def _state(self, text: str, fetch_policy: Callable[[str], str]) -> AgentState:
-        agent_id, capacity, status, profile, chats = _items(json.loads(text), 5)
+        agent_id, capacity, status, profile, chats, *rest = _items(json.loads(text))
+        finished = _items(rest.pop()) if rest else []
+        if rest:
+            raise ValueError("the row has elements after the finished chats")
         return AgentState(
             agent_id,
             capacity,
             tuple(self._chat(data, fetch_policy) for data in _items(chats)),
             _STATUSES[status],
             None if profile is None else frozenset(_items(profile)),
+            tuple(_finished(data) for data in finished),
         )
 
     def policy(self, key: str, fetch_policy: Callable[[str], str]) -> QueuePolicy:
@@ -191,6 +199,15 @@ def _items(value: Any, length: int | None = None) -> list[Any]:
 
 def _classification(data: Any) -> Classification:
     return Classification(*_items(data, 3))
+
+
+def _finished_data(finished: FinishedChat) -> list[Any]:
+    return [finished.chat_id, finished.ending.value, instant_to_micros(finished.at)]
+
+
+def _finished(data: Any) -> FinishedChat:
+    chat_id, ending, at = _items(data, 3)
+    return FinishedChat(chat_id, _ENDINGS[ending], micros_to_instant(at))
 
 
 def _chat_data(chat: Chat, key: str) -> list[Any]:
