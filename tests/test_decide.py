@@ -232,8 +232,8 @@ def test_extending_after_the_deadline_is_refused_as_expired() -> None:
     desk = Desk()
     desk.in_wrap_up(queue())
     error = refused(desk, ExtendWrapUp(AGENT, "chat-1"), 90)
-    assert error.code is ErrorCode.NOT_ALLOWED_IN_PHASE
-    assert "expired" in str(error)
+    assert error.code is ErrorCode.WRAP_UP_OVER
+    assert "expired at 2026-01-05T09:01:30" in str(error)
 
 
 def test_a_wrap_up_with_no_countdown_never_expires() -> None:
@@ -310,12 +310,13 @@ def test_expiring_writes_the_entry_at_the_deadline_not_when_processed() -> None:
     assert all(event.at == at(90) for event in decision.events)
 
 
-def test_expiring_a_chat_already_expired_is_refused_as_not_held() -> None:
+def test_expiring_a_chat_already_expired_is_refused_as_over() -> None:
     desk = Desk()
     desk.in_wrap_up(queue())
     desk.do(ExpireWrapUp(AGENT, "chat-1", at(90)), 90)
-    with pytest.raises(ChatNotHeld):
-        desk.do(ExpireWrapUp(AGENT, "chat-1", at(90)), 91)
+    assert refused(desk, ExpireWrapUp(AGENT, "chat-1", at(90)), 91).code is (
+        ErrorCode.WRAP_UP_OVER
+    )
     assert len(desk.history) == 1
 
 
@@ -659,8 +660,10 @@ def test_decide_refuses_something_that_is_not_a_command() -> None:
         agent_id = AGENT
         chat_id = "c"
 
-    with pytest.raises(TypeError):
+    with pytest.raises(InvalidInput) as caught:
         decide(state, Fake(), at(0))  # type: ignore[arg-type]
+    assert caught.value.code is ErrorCode.INVALID_ARGUMENT
+    assert isinstance(caught.value, ValueError)
 
 
 def test_a_required_classification_the_agent_cannot_give_does_not_hold_them() -> None:
@@ -689,4 +692,93 @@ def test_the_chat_fields_keep_the_order_the_fast_paths_rely_on() -> None:
         "classification",
         "additional_text",
         "abuse",
+    ]
+
+
+# A late click: one answer whatever the sweeper has done.
+
+LATE_CLICKS = [
+    ClassifyChat(AGENT, "chat-1", code="refund"),
+    FlagAbusive(AGENT, "chat-1"),
+    ExtendWrapUp(AGENT, "chat-1"),
+    CompleteWrapUp(AGENT, "chat-1"),
+    EndChat(AGENT, "chat-1"),
+]
+
+
+@pytest.mark.parametrize("click", LATE_CLICKS, ids=lambda c: c.name)
+def test_a_click_after_expiry_gets_the_same_answer_before_and_after_a_sweep(
+    click: object,
+) -> None:
+    unswept = Desk()
+    unswept.in_wrap_up(queue())  # the deadline is at 90 s
+    swept = Desk(unswept.state)
+    swept.do(ExpireWrapUp(AGENT, "chat-1", at(90)), 95)
+
+    before_sweep = refused(unswept, click, 100)
+    after_sweep = refused(swept, click, 100)
+    assert before_sweep.code is after_sweep.code is ErrorCode.WRAP_UP_OVER
+    assert isinstance(before_sweep, CommandRefused)
+    assert before_sweep.reason == after_sweep.reason
+    assert before_sweep.reason == "its wrap-up expired at 2026-01-05T09:01:30+00:00"
+
+
+def test_a_click_after_the_agent_completed_says_when_it_was_completed() -> None:
+    desk = Desk()
+    desk.in_wrap_up(queue())
+    desk.do(CompleteWrapUp(AGENT, "chat-1"), 40)
+    error = refused(desk, ExtendWrapUp(AGENT, "chat-1"), 41)
+    assert error.code is ErrorCode.WRAP_UP_OVER
+    assert "was completed at 2026-01-05T09:00:40" in str(error)
+
+
+def test_a_click_on_a_chat_that_ended_without_wrap_up_says_so() -> None:
+    desk = Desk()
+    desk.in_wrap_up(queue(enabled=False))
+    error = refused(desk, ClassifyChat(AGENT, "chat-1", code="refund"), 31)
+    assert error.code is ErrorCode.WRAP_UP_OVER
+    assert "with no wrap-up" in str(error)
+
+
+def test_a_chat_never_held_is_still_not_held() -> None:
+    desk = Desk()
+    desk.in_wrap_up(queue())
+    desk.do(CompleteWrapUp(AGENT, "chat-1"), 40)
+    assert refused(desk, ExtendWrapUp(AGENT, "chat-7"), 41).code is (
+        ErrorCode.CHAT_NOT_HELD
+    )
+
+
+def test_a_finished_chat_id_may_come_back_in_a_new_assign() -> None:
+    desk = Desk()
+    desk.in_wrap_up(queue())
+    desk.do(CompleteWrapUp(AGENT, "chat-1"), 40)
+    desk.do(AssignChat(AGENT, "chat-1", "cust-2", queue()), 50)
+    assert desk.state.finished == ()
+    desk.do(EndChat(AGENT, "chat-1"), 60)
+    assert desk.state.chats[0].customer_id == "cust-2"
+
+
+def test_an_agent_remembers_twice_its_capacity_of_finished_chats() -> None:
+    desk = Desk()  # capacity 1
+    for n in range(1, 5):
+        desk.do(AssignChat(AGENT, f"chat-{n}", "cust-1", queue()), n * 10)
+        desk.do(EndChat(AGENT, f"chat-{n}"), n * 10 + 1)
+        desk.do(CompleteWrapUp(AGENT, f"chat-{n}"), n * 10 + 2)
+    assert [f.chat_id for f in desk.state.finished] == ["chat-3", "chat-4"]
+    assert refused(desk, ExtendWrapUp(AGENT, "chat-2"), 60).code is (
+        ErrorCode.CHAT_NOT_HELD
+    )
+    assert refused(desk, ExtendWrapUp(AGENT, "chat-3"), 60).code is (
+        ErrorCode.WRAP_UP_OVER
+    )
+
+
+def test_finished_chats_round_trip_through_the_json_form() -> None:
+    desk = Desk()
+    desk.in_wrap_up(queue())
+    desk.do(ExpireWrapUp(AGENT, "chat-1", at(90)), 95)
+    assert AgentState.from_dict(desk.state.to_dict()) == desk.state
+    assert desk.state.to_dict()["finished"] == [
+        {"chat_id": "chat-1", "ending": "expired", "at": "2026-01-05T09:01:30Z"}
     ]

@@ -24,7 +24,8 @@ CLOCK_OWNERS = {"datetime", "date", "time"}
 
 PUBLIC_API = {
     "WrapUpService", "SystemClock", "ManualClock", "MemoryStore", "SQLiteStore",
-    "ABUSE_NOTE", "MAX_CAPACITY", "AgentExists", "CommandIdReused",
+    "ABUSE_NOTE", "MAX_CAPACITY", "MAX_INSTANT", "MIN_INSTANT", "AgentExists",
+    "CommandIdReused",
     "NotificationFailed", "StoreError", "UnknownAgent", "VersionConflict",
     "SCHEMA_VERSION", "AbuseFlag", "AgentState",
     "AgentView", "AssignChat", "Chat", "ChatAssigned",
@@ -33,7 +34,8 @@ PUBLIC_API = {
     "ClassificationPolicy", "ClassifyChat", "Command", "CommandRefused",
     "CompleteWrapUp", "ContactHistoryEntry", "Decision", "DropdownClassification",
     "DropdownInput", "EndChat", "EndedBy", "ErrorCode", "Event", "ExpireWrapUp",
-    "ExpiryRule", "ExtendWrapUp", "FlagAbusive", "FreeTextClassification",
+    "ExpiryRule", "ExtendWrapUp", "FinishedChat", "FlagAbusive",
+    "FreeTextClassification",
     "FreeTextInput", "InvalidInput", "InvalidPolicy", "OptionView", "Phase",
     "QueuePolicy", "Status", "StatusChanged", "WarningLevel", "WrapUpCompleted",
     "WrapUpEnding", "WrapUpError", "WrapUpExtended", "WrapUpPolicy",

@@ -290,7 +290,7 @@ def test_a_command_no_longer_valid_after_a_conflict_raises_its_own_error(
     service = WrapUpService(CompletingStore(inner, 1), clock)  # type: ignore[arg-type]
     with pytest.raises(Exception) as caught:  # noqa: PT011
         service.extend("agent-1", "c1")
-    assert getattr(caught.value, "code", None) is ErrorCode.CHAT_NOT_HELD
+    assert getattr(caught.value, "code", None) is ErrorCode.WRAP_UP_OVER
 
 
 def test_attempts_must_be_positive(store: Store, clock: ManualClock) -> None:
@@ -460,4 +460,31 @@ def test_the_service_refuses_settings_that_could_never_work(
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
         WrapUpService(store, clock, **{setting: value})  # type: ignore[arg-type]
-    assert caught.value.code is ErrorCode.INVALID_LIMIT
+    assert caught.value.code is ErrorCode.INVALID_ARGUMENT
+
+
+def test_a_late_click_gets_one_answer_before_and_after_a_sweep_on_every_store(
+    service: WrapUpService, store: Store, clock: ManualClock
+) -> None:
+    in_wrap_up(service, clock)  # the deadline is 60 s after the end
+    clock.advance(61)
+    with pytest.raises(CommandRefused) as before_sweep:
+        service.classify("agent-1", "c1", code="refund")
+    assert service.sweep().expired == 1
+    with pytest.raises(CommandRefused) as after_sweep:
+        service.classify("agent-1", "c1", code="refund")
+    assert before_sweep.value.code is after_sweep.value.code is ErrorCode.WRAP_UP_OVER
+    assert before_sweep.value.reason == after_sweep.value.reason
+    stored = store.load("agent-1")
+    assert stored is not None
+    assert [f.chat_id for f in stored.state.finished] == ["c1"]
+
+
+def test_a_late_click_with_a_command_id_records_nothing(
+    service: WrapUpService, store: Store, clock: ManualClock
+) -> None:
+    in_wrap_up(service, clock)
+    service.complete("agent-1", "c1")
+    with pytest.raises(CommandRefused):
+        service.extend("agent-1", "c1", command_id="late-1")
+    assert store.find_command("late-1") is None

@@ -5,7 +5,7 @@ countdown with its extension budget, classification of the chat, the abuse
 flag and the customer's contact history, decided by a pure core.
 """
 
-from ._core._agent import MAX_CAPACITY, AgentState, Chat, utc_instant
+from ._core._agent import MAX_CAPACITY, AgentState, Chat, FinishedChat
 from ._core._commands import (
     AssignChat,
     ClassifyChat,
@@ -54,6 +54,7 @@ from ._core._history import (
     EndedBy,
     WrapUpEnding,
 )
+from ._core._instants import MAX_INSTANT, MIN_INSTANT, utc_instant
 from ._core._json import SCHEMA_VERSION
 from ._core._machine import Phase, Status
 from ._core._policy import (
@@ -92,6 +93,8 @@ __all__ = [
     "AgentExists",
     "ABUSE_NOTE",
     "MAX_CAPACITY",
+    "MAX_INSTANT",
+    "MIN_INSTANT",
     "SCHEMA_VERSION",
     "AbuseFlag",
     "AgentState",
@@ -122,6 +125,7 @@ __all__ = [
     "ExpireWrapUp",
     "ExpiryRule",
     "ExtendWrapUp",
+    "FinishedChat",
     "FlagAbusive",
     "FreeTextClassification",
     "FreeTextInput",

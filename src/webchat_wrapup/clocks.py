@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
-from ._core._agent import utc_instant
+from ._core._errors import invalid_argument
+from ._core._instants import utc_instant
 
 
 class SystemClock:
@@ -40,10 +41,16 @@ class ManualClock:
     def advance(self, seconds: float | timedelta = 0, **delta: float) -> datetime:
         """Move the clock forward by ``seconds``, a timedelta, or timedelta
         keywords (``minutes=2``)."""
-        if isinstance(seconds, timedelta):
-            step = seconds + timedelta(**delta)
-        else:
-            step = timedelta(seconds=seconds, **delta)
         with self._lock:
-            self._now += step
+            try:
+                if isinstance(seconds, timedelta):
+                    step = seconds + timedelta(**delta)
+                else:
+                    step = timedelta(seconds=seconds, **delta)
+                later = self._now + step
+            except (TypeError, ArithmeticError):  # no step, or past the calendar
+                raise invalid_argument(
+                    "seconds", "a step within the calendar", seconds
+                ) from None
+            self._now = utc_instant(later)  # refused outside 1970 to 9000
             return self._now

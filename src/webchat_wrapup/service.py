@@ -24,6 +24,7 @@ from ._core._commands import (
     ExpireWrapUp,
     ExtendWrapUp,
     FlagAbusive,
+    check_command,
     command_to_dict,
 )
 from ._core._decide import Decision, decide, expire_due
@@ -38,9 +39,12 @@ from ._core._errors import (
     UnknownAgent,
     VersionConflict,
     WrapUpError,
+    invalid_argument,
+    shown,
 )
 from ._core._events import Event, WrapUpCompleted
 from ._core._history import EndedBy
+from ._core._instants import utc_instant
 from ._core._policy import QueuePolicy
 from ._core._text import check_identifier
 from ._core._views import AgentView, view_agent
@@ -64,6 +68,7 @@ DEFAULT_ATTEMPTS = 8
 DEFAULT_LEASE = timedelta(seconds=30)
 DEFAULT_COMMAND_RETENTION = timedelta(hours=24)
 """How long a command id is remembered: a retry within it is replayed."""
+MAX_SWEEP_LIMIT = 10_000
 
 
 class WrapUpService:
@@ -88,9 +93,16 @@ class WrapUpService:
         command_retention: timedelta = DEFAULT_COMMAND_RETENTION,
         observer: Observer | None = None,
     ) -> None:
-        _check_count(attempts, "attempts")
-        _check_duration(lease, "lease")
-        _check_duration(command_retention, "command_retention")
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise invalid_argument("attempts", "a whole number of at least 1", attempts)
+        if not isinstance(lease, timedelta) or not timedelta(0) < lease <= _A_DAY:
+            raise invalid_argument("lease", "a timedelta of up to a day", lease)
+        if not isinstance(
+            command_retention, timedelta
+        ) or command_retention <= timedelta(0):
+            raise invalid_argument(
+                "command_retention", "a positive timedelta", command_retention
+            )
         self.store = store
         self.clock = clock
         self.attempts = attempts
@@ -118,11 +130,8 @@ class WrapUpService:
         its stored state returned, so app servers that start together can
         all add the agents they expect without racing into an error.
         """
-        profile = None
-        if classification_profile is not None:
-            profile = frozenset(classification_profile)
         state = AgentState.new(
-            agent_id, capacity=capacity, classification_profile=profile
+            agent_id, capacity=capacity, classification_profile=classification_profile
         )
         try:
             self.store.save(Change(agent_id, 0, state))
@@ -155,6 +164,7 @@ class WrapUpService:
         return outcome
 
     def _execute(self, command: Command, command_id: str | None) -> Outcome:
+        check_command(command)  # before any store is asked about it
         fingerprint = None
         if command_id is not None:
             check_identifier(command_id, "command_id")
@@ -258,7 +268,7 @@ class WrapUpService:
         claim is left to run out, and sweeps claim agents never claimed
         before ahead of it.
         """
-        _check_count(limit, "limit")
+        _check_sweep_limit(limit)
         started = time.perf_counter()
         result = self._sweep(limit)
         if self.observer is not None:
@@ -266,7 +276,7 @@ class WrapUpService:
         return result
 
     def _sweep(self, limit: int) -> SweepResult:
-        now = self.clock.now()
+        now = utc_instant(self.clock.now())
         claimed = self.store.claim_due(now, limit, self.lease)
         expired = 0
         failures: list[SweepFailure] = []
@@ -284,8 +294,8 @@ class WrapUpService:
     def prune_commands(self, limit: int = 1000) -> int:
         """Delete up to ``limit`` command records older than the retention;
         how many were deleted (:meth:`sweep` does this as it goes)."""
-        _check_count(limit, "limit")
-        before = self.clock.now() - self.command_retention
+        _check_sweep_limit(limit)
+        before = utc_instant(self.clock.now()) - self.command_retention
         return self.store.prune_commands(before, limit)
 
     def _expire_agent(self, agent_id: str, now: datetime) -> int:
@@ -307,6 +317,7 @@ class WrapUpService:
 
     def view(self, agent_id: str) -> AgentView:
         """What the agent's desk shows now."""
+        check_identifier(agent_id, "agent_id")
         stored = self.store.load(agent_id)
         if stored is None:
             raise UnknownAgent(agent_id)
@@ -316,6 +327,7 @@ class WrapUpService:
         self, customer_id: str, *, cursor: str | None = None, limit: int = 50
     ) -> HistoryPage:
         """A page of the customer's contact history."""
+        check_identifier(customer_id, "customer_id")
         return self.store.history(customer_id, cursor=cursor, limit=limit)
 
     # Shorthands, one per command.
@@ -396,22 +408,23 @@ class WrapUpService:
         return self.execute(command, command_id=command_id)
 
 
-def _check_count(value: object, what: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10**9:
-        raise InvalidInput(
-            ErrorCode.INVALID_LIMIT,
-            f"{what} must be a whole number from 1 to 10**9, not {value!r}",
-            field=what,
-        )
+_A_DAY = timedelta(days=1)
 
 
-def _check_duration(value: object, what: str) -> None:
-    if not isinstance(value, timedelta) or value <= timedelta(0):
-        raise InvalidInput(
-            ErrorCode.INVALID_LIMIT,
-            f"{what} must be a positive timedelta, not {value!r}",
-            field=what,
-        )
+def _check_sweep_limit(limit: object) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise _bad_limit(limit)
+    if not 1 <= limit <= MAX_SWEEP_LIMIT:
+        raise _bad_limit(limit)
+
+
+def _bad_limit(limit: object) -> InvalidInput:
+    return InvalidInput(
+        ErrorCode.INVALID_LIMIT,
+        f"a sweep's limit must be a whole number from 1 to {MAX_SWEEP_LIMIT}, "
+        f"not {shown(limit)}",
+        field="limit",
+    )
 
 
 def _expiries(events: Iterable[Event]) -> int:

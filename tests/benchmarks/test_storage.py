@@ -41,6 +41,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from extend_setup import (
     ENDED_AT,
@@ -64,6 +65,7 @@ from webchat_wrapup import (
     ExtendWrapUp,
     Phase,
     Status,
+    WrapUpEnding,
     WrapUpExtended,
     command_to_dict,
     decide,
@@ -440,7 +442,9 @@ def _check_swept(service: WrapUpService, population: _Population) -> None:
     for i in population.due:
         stored = service.store.load(_agent(i))
         assert stored is not None
-        assert stored.state == AgentState.new(_agent(i))
+        (expired,) = stored.state.finished
+        assert (expired.chat_id, expired.ending) == (f"chat-{i}", WrapUpEnding.EXPIRED)
+        assert attrs.evolve(stored.state, finished=()) == AgentState.new(_agent(i))
         assert stored.version == 2
     for i in (population.later[0], population.later[-1]):
         stored = service.store.load(_agent(i))

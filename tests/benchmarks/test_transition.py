@@ -112,6 +112,7 @@ def _extend_by_hand(state: AgentState, now: datetime) -> Decision:
         (extended,),
         state.status,
         state.classification_profile,
+        state.finished,
     )
     event = WrapUpExtended(
         state.agent_id, now, chat.chat_id, deadline, policy.max_extensions - used

@@ -113,7 +113,7 @@ def test_a_jump_forward_expires_the_chat_once_and_a_jump_back_does_not_revive_it
     assert service.sweep().expired == 0
     with pytest.raises(WrapUpError) as caught:
         service.extend("agent-1", "chat-1")
-    assert caught.value.code is ErrorCode.CHAT_NOT_HELD
+    assert caught.value.code is ErrorCode.WRAP_UP_OVER
 
     desk.clock.set(at(7200))
     assert service.sweep().expired == 0

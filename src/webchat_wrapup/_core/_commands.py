@@ -1,19 +1,25 @@
 """Commands: what an agent, a customer or a sweeper asks of the core.
 
 Every command names the acting agent; the core refuses to act on a chat
-that agent does not hold.
+that agent does not hold. Commands are plain values, built without checks;
+:func:`check_command` refuses any field no caller could mean before
+anything is decided.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
+from ._errors import ErrorCode, InvalidInput, invalid_argument, shown
 from ._history import EndedBy
-from ._json import tagged_from_dict, tagged_to_dict
+from ._instants import utc_instant
+from ._json import checked, tagged_from_dict, tagged_to_dict
 from ._policy import QueuePolicy
+from ._text import check_identifier, check_optional_text
 
 
 @attrs.frozen
@@ -126,4 +132,66 @@ def command_to_dict(command: Command) -> dict[str, Any]:
 
 def command_from_dict(data: object) -> Command:
     """The command that :func:`command_to_dict` turned into ``data``."""
-    return tagged_from_dict(data, _COMMANDS_BY_NAME, "command")
+    command: Command = tagged_from_dict(data, _COMMANDS_BY_NAME, "command")
+    return checked(check_command, command)
+
+
+def check_command(command: object) -> None:
+    """Refuse ``command`` if it is not a command or any field has a value
+    no caller could mean: identifiers, enum members, types, instants."""
+    check = _CHECKS.get(type(command))
+    if check is None:
+        raise InvalidInput(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{shown(command)} is not a command",
+            field="command",
+        )
+    check(command)
+
+
+def _check_chat_command(command: Any) -> None:
+    check_identifier(command.agent_id, "agent_id")
+    check_identifier(command.chat_id, "chat_id")
+
+
+def _check_assign(command: AssignChat) -> None:
+    _check_chat_command(command)
+    check_identifier(command.customer_id, "customer_id")
+    if not isinstance(command.queue, QueuePolicy):
+        raise invalid_argument("queue", "a QueuePolicy", command.queue)
+
+
+def _check_end(command: EndChat) -> None:
+    _check_chat_command(command)
+    if type(command.ended_by) is not EndedBy:  # a plain "agent" is not stored
+        raise invalid_argument(
+            "ended_by", "EndedBy.CUSTOMER or EndedBy.AGENT", command.ended_by
+        )
+
+
+def _check_classify(command: ClassifyChat) -> None:
+    _check_chat_command(command)
+    check_optional_text(command.code, "code")
+    check_optional_text(command.text, "text")
+    check_optional_text(command.additional_text, "additional_text")
+
+
+def _check_flag(command: FlagAbusive) -> None:
+    _check_chat_command(command)
+    check_optional_text(command.reason, "reason")
+
+
+def _check_expire(command: ExpireWrapUp) -> None:
+    _check_chat_command(command)
+    utc_instant(command.deadline)
+
+
+_CHECKS: dict[type[Any], Callable[[Any], None]] = {
+    AssignChat: _check_assign,
+    EndChat: _check_end,
+    ClassifyChat: _check_classify,
+    FlagAbusive: _check_flag,
+    ExtendWrapUp: _check_chat_command,
+    CompleteWrapUp: _check_chat_command,
+    ExpireWrapUp: _check_expire,
+}

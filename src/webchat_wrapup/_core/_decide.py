@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from ._agent import AgentState, Chat, utc_instant
+from ._agent import AgentState, Chat, FinishedChat, finished_limit
 from ._commands import (
     AssignChat,
     ClassifyChat,
@@ -23,8 +23,16 @@ from ._commands import (
     ExpireWrapUp,
     ExtendWrapUp,
     FlagAbusive,
+    check_command,
 )
-from ._errors import ChatNotHeld, CommandRefused, ErrorCode, InvalidInput
+from ._errors import (
+    ChatNotHeld,
+    CommandRefused,
+    ErrorCode,
+    InvalidInput,
+    invalid_argument,
+    shown,
+)
 from ._events import (
     ChatAssigned,
     ChatClassified,
@@ -36,10 +44,12 @@ from ._events import (
     WrapUpExtended,
     WrapUpStarted,
 )
-from ._history import AbuseFlag, ContactHistoryEntry, WrapUpEnding
+from ._history import AbuseFlag, ContactHistoryEntry, EndedBy, WrapUpEnding
+from ._instants import MAX_INSTANT, MIN_INSTANT, utc_instant
 from ._machine import CHAT_TRANSITIONS, Action, Phase
-from ._policy import ExpiryRule, QueuePolicy
+from ._policy import ExpiryRule
 from ._rules import (
+    NO_COUNTDOWN,
     Refusal,
     assign_refusal,
     complete_refusal,
@@ -47,8 +57,9 @@ from ._rules import (
     extend_refusal,
     flag_refusal,
     phase_refusal,
+    wrap_up_over_refusal,
 )
-from ._text import check_identifier, clean_paragraphs
+from ._text import clean_paragraphs
 
 MAX_ABUSE_REASON_LENGTH = 1000
 # Enum member lookups are slow on the hot path; bind the actions once.
@@ -58,7 +69,7 @@ _CLASSIFY, _FLAG_ABUSIVE, _END_CHAT = (
     Action.END_CHAT,
 )
 _EXTEND, _COMPLETE, _EXPIRE = Action.EXTEND, Action.COMPLETE, Action.EXPIRE
-_UTC = timezone.utc
+_UTC, _MIN, _MAX = timezone.utc, MIN_INSTANT, MAX_INSTANT
 
 
 @attrs.frozen
@@ -73,12 +84,16 @@ class Decision:
 def decide(state: AgentState, command: Command, now: datetime) -> Decision:
     """Apply ``command`` to ``state`` at the instant ``now``.
 
-    Wrap-ups whose deadline is at or before ``now`` expire first, exactly as
+    The command's fields are checked first (:func:`check_command`). Wrap-ups
+    whose deadline is at or before ``now`` expire next, exactly as
     :func:`expire_due` would. A refused command raises a
     :class:`~webchat_wrapup.WrapUpError` and changes nothing.
     """
-    if now.tzinfo is not _UTC:
+    if type(now) is not datetime or now.tzinfo is not _UTC or not _MIN <= now <= _MAX:
         now = utc_instant(now)
+    if type(state) is not AgentState:
+        _check_state_type(state)
+    check_command(command)
     if command.agent_id != state.agent_id:
         raise ChatNotHeld(command.name, command.agent_id, command.chat_id)
     if type(command) is ExpireWrapUp:
@@ -86,10 +101,7 @@ def decide(state: AgentState, command: Command, now: datetime) -> Decision:
     prelude = _due(state, now)
     if prelude is not None:
         state = prelude.state
-    handler = _HANDLERS.get(type(command))
-    if handler is None:
-        raise TypeError(f"{command!r} is not a command")
-    decision = handler(state, command, now, prelude)
+    decision = _HANDLERS[type(command)](state, command, now)
     if prelude is None:
         return decision
     return Decision(
@@ -99,8 +111,14 @@ def decide(state: AgentState, command: Command, now: datetime) -> Decision:
     )
 
 
+def _check_state_type(state: object) -> None:
+    if not isinstance(state, AgentState):
+        raise invalid_argument("state", "an AgentState", state)
+
+
 def expire_due(state: AgentState, now: datetime) -> Decision:
     """Expire every wrap-up of ``state`` whose deadline is at or before ``now``."""
+    _check_state_type(state)
     decision = _due(state, utc_instant(now))
     return Decision(state) if decision is None else decision
 
@@ -148,7 +166,7 @@ def _close(
     events: list[Event],
     history: list[ContactHistoryEntry],
 ) -> AgentState:
-    """Take a finished chat out of the state and write its history entry."""
+    """Take a finished chat out of the state, remember it, write its entry."""
     ended_at = chat.ended_at or at
     history.append(_entry(state.agent_id, chat, ended_at, at, ending))
     events.append(
@@ -162,6 +180,8 @@ def _close(
         )
     )
     chats = tuple(c for c in state.chats if c.chat_id != chat.chat_id)
+    finished = (*state.finished, FinishedChat(chat.chat_id, ending, at))
+    state = attrs.evolve(state, finished=finished[-finished_limit(state.capacity) :])
     return _with_chats(state, chats, at, events)
 
 
@@ -172,7 +192,6 @@ def _entry(
     wrap_up_ended_at: datetime,
     ending: WrapUpEnding,
 ) -> ContactHistoryEntry:
-    assert chat.ended_by is not None
     return ContactHistoryEntry(
         customer_id=chat.customer_id,
         chat_id=chat.chat_id,
@@ -182,13 +201,23 @@ def _entry(
         additional_text=chat.additional_text,
         chat_started_at=chat.started_at,
         chat_ended_at=ended_at,
-        ended_by=chat.ended_by,
+        ended_by=_ended_by(chat),
         wrap_up_started_at=ended_at,
         wrap_up_ended_at=max(wrap_up_ended_at, ended_at),
         ending=ending,
         extensions_used=chat.extensions_used,
         abuse=chat.abuse,
     )
+
+
+def _ended_by(chat: Chat) -> EndedBy:
+    if chat.ended_by is None:  # only in a state built by hand, never checked
+        raise InvalidInput(
+            ErrorCode.INVALID_ARGUMENT,
+            f"chat {shown(chat.chat_id)} is in wrap-up but says nobody ended it",
+            field="state",
+        )
+    return chat.ended_by
 
 
 def _with_chats(
@@ -201,6 +230,7 @@ def _with_chats(
         chats,
         state.status,
         state.classification_profile,
+        state.finished,
     )
     status = new.derived_status()
     if status is state.status:
@@ -221,51 +251,49 @@ def _replace(state: AgentState, chat: Chat) -> AgentState:
         chats,
         state.status,
         state.classification_profile,
+        state.finished,
     )
 
 
-def _held(state: AgentState, command: Command, prelude: Decision | None) -> Chat:
+def _held(state: AgentState, command: Command) -> Chat:
+    """The chat the command names; refused if the agent finished it lately
+    (whoever stored that) or never held it."""
     for chat in state.chats:
         if chat.chat_id == command.chat_id:
             return chat
-    if prelude is not None:
-        for event in prelude.events:
-            if isinstance(event, WrapUpCompleted) and event.chat_id == command.chat_id:
-                raise CommandRefused(
-                    ErrorCode.NOT_ALLOWED_IN_PHASE,
-                    command.name,
-                    state.agent_id,
-                    command.chat_id,
-                    f"its wrap-up expired at {event.at.isoformat()}",
-                )
+    finished = state.finished_chat(command.chat_id)
+    if finished is not None:
+        raise _refused(
+            state, command.chat_id, wrap_up_over_refusal(finished), command.name
+        )
     raise ChatNotHeld(command.name, command.agent_id, command.chat_id)
 
 
 def _next_phase(state: AgentState, chat: Chat, action: Action, name: str) -> Phase:
     """The phase ``action`` leads to; refused when the phase does not allow it."""
-    target = CHAT_TRANSITIONS.get((chat.phase, action))
-    if target is None:
-        _allow(state, chat.chat_id, phase_refusal(chat, action), name)
-        raise AssertionError("unreachable: the table and the rule disagree")
-    return target
+    refusal = phase_refusal(chat, action)
+    if refusal is not None:
+        raise _refused(state, chat.chat_id, refusal, name)
+    return CHAT_TRANSITIONS[(chat.phase, action)]
+
+
+def _refused(
+    state: AgentState, chat_id: str, refusal: Refusal, name: str
+) -> CommandRefused:
+    return CommandRefused(refusal.code, name, state.agent_id, chat_id, refusal.reason)
 
 
 def _allow(state: AgentState, chat_id: str, refusal: Refusal | None, name: str) -> None:
     """Raise ``refusal`` as the command's refusal; do nothing when allowed."""
     if refusal is not None:
-        raise CommandRefused(
-            refusal.code, name, state.agent_id, chat_id, refusal.reason
-        )
+        raise _refused(state, chat_id, refusal, name)
 
 
-def _assign(
-    state: AgentState, command: AssignChat, now: datetime, prelude: Decision | None
-) -> Decision:
-    check_identifier(command.chat_id, "chat_id")
-    check_identifier(command.customer_id, "customer_id")
-    if not isinstance(command.queue, QueuePolicy):
-        raise TypeError(f"{command.queue!r} is not a QueuePolicy")
+def _assign(state: AgentState, command: AssignChat, now: datetime) -> Decision:
     _allow(state, command.chat_id, assign_refusal(state, command.chat_id), command.name)
+    if state.finished_chat(command.chat_id) is not None:  # the id comes back
+        finished = tuple(f for f in state.finished if f.chat_id != command.chat_id)
+        state = attrs.evolve(state, finished=finished)
     chat = Chat(command.chat_id, command.customer_id, command.queue, Phase.ACTIVE, now)
     events: list[Event] = [
         ChatAssigned(
@@ -280,10 +308,8 @@ def _assign(
     return Decision(new, tuple(events))
 
 
-def _end(
-    state: AgentState, command: EndChat, now: datetime, prelude: Decision | None
-) -> Decision:
-    chat = _held(state, command, prelude)
+def _end(state: AgentState, command: EndChat, now: datetime) -> Decision:
+    chat = _held(state, command)
     phase = _next_phase(state, chat, _END_CHAT, command.name)
     ended_at = max(now, chat.started_at)
     events: list[Event] = [
@@ -312,10 +338,8 @@ def _end(
     return Decision(new, tuple(events))
 
 
-def _classify(
-    state: AgentState, command: ClassifyChat, now: datetime, prelude: Decision | None
-) -> Decision:
-    chat = _held(state, command, prelude)
+def _classify(state: AgentState, command: ClassifyChat, now: datetime) -> Decision:
+    chat = _held(state, command)
     _next_phase(state, chat, _CLASSIFY, command.name)
     rules = chat.queue.classification
     profile = state.classification_profile
@@ -330,10 +354,8 @@ def _classify(
     return Decision(_replace(state, chat), (event,))
 
 
-def _flag(
-    state: AgentState, command: FlagAbusive, now: datetime, prelude: Decision | None
-) -> Decision:
-    chat = _held(state, command, prelude)
+def _flag(state: AgentState, command: FlagAbusive, now: datetime) -> Decision:
+    chat = _held(state, command)
     _allow(state, chat.chat_id, flag_refusal(chat), command.name)
     reason = _clean_reason(command.reason)
     flag = AbuseFlag(state.agent_id, now, reason)
@@ -357,14 +379,12 @@ def _clean_reason(reason: str | None) -> str | None:
     return cleaned or None
 
 
-def _extend(
-    state: AgentState, command: ExtendWrapUp, now: datetime, prelude: Decision | None
-) -> Decision:
-    chat = _held(state, command, prelude)
-    _allow(state, chat.chat_id, extend_refusal(chat), command.name)
+def _extend(state: AgentState, command: ExtendWrapUp, now: datetime) -> Decision:
+    chat = _held(state, command)
+    refusal = extend_refusal(chat)
     deadline = chat.deadline
-    if deadline is None:  # extend_refusal refuses a chat without a countdown
-        raise AssertionError("unreachable: an allowed extension has a deadline")
+    if refusal is not None or deadline is None:  # no deadline: refused as such
+        raise _refused(state, chat.chat_id, refusal or NO_COUNTDOWN, command.name)
     policy = chat.queue.wrap_up
     used = chat.extensions_used
     deadline = deadline + policy.extension
@@ -387,10 +407,8 @@ def _extend(
     return Decision(_replace(state, extended), (event,))
 
 
-def _complete(
-    state: AgentState, command: CompleteWrapUp, now: datetime, prelude: Decision | None
-) -> Decision:
-    chat = _held(state, command, prelude)
+def _complete(state: AgentState, command: CompleteWrapUp, now: datetime) -> Decision:
+    chat = _held(state, command)
     refusal = complete_refusal(chat, state.classification_profile)
     _allow(state, chat.chat_id, refusal, command.name)
     events: list[Event] = []
@@ -404,9 +422,7 @@ def _complete(
 def _expire_named(state: AgentState, command: ExpireWrapUp, now: datetime) -> Decision:
     """Expire the one chat the command names, at the deadline it names."""
     deadline = utc_instant(command.deadline)
-    chat = state.chat(command.chat_id)
-    if chat is None:
-        raise ChatNotHeld(command.name, command.agent_id, command.chat_id)
+    chat = _held(state, command)
     _allow(state, chat.chat_id, expire_refusal(chat, deadline, now), command.name)
     events: list[Event] = []
     history: list[ContactHistoryEntry] = []
@@ -414,7 +430,7 @@ def _expire_named(state: AgentState, command: ExpireWrapUp, now: datetime) -> De
     return Decision(new, tuple(events), tuple(history))
 
 
-_HANDLERS: dict[type[Any], Callable[[Any, Any, datetime, Decision | None], Decision]]
+_HANDLERS: dict[type[Any], Callable[[Any, Any, datetime], Decision]]
 _HANDLERS = {
     AssignChat: _assign,
     EndChat: _end,

@@ -11,6 +11,7 @@ on travels as attributes, never to be parsed back out of a message.
 from __future__ import annotations
 
 import enum
+import reprlib
 from typing import Any, ClassVar
 
 MAX_MESSAGE_LENGTH = 400
@@ -23,6 +24,7 @@ class ErrorCode(str, enum.Enum):
     INVALID_POLICY = "invalid_policy"
     INVALID_INSTANT = "invalid_instant"
     INVALID_IDENTIFIER = "invalid_identifier"
+    INVALID_ARGUMENT = "invalid_argument"
     INVALID_JSON = "invalid_json"
     UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
     CLASSIFICATION_MODE_MISMATCH = "classification_mode_mismatch"
@@ -45,6 +47,7 @@ class ErrorCode(str, enum.Enum):
     ALREADY_FLAGGED_ABUSIVE = "already_flagged_abusive"
     WRAP_UP_NOT_DUE = "wrap_up_not_due"
     CHAT_HELD_BY_ANOTHER_AGENT = "chat_held_by_another_agent"
+    WRAP_UP_OVER = "wrap_up_over"
     INVALID_PAGE = "invalid_page"
     INVALID_LIMIT = "invalid_limit"
     UNKNOWN_AGENT = "unknown_agent"
@@ -102,6 +105,27 @@ def _short(text: str) -> str:
     return text[: MAX_MESSAGE_LENGTH - 1] + "\u2026"
 
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = 210  # an identifier (200 characters) is shown whole
+_SHOWN.maxother = 80
+_SHOWN.maxlevel = 2
+
+
+def shown(value: object) -> str:
+    """``value`` as a short repr for a message, whatever the caller sent.
+
+    Plain ``repr`` can be huge (a megabyte of text), recurse without end (a
+    list nested thousands deep) or raise (an int past 4,300 digits, an
+    object whose ``__repr__`` fails); a message must never do any of that.
+    """
+    if type(value) is int and value.bit_length() > 64:
+        return f"a {value.bit_length()}-bit whole number"
+    try:
+        return _SHOWN.repr(value)
+    except Exception:  # a hostile __repr__: name the type instead
+        return f"a {type(value).__name__}"
+
+
 class InvalidPolicy(WrapUpError, ValueError):
     """A policy setting is out of range or contradicts another setting."""
 
@@ -111,7 +135,7 @@ class InvalidPolicy(WrapUpError, ValueError):
     def __init__(self, setting: str, reason: str) -> None:
         super().__init__(
             ErrorCode.INVALID_POLICY,
-            f"invalid policy setting {setting!r}: {reason}",
+            f"invalid policy setting {shown(setting)}: {reason}",
             setting=setting,
             reason=reason,
         )
@@ -126,6 +150,7 @@ class InvalidInput(WrapUpError, ValueError):
         {
             ErrorCode.INVALID_INSTANT,
             ErrorCode.INVALID_IDENTIFIER,
+            ErrorCode.INVALID_ARGUMENT,
             ErrorCode.INVALID_JSON,
             ErrorCode.UNSUPPORTED_SCHEMA_VERSION,
             ErrorCode.CLASSIFICATION_MODE_MISMATCH,
@@ -144,6 +169,15 @@ class InvalidInput(WrapUpError, ValueError):
     http_status = 422
 
 
+def invalid_argument(field: str, wanted: str, value: object) -> InvalidInput:
+    """The ``invalid_argument`` error for ``field``: what it must be, and what came."""
+    return InvalidInput(
+        ErrorCode.INVALID_ARGUMENT,
+        f"{field} must be {wanted}, not {shown(value)}",
+        field=field,
+    )
+
+
 class ChatNotHeld(WrapUpError, LookupError):
     """The acting agent does not hold the chat the command names."""
 
@@ -153,7 +187,8 @@ class ChatNotHeld(WrapUpError, LookupError):
     def __init__(self, command: str, agent_id: str, chat_id: str) -> None:
         super().__init__(
             ErrorCode.CHAT_NOT_HELD,
-            f"{command} refused: agent {agent_id!r} does not hold chat {chat_id!r}",
+            f"{command} refused: agent {shown(agent_id)} does not hold chat "
+            f"{shown(chat_id)}",
             command=command,
             agent_id=agent_id,
             chat_id=chat_id,
@@ -175,6 +210,7 @@ class CommandRefused(WrapUpError, RuntimeError):
             ErrorCode.ALREADY_FLAGGED_ABUSIVE,
             ErrorCode.WRAP_UP_NOT_DUE,
             ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
+            ErrorCode.WRAP_UP_OVER,
         }
     )
     http_status = 409
@@ -189,7 +225,8 @@ class CommandRefused(WrapUpError, RuntimeError):
     ) -> None:
         super().__init__(
             code,
-            f"{command} refused for chat {chat_id!r} of agent {agent_id!r}: {reason}",
+            f"{command} refused for chat {shown(chat_id)} of agent {shown(agent_id)}: "
+            f"{reason}",
             command=command,
             agent_id=agent_id,
             chat_id=chat_id,
@@ -207,7 +244,7 @@ class UnknownAgent(WrapUpError, LookupError):
     def __init__(self, agent_id: str) -> None:
         super().__init__(
             ErrorCode.UNKNOWN_AGENT,
-            f"agent {agent_id!r} is unknown: add the agent first",
+            f"agent {shown(agent_id)} is unknown: add the agent first",
             agent_id=agent_id,
         )
 
@@ -221,7 +258,7 @@ class AgentExists(WrapUpError, ValueError):
     def __init__(self, agent_id: str) -> None:
         super().__init__(
             ErrorCode.AGENT_EXISTS,
-            f"agent {agent_id!r} already exists",
+            f"agent {shown(agent_id)} already exists",
             agent_id=agent_id,
         )
 
@@ -236,7 +273,7 @@ class VersionConflict(WrapUpError, RuntimeError):
         tried = "" if attempts == 1 else f" (after {attempts} attempts)"
         super().__init__(
             ErrorCode.VERSION_CONFLICT,
-            f"agent {agent_id!r} is no longer at version {expected}{tried}; "
+            f"agent {shown(agent_id)} is no longer at version {expected}{tried}; "
             "nothing was written",
             agent_id=agent_id,
         )
@@ -259,7 +296,7 @@ class CommandIdReused(WrapUpError, ValueError):
     def __init__(self, command_id: str) -> None:
         super().__init__(
             ErrorCode.COMMAND_ID_REUSED,
-            f"command id {command_id!r} was already used for a different command",
+            f"command id {shown(command_id)} was already used for a different command",
             command_id=command_id,
         )
 

@@ -11,9 +11,18 @@ from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
-from ._history import Classification, EndedBy, WrapUpEnding
-from ._json import tagged_from_dict, tagged_to_dict
+from ._history import (
+    Classification,
+    EndedBy,
+    WrapUpEnding,
+    broken,
+    check_classification,
+    instant_at,
+)
+from ._json import checked, tagged_from_dict, tagged_to_dict
 from ._machine import Status
+from ._policy import MAX_EXTENSIONS
+from ._text import check_clean, check_identifier
 
 
 @attrs.frozen
@@ -150,4 +159,25 @@ def event_to_dict(event: Event) -> dict[str, Any]:
 
 def event_from_dict(data: object) -> Event:
     """The event that :func:`event_to_dict` turned into ``data``."""
-    return tagged_from_dict(data, EVENT_TYPES, "event")
+    event: Event = tagged_from_dict(data, EVENT_TYPES, "event")
+    return checked(check_event, event)
+
+
+def check_event(event: Event) -> None:
+    """Refuse an event the decide step could never have emitted."""
+    for name in ("agent_id", "chat_id", "customer_id", "queue_id"):
+        if hasattr(event, name):
+            check_identifier(getattr(event, name), f"$.{name}")
+    instant_at(event.at, "$.at")
+    left = getattr(event, "extensions_left", 0)
+    if isinstance(left, bool) or not isinstance(left, int):
+        raise broken("$.extensions_left", "is not a whole number")
+    if not 0 <= left <= MAX_EXTENSIONS:
+        raise broken("$.extensions_left", f"{left} is out of range")
+    check_classification(getattr(event, "classification", None), "$.classification")
+    for name in ("additional_text", "reason"):
+        text = getattr(event, name, None)
+        if text is not None:
+            check_clean(text, f"$.{name}", paragraphs=True)
+    if isinstance(event, StatusChanged) and event.previous is event.status:
+        raise broken("$.status", "is the status it changed from")

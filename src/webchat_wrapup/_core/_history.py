@@ -8,7 +8,10 @@ from typing import Any
 
 import attrs
 
-from ._json import document_from_dict, document_to_dict
+from ._errors import ErrorCode, InvalidInput, shown
+from ._instants import utc_instant
+from ._json import checked, document_from_dict, document_to_dict
+from ._text import check_clean, check_identifier, check_text
 
 ABUSE_NOTE = "This chat was marked as abusive"
 """The note the abuse flag writes to the contact history, word for word."""
@@ -93,4 +96,66 @@ class ContactHistoryEntry:
     @classmethod
     def from_dict(cls, data: object) -> ContactHistoryEntry:
         """The value :meth:`to_dict` wrote; a typed error if ``data`` is not one."""
-        return document_from_dict(cls, data)
+        return checked(check_entry, document_from_dict(cls, data))
+
+
+def broken(path: str, problem: str) -> InvalidInput:
+    """The error for a value no decoder should accept: ``path`` says where."""
+    return InvalidInput(ErrorCode.INVALID_JSON, f"{path}: {problem}", field=path)
+
+
+def instant_at(value: object, path: str) -> datetime:
+    """``value`` as an accepted instant, or an error naming ``path``."""
+    try:
+        return utc_instant(value)
+    except InvalidInput as error:
+        raise broken(path, error.message) from None
+
+
+def check_entry(entry: ContactHistoryEntry) -> None:
+    """Refuse an entry the decide step could never have written."""
+    if not isinstance(entry, ContactHistoryEntry):
+        raise broken("$", f"{shown(entry)} is not a contact-history entry")
+    for name in ("customer_id", "chat_id", "agent_id", "queue_id"):
+        check_identifier(getattr(entry, name), f"$.{name}")
+    started = instant_at(entry.chat_started_at, "$.chat_started_at")
+    ended = instant_at(entry.chat_ended_at, "$.chat_ended_at")
+    if ended < started or entry.wrap_up_started_at != ended:
+        raise broken("$.chat_ended_at", "does not follow the start, or start wrap-up")
+    if instant_at(entry.wrap_up_ended_at, "$.wrap_up_ended_at") < ended:
+        raise broken("$.wrap_up_ended_at", "is before the wrap-up started")
+    used = entry.extensions_used
+    if isinstance(used, bool) or not isinstance(used, int) or used < 0:
+        raise broken("$.extensions_used", f"{shown(used)} is not a count")
+    if entry.is_timeout_default and entry.classification is None:
+        raise broken("$.classification", "is missing from a timeout default")
+    check_classification(entry.classification, "$.classification")
+    if entry.additional_text is not None:
+        check_clean(entry.additional_text, "$.additional_text", paragraphs=True)
+    check_abuse(entry.abuse, "$.abuse")
+
+
+def check_classification(value: object, path: str) -> None:
+    """Refuse a classification of the wrong types or with control characters."""
+    if value is None:
+        return
+    if not isinstance(value, Classification):
+        raise broken(path, f"{shown(value)} is not a classification")
+    check_clean(value.label, f"{path}.label")
+    if value.code is not None:
+        check_identifier(value.code, f"{path}.code")
+    if value.group is not None:
+        check_clean(value.group, f"{path}.group")
+
+
+def check_abuse(value: object, path: str) -> None:
+    """Refuse an abuse flag of the wrong types."""
+    if value is None:
+        return
+    if not isinstance(value, AbuseFlag):
+        raise broken(path, f"{shown(value)} is not an abuse flag")
+    check_identifier(value.flagged_by, f"{path}.flagged_by")
+    instant_at(value.flagged_at, f"{path}.flagged_at")
+    if value.reason is not None:
+        check_clean(value.reason, f"{path}.reason", paragraphs=True)
+    check_text(value.note, f"{path}.note")

@@ -10,12 +10,14 @@ from __future__ import annotations
 import enum
 import types
 import typing
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar, Union
 
 import attrs
 
-from ._errors import ErrorCode, InvalidInput
+from ._errors import ErrorCode, InvalidInput, shown
+from ._instants import utc_instant
 
 SCHEMA_VERSION = 1
 """The version of every JSON form this library writes."""
@@ -63,23 +65,26 @@ def from_data(cls: Any, data: Any, where: str = "$") -> Any:
     if origin is tuple:
         item_type = typing.get_args(cls)[0]
         items = _expect(list, data, where)
-        return tuple(from_data(item_type, item, f"{where}[]") for item in items)
+        return tuple(
+            from_data(item_type, item, f"{where}[{index}]")
+            for index, item in enumerate(items)
+        )
     if origin is frozenset:
         item_type = typing.get_args(cls)[0]
         items = _expect(list, data, where)
         return frozenset(from_data(item_type, item, f"{where}[]") for item in items)
     if isinstance(cls, type) and issubclass(cls, enum.Enum):
-        try:
-            return cls(data)
+        try:  # every enum here has text values; the lookup reprs what it misses
+            return cls(_expect(str, data, where))
         except ValueError:
-            raise _bad(where, f"{data!r} is not a {cls.__name__}") from None
+            raise _bad(where, f"{shown(data)} is not a {cls.__name__}") from None
     if cls is datetime:
         return _parse_instant(data, where)
     if cls is bool or cls is str:
         return _expect(cls, data, where)
     if cls is int:
         if isinstance(data, bool) or not isinstance(data, int):
-            raise _bad(where, f"expected a whole number, not {data!r}")
+            raise _bad(where, f"expected a whole number, not {shown(data)}")
         return data
     if attrs.has(cls):
         return _from_attrs(cls, data, where)
@@ -96,7 +101,7 @@ def _from_union(options: tuple[Any, ...], data: Any, where: str) -> Any:
     for option in candidates:
         if getattr(option, "kind", None) == kind:
             return from_data(option, data, where)
-    raise _bad(where, f"unknown kind {kind!r}")
+    raise _bad(where, f"unknown kind {shown(kind)}")
 
 
 def _from_attrs(cls: type[T], data: Any, where: str) -> T:
@@ -129,10 +134,13 @@ def _parse_instant(data: Any, where: str) -> datetime:
     try:
         instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise _bad(where, f"{text!r} is not an ISO 8601 instant") from None
+        raise _bad(where, f"{shown(text)} is not an ISO 8601 instant") from None
     if instant.utcoffset() is None:
-        raise _bad(where, f"{text!r} has no UTC offset")
-    return instant.astimezone(timezone.utc)
+        raise _bad(where, f"{shown(text)} has no UTC offset")
+    try:
+        return utc_instant(instant)
+    except InvalidInput as error:
+        raise _bad(where, error.message) from None
 
 
 def _bad(where: str, message: str) -> InvalidInput:
@@ -151,7 +159,7 @@ def tagged_from_dict(data: object, types_by_tag: dict[str, type[T]], what: str) 
     tag = mapping.pop("type", None)
     cls = types_by_tag.get(tag) if isinstance(tag, str) else None
     if cls is None:
-        raise _bad("$.type", f"{tag!r} is not a known {what} type")
+        raise _bad("$.type", f"{shown(tag)} is not a known {what} type")
     return typing.cast(T, from_data(cls, mapping))
 
 
@@ -167,12 +175,35 @@ def document_from_dict(cls: type[T], data: object) -> T:
     return typing.cast(T, from_data(cls, mapping))
 
 
+def checked(check: Callable[[T], object], value: T) -> T:
+    """``value`` if ``check`` passes; its refusal as ``invalid_json`` otherwise.
+
+    Decoders use it to refuse what ``to_dict`` could never have written: the
+    check names the field, which becomes the error's ``path``.
+    """
+    try:
+        check(value)
+    except InvalidInput as error:
+        field = str(error.details.get("field") or "$")
+        path = field if field.startswith("$") else f"$.{field}"
+        raise InvalidInput(ErrorCode.INVALID_JSON, error.message, path=path) from None
+    return value
+
+
+def _small_int(value: object) -> bool:
+    return type(value) is int and value.bit_length() < 64
+
+
 def check_schema_version(version: object) -> None:
-    """Refuse documents written by a newer (or unknown) version of the library."""
-    if version != SCHEMA_VERSION:
+    """Refuse documents written by a newer (or unknown) version of the library.
+
+    The version is exactly the whole number: ``true`` and ``1.0`` equal 1 in
+    Python, but no version of the library ever wrote them.
+    """
+    if type(version) is not int or version != SCHEMA_VERSION:
         raise InvalidInput(
             ErrorCode.UNSUPPORTED_SCHEMA_VERSION,
-            f"schema version {version!r} is not supported; "
+            f"schema version {shown(version)} is not supported; "
             f"this library reads version {SCHEMA_VERSION}",
-            schema_version=version,
+            schema_version=version if _small_int(version) else shown(version),
         )

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ._errors import ErrorCode, InvalidInput, InvalidPolicy
+from ._errors import ErrorCode, InvalidInput, InvalidPolicy, shown
 from ._history import Classification
 from ._json import document_from_dict, document_to_dict
 from ._text import check_identifier, clean_line, clean_paragraphs
@@ -22,14 +22,16 @@ MAX_ADDITIONAL_TEXT_LENGTH = 10_000
 
 def _check_int(setting: str, value: object, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidPolicy(setting, f"must be a whole number, not {value!r}")
+        raise InvalidPolicy(setting, f"must be a whole number, not {shown(value)}")
     if not low <= value <= high:
-        raise InvalidPolicy(setting, f"must be between {low} and {high}, not {value}")
+        raise InvalidPolicy(
+            setting, f"must be between {low} and {high}, not {shown(value)}"
+        )
 
 
 def _check_bool(setting: str, value: object) -> None:
     if not isinstance(value, bool):
-        raise InvalidPolicy(setting, f"must be true or false, not {value!r}")
+        raise InvalidPolicy(setting, f"must be true or false, not {shown(value)}")
 
 
 class ExpiryRule(str, enum.Enum):
@@ -92,15 +94,21 @@ class DropdownClassification:
     )
 
     def __attrs_post_init__(self) -> None:
+        if isinstance(self.options, list):  # frozen values hold tuples
+            object.__setattr__(self, "options", tuple(self.options))
+        if not isinstance(self.options, tuple):
+            raise InvalidPolicy("options", f"{shown(self.options)} is not a tuple")
         if not self.options:
             raise InvalidPolicy("options", "a dropdown needs at least one option")
         by_code: dict[str, ClassificationOption] = {}
         for option in self.options:
             if not isinstance(option, ClassificationOption):
-                raise InvalidPolicy("options", f"{option!r} is not an option")
+                raise InvalidPolicy("options", f"{shown(option)} is not an option")
             _check_option(option)
             if option.code in by_code:
-                raise InvalidPolicy("options", f"code {option.code!r} appears twice")
+                raise InvalidPolicy(
+                    "options", f"code {shown(option.code)} appears twice"
+                )
             by_code[option.code] = option
         if all(option.retired for option in self.options):
             raise InvalidPolicy("options", "every option is retired")
@@ -120,16 +128,19 @@ class DropdownClassification:
 def _check_option(option: ClassificationOption) -> None:
     try:
         check_identifier(option.code, "option code")
-        if (
-            not option.label.strip()
-            or clean_line(option.label, "label") != option.label
-        ):
-            raise InvalidPolicy("options", f"label {option.label!r} must be clean text")
+        _check_clean_name(option.label, "label")
+        if option.group is not None:
+            _check_clean_name(option.group, "group")
     except InvalidInput as error:
         raise InvalidPolicy("options", error.message) from error
-    if option.group is not None and not option.group.strip():
-        raise InvalidPolicy("options", f"option {option.code!r} has an empty group")
     _check_bool("retired", option.retired)
+
+
+def _check_clean_name(value: str, what: str) -> None:
+    """A label or group: non-empty text, exactly as cleaning leaves it."""
+    cleaned = clean_line(value, what)
+    if not cleaned or cleaned != value:
+        raise InvalidPolicy("options", f"{what} {shown(value)} must be clean text")
 
 
 @attrs.frozen
@@ -160,12 +171,12 @@ class ClassificationPolicy:
             self.choices, (DropdownClassification, FreeTextClassification)
         ):
             raise InvalidPolicy(
-                "choices", f"{self.choices!r} is not a classification mode"
+                "choices", f"{shown(self.choices)} is not a classification mode"
             )
         _check_bool("required", self.required)
         if not isinstance(self.on_expiry, ExpiryRule):
             raise InvalidPolicy(
-                "on_expiry", f"{self.on_expiry!r} is not an expiry rule"
+                "on_expiry", f"{shown(self.on_expiry)} is not an expiry rule"
             )
         _check_int(
             "additional_text_max_length",
@@ -178,6 +189,10 @@ class ClassificationPolicy:
                 "timeout_default", "apply_default needs a timeout default"
             )
         if self.timeout_default is not None:
+            if not isinstance(self.timeout_default, str):
+                raise InvalidPolicy(
+                    "timeout_default", f"{shown(self.timeout_default)} is not text"
+                )
             self._check_timeout_default(self.timeout_default)
 
     def _check_timeout_default(self, value: str) -> None:
@@ -186,7 +201,7 @@ class ClassificationPolicy:
         except InvalidInput as error:
             raise InvalidPolicy("timeout_default", error.message) from error
         if default is not None and default.code is None and default.label != value:
-            raise InvalidPolicy("timeout_default", f"{value!r} is not clean text")
+            raise InvalidPolicy("timeout_default", f"{shown(value)} is not clean text")
 
     def timeout_classification(self) -> Classification | None:
         """The classification expiry applies to an unclassified chat, if any."""
@@ -239,19 +254,19 @@ def _pick(
     if option is None:
         raise InvalidInput(
             ErrorCode.UNKNOWN_CLASSIFICATION,
-            f"classification code {code!r} is not in this queue's list",
+            f"classification code {shown(code)} is not in this queue's list",
             classification_code=code,
         )
     if option.retired:
         raise InvalidInput(
             ErrorCode.RETIRED_CLASSIFICATION,
-            f"classification {code!r} is retired and can no longer be chosen",
+            f"classification {shown(code)} is retired and can no longer be chosen",
             classification_code=code,
         )
     if profile is not None and code not in profile:
         raise InvalidInput(
             ErrorCode.CLASSIFICATION_NOT_IN_PROFILE,
-            f"classification {code!r} is not in this agent's profile",
+            f"classification {shown(code)} is not in this agent's profile",
             classification_code=code,
         )
     return Classification(label=option.label, code=option.code, group=option.group)
@@ -292,7 +307,9 @@ class QueuePolicy:
         except InvalidInput as error:
             raise InvalidPolicy("queue_id", error.message) from error
         if not isinstance(self.wrap_up, WrapUpPolicy):
-            raise InvalidPolicy("wrap_up", f"{self.wrap_up!r} is not a WrapUpPolicy")
+            raise InvalidPolicy(
+                "wrap_up", f"{shown(self.wrap_up)} is not a WrapUpPolicy"
+            )
         if not isinstance(self.classification, ClassificationPolicy):
             raise InvalidPolicy("classification", "is not a ClassificationPolicy")
         if self.classification.required and not self.wrap_up.enabled:

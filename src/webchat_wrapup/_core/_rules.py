@@ -5,8 +5,9 @@ phase of a chat allows. The rules here add what the table cannot express,
 each by name: holding a chat twice and capacity (assign), a flag that
 cannot be changed (flag), the extension budget and a queue without a
 countdown (extend), no early exit and a required classification (complete),
-and a named expiry that is not due. Each rule returns ``None`` when the
-action is allowed and a :class:`Refusal` otherwise.
+a named expiry that is not due, and any action on a chat whose wrap-up is
+over. Each rule returns ``None`` when the action is allowed and a
+:class:`Refusal` otherwise.
 
 The decide step raises a refusal unchanged, and the desk view shows the
 same code on the greyed-out button, so a click and a button never disagree.
@@ -18,8 +19,9 @@ from datetime import datetime
 
 import attrs
 
-from ._agent import AgentState, Chat
+from ._agent import AgentState, Chat, FinishedChat
 from ._errors import ErrorCode
+from ._history import WrapUpEnding
 from ._machine import CHAT_TRANSITIONS, PHASE_LABELS, Action
 from ._policy import DropdownClassification
 
@@ -33,6 +35,11 @@ class Refusal:
 
     code: ErrorCode
     reason: str
+
+
+NO_COUNTDOWN = Refusal(
+    ErrorCode.NO_COUNTDOWN, "this queue's wrap-up has no countdown to extend"
+)
 
 
 def phase_refusal(chat: Chat, action: Action) -> Refusal | None:
@@ -74,9 +81,7 @@ def extend_refusal(chat: Chat) -> Refusal | None:
     if refusal is not None:
         return refusal
     if chat.deadline is None:
-        return Refusal(
-            ErrorCode.NO_COUNTDOWN, "this queue's wrap-up has no countdown to extend"
-        )
+        return NO_COUNTDOWN
     budget = chat.queue.wrap_up.max_extensions
     if chat.extensions_used >= budget:
         used = chat.extensions_used
@@ -126,6 +131,22 @@ def expire_refusal(chat: Chat, deadline: datetime, now: datetime) -> Refusal | N
             f"(its deadline is {_instant(chat.deadline)})",
         )
     return None
+
+
+def wrap_up_over_refusal(finished: FinishedChat) -> Refusal:
+    """Why nothing more may be done to a chat the agent finished lately.
+
+    The same answer before and after a sweeper stores an expiry, so a late
+    click is never mistaken for a chat the agent never had.
+    """
+    when = finished.at.isoformat()
+    if finished.ending is WrapUpEnding.COMPLETED_EARLY:
+        reason = f"its wrap-up was completed at {when}"
+    elif finished.ending is WrapUpEnding.ENDED_WITHOUT_WRAP_UP:
+        reason = f"it ended at {when}, with no wrap-up"
+    else:
+        reason = f"its wrap-up expired at {when}"
+    return Refusal(ErrorCode.WRAP_UP_OVER, reason)
 
 
 def _instant(value: datetime | None) -> str:

@@ -8,14 +8,21 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ._agent import AgentState, Chat, utc_instant
+from ._agent import MAX_CAPACITY, AgentState, Chat
 from ._decide import effective_state
 from ._errors import ErrorCode
-from ._history import Classification
-from ._json import document_from_dict, document_to_dict
+from ._history import Classification, broken, check_classification
+from ._instants import utc_instant
+from ._json import checked, document_from_dict, document_to_dict
 from ._machine import Phase, Status
-from ._policy import DropdownClassification
+from ._policy import (
+    MAX_ADDITIONAL_TEXT_LENGTH,
+    MAX_EXTENSIONS,
+    MAX_FREE_TEXT_LENGTH,
+    DropdownClassification,
+)
 from ._rules import complete_refusal, extend_refusal, flag_refusal
+from ._text import check_clean, check_identifier
 
 _ONE_SECOND = timedelta(seconds=1)
 
@@ -102,8 +109,54 @@ class AgentView:
 
     @classmethod
     def from_dict(cls, data: object) -> AgentView:
-        """The view :meth:`to_dict` wrote."""
-        return document_from_dict(cls, data)
+        """The view :meth:`to_dict` wrote; a typed error if ``data`` is not one."""
+        return checked(check_view, document_from_dict(cls, data))
+
+
+def check_view(view: AgentView) -> None:
+    """Refuse a view :func:`view_agent` could never have built."""
+    check_identifier(view.agent_id, "$.agent_id")
+    if view.status_label != view.status.label:
+        raise broken("$.status_label", "is not the status's label")
+    if not 1 <= view.capacity <= MAX_CAPACITY or len(view.chats) > view.capacity:
+        raise broken("$.capacity", "is out of range, or fewer than the chats")
+    for index, chat in enumerate(view.chats):
+        _check_chat_view(chat, f"$.chats[{index}]")
+
+
+def _check_chat_view(chat: ChatView, path: str) -> None:
+    for name in ("chat_id", "customer_id", "queue_id"):
+        check_identifier(getattr(chat, name), f"{path}.{name}")
+    if chat.phase is Phase.DONE:
+        raise broken(f"{path}.phase", "a desk never shows a finished chat")
+    counting = chat.seconds_left is not None
+    if counting != (chat.warning_level is not None) or counting != (
+        chat.deadline is not None
+    ):
+        raise broken(f"{path}.seconds_left", "disagrees with the deadline")
+    if chat.seconds_left is not None and chat.seconds_left < 0:
+        raise broken(f"{path}.seconds_left", "is negative")
+    if not 0 <= chat.extensions_left <= MAX_EXTENSIONS:
+        raise broken(f"{path}.extensions_left", "is out of range")
+    for button in ("extend", "complete", "flag_abusive"):
+        enabled = getattr(chat, f"{button}_enabled")
+        if enabled != (getattr(chat, f"{button}_disabled_reason") is None):
+            raise broken(f"{path}.{button}_enabled", "disagrees with its reason")
+    if not 0 <= chat.additional_text_max_length <= MAX_ADDITIONAL_TEXT_LENGTH:
+        raise broken(f"{path}.additional_text_max_length", "is out of range")
+    _check_input(chat.classification_input, f"{path}.classification_input")
+    check_classification(chat.classification, f"{path}.classification")
+    if chat.additional_text is not None:
+        check_clean(chat.additional_text, f"{path}.additional_text", paragraphs=True)
+
+
+def _check_input(box: DropdownInput | FreeTextInput, path: str) -> None:
+    if isinstance(box, DropdownInput):
+        for index, option in enumerate(box.options):
+            check_identifier(option.code, f"{path}.options[{index}].code")
+            check_clean(option.label, f"{path}.options[{index}].label")
+    elif not 1 <= box.min_length <= box.max_length <= MAX_FREE_TEXT_LENGTH:
+        raise broken(path, "has lengths out of range")
 
 
 def view_agent(state: AgentState, at: datetime) -> AgentView:

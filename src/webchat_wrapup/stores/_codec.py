@@ -4,6 +4,10 @@ Stores keep each queue policy once, under a key derived from its content,
 and each agent's state as JSON that names its chats' policies by key. This
 keeps agent rows small and saves fast; it is a storage format, versioned by
 the stores' schema, not a public document.
+
+Reading is strict: a row that cannot be decoded, or decodes to a value the
+core could never have written, is a :class:`StoreError` with the code
+``store_corrupt`` naming the row, whatever went wrong inside.
 """
 
 from __future__ import annotations
@@ -18,17 +22,30 @@ from typing import Any
 
 import attrs
 
-from .._core._agent import AgentState, Chat
-from .._core._events import EVENT_TYPES, Event
-from .._core._history import AbuseFlag, Classification, ContactHistoryEntry, EndedBy
+from .._core._agent import AgentState, Chat, FinishedChat, check_state
+from .._core._errors import ErrorCode, StoreError, WrapUpError, shown
+from .._core._events import EVENT_TYPES, Event, check_event
+from .._core._history import (
+    AbuseFlag,
+    Classification,
+    ContactHistoryEntry,
+    EndedBy,
+    WrapUpEnding,
+)
 from .._core._machine import Phase, Status
 from .._core._policy import QueuePolicy
+from .._core._text import check_identifier
 from ..ports import Outcome
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _PHASES = {phase.value: phase for phase in Phase}
 _STATUSES = {status.value: status for status in Status}
 _ENDED_BY = {who.value: who for who in EndedBy}
+_ENDINGS = {ending.value: ending for ending in WrapUpEnding}
+# Everything decoding damaged JSON can raise: json's errors are ValueErrors,
+# the core's InvalidInput too; deep nesting raises RecursionError, huge
+# numbers OverflowError.
+_DAMAGE = (ValueError, LookupError, TypeError, ArithmeticError, RecursionError)
 _MAX_CACHED = 4096
 # Built once: json.dumps with options builds a new encoder on every call.
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
@@ -42,6 +59,8 @@ def instant_to_micros(instant: datetime) -> int:
 
 def micros_to_instant(micros: int) -> datetime:
     """The UTC instant :func:`instant_to_micros` encoded."""
+    if type(micros) is not int:  # true and 1.5 would pass timedelta
+        raise TypeError(f"an instant is stored as a whole number, not {micros!r}")
     return _EPOCH + timedelta(microseconds=micros)
 
 
@@ -93,31 +112,50 @@ class StateCodec:
             None if profile is None else sorted(profile),
             chats,
         ]
+        if state.finished:  # a trailing element: rows written before it still read
+            data.append([_finished_data(finished) for finished in state.finished])
         return _COMPACT.encode(data), policies
 
     def decode(self, text: str, fetch_policy: Callable[[str], str]) -> AgentState:
-        """The state :meth:`encode` wrote; ``fetch_policy`` reads unknown keys."""
-        agent_id, capacity, status, profile, chats = json.loads(text)
+        """The state :meth:`encode` wrote; ``fetch_policy`` reads unknown keys.
+
+        A damaged row is a ``store_corrupt`` :class:`StoreError`.
+        """
+        try:
+            return check_state(self._state(text, fetch_policy))
+        except _DAMAGE as error:
+            raise damaged(f"agent row {_agent_named_in(text)}", error) from error
+
+    def _state(self, text: str, fetch_policy: Callable[[str], str]) -> AgentState:
+        agent_id, capacity, status, profile, chats, *rest = _items(json.loads(text))
+        finished = _items(rest.pop()) if rest else []
+        if rest:
+            raise ValueError("the row has elements after the finished chats")
         return AgentState(
             agent_id,
             capacity,
-            tuple(self._chat(data, fetch_policy) for data in chats),
+            tuple(self._chat(data, fetch_policy) for data in _items(chats)),
             _STATUSES[status],
-            None if profile is None else frozenset(profile),
+            None if profile is None else frozenset(_items(profile)),
+            tuple(_finished(data) for data in finished),
         )
 
     def policy(self, key: str, fetch_policy: Callable[[str], str]) -> QueuePolicy:
-        """The policy stored under ``key``."""
+        """The policy stored under ``key``; a damaged one is ``store_corrupt``."""
         policy = self._policies.get(key)
         if policy is None:
-            policy = QueuePolicy.from_dict(json.loads(fetch_policy(key)))
+            text = fetch_policy(key)
+            try:
+                policy = QueuePolicy.from_dict(json.loads(text))
+            except _DAMAGE as error:
+                raise damaged(f"policy {shown(key)}", error) from error
             self._policies[key] = policy
         return policy
 
-    def _chat(self, data: list[Any], fetch_policy: Callable[[str], str]) -> Chat:
-        (chat_id, customer_id, key, phase, started, ended, ended_by, deadline) = data[
-            :8
-        ]
+    def _chat(self, data: Any, fetch_policy: Callable[[str], str]) -> Chat:
+        (chat_id, customer_id, key, phase, started, ended, ended_by, deadline) = _items(
+            data, 12
+        )[:8]
         used, classification, additional_text, abuse = data[8:]
         return Chat(
             chat_id,
@@ -129,10 +167,50 @@ class StateCodec:
             None if ended_by is None else _ENDED_BY[ended_by],
             _maybe_instant(deadline),
             used,
-            None if classification is None else Classification(*classification),
+            None if classification is None else _classification(classification),
             additional_text,
             None if abuse is None else _abuse(abuse),
         )
+
+
+def damaged(what: str, error: BaseException) -> StoreError:
+    """The ``store_corrupt`` error for a stored ``what`` that cannot be read."""
+    problem = error.message if isinstance(error, WrapUpError) else repr(error)
+    return StoreError(
+        ErrorCode.STORE_CORRUPT,
+        f"{what} is damaged: {problem}",
+        damaged=what,
+        problem=problem,
+    )
+
+
+def _agent_named_in(text: object) -> str:
+    """The agent a damaged row names, if it still names one."""
+    try:
+        agent_id = json.loads(text)[0]  # type: ignore[arg-type]
+        return repr(check_identifier(agent_id, "agent_id"))
+    except (*_DAMAGE, WrapUpError):
+        return "(agent unknown)"
+
+
+def _items(value: Any, length: int | None = None) -> list[Any]:
+    """``value`` if it is a JSON array (of ``length`` items, when given)."""
+    if type(value) is not list or (length is not None and len(value) != length):
+        raise TypeError(f"expected an array of {length or 'any number of'} items")
+    return value
+
+
+def _classification(data: Any) -> Classification:
+    return Classification(*_items(data, 3))
+
+
+def _finished_data(finished: FinishedChat) -> list[Any]:
+    return [finished.chat_id, finished.ending.value, instant_to_micros(finished.at)]
+
+
+def _finished(data: Any) -> FinishedChat:
+    chat_id, ending, at = _items(data, 3)
+    return FinishedChat(chat_id, _ENDINGS[ending], micros_to_instant(at))
 
 
 def _chat_data(chat: Chat, key: str) -> list[Any]:
@@ -163,8 +241,8 @@ def _chat_data(chat: Chat, key: str) -> list[Any]:
     ]
 
 
-def _abuse(data: list[Any]) -> AbuseFlag:
-    flagged_by, flagged_at, reason, note = data
+def _abuse(data: Any) -> AbuseFlag:
+    flagged_by, flagged_at, reason, note = _items(data, 4)
     return AbuseFlag(flagged_by, micros_to_instant(flagged_at), reason, note)
 
 
@@ -184,15 +262,21 @@ def outcome_to_json(outcome: Outcome) -> str:
     return _COMPACT.encode(data)
 
 
-def outcome_from_json(text: str) -> Outcome:
-    """The outcome :func:`outcome_to_json` wrote."""
-    agent_id, version, events, history = json.loads(text)
-    return Outcome(
-        agent_id,
-        version,
-        tuple(_event_from_row(row) for row in events),
-        tuple(ContactHistoryEntry.from_dict(entry) for entry in history),
-    )
+def outcome_from_json(text: str, what: str = "a command record") -> Outcome:
+    """The outcome :func:`outcome_to_json` wrote; ``what`` names it if damaged."""
+    try:
+        agent_id, version, events, history = _items(json.loads(text), 4)
+        check_identifier(agent_id, "agent_id")
+        if type(version) is not int or version < 1:
+            raise ValueError(f"version {shown(version)} is not a stored version")
+        return Outcome(
+            agent_id,
+            version,
+            tuple(_event_from_row(row) for row in _items(events)),
+            tuple(ContactHistoryEntry.from_dict(entry) for entry in _items(history)),
+        )
+    except _DAMAGE as error:
+        raise damaged(what, error) from error
 
 
 def _flat(value: Any) -> Any:
@@ -212,14 +296,15 @@ def _event_row(event: Event) -> list[Any]:
     return [event.type, *[_flat(getattr(event, name)) for name in names]]
 
 
-def _event_from_row(row: list[Any]) -> Event:
-    cls: Any = EVENT_TYPES[row[0]]
+def _event_from_row(row: Any) -> Event:
+    cls: Any = EVENT_TYPES[_items(row)[0]]
     readers = _EVENT_FIELDS[cls][1]
     values = [
         None if value is None else read(value)
         for read, value in zip(readers, row[1:], strict=True)
     ]
     event: Event = cls(*values)
+    check_event(event)
     return event
 
 
@@ -229,7 +314,7 @@ def _reader(hint: Any) -> Callable[[Any], Any]:
     if kind is datetime:
         return micros_to_instant
     if kind is Classification:
-        return lambda value: Classification(*value)
+        return _classification
     if isinstance(kind, type) and issubclass(kind, Enum):
         return kind
     return lambda value: value
@@ -254,6 +339,11 @@ def entry_to_json(entry: ContactHistoryEntry) -> str:
     return _COMPACT.encode(entry.to_dict())
 
 
-def entry_from_json(text: str) -> ContactHistoryEntry:
-    """The entry :func:`entry_to_json` wrote."""
-    return ContactHistoryEntry.from_dict(json.loads(text))
+def entry_from_json(
+    text: str, what: str = "a contact-history entry"
+) -> ContactHistoryEntry:
+    """The entry :func:`entry_to_json` wrote; ``what`` names it if damaged."""
+    try:
+        return ContactHistoryEntry.from_dict(json.loads(text))
+    except _DAMAGE as error:
+        raise damaged(what, error) from error

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from .._core._errors import ErrorCode, InvalidInput
+import re
+
+from .._core._errors import ErrorCode, InvalidInput, shown
+
+MAX_PAGE = 1000
+_CURSOR = re.compile(r"([0-9]{1,19})\.([0-9]{1,19})")
+_MAX_POSITION = 2**63 - 1  # what SQL's BIGINT holds
 
 
 def check_limit(limit: int) -> None:
     """Refuse page sizes that are not 1 to 1,000."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+    if (
+        isinstance(limit, bool)
+        or not isinstance(limit, int)
+        or not 1 <= limit <= MAX_PAGE
+    ):
         raise InvalidInput(
             ErrorCode.INVALID_PAGE,
-            f"limit must be a whole number from 1 to 1000, not {limit!r}",
+            f"limit must be a whole number from 1 to {MAX_PAGE}, not {shown(limit)}",
             field="limit",
         )
 
@@ -21,15 +31,19 @@ def encode_cursor(ended_micros: int, sequence: int) -> str:
 
 
 def decode_cursor(cursor: str | None) -> tuple[int, int]:
-    """The position a cursor names; the start for ``None``."""
+    """The position a cursor names; the start for ``None``.
+
+    Only what :func:`encode_cursor` writes is accepted: two whole numbers
+    that fit a BIGINT, so no store is handed a number it cannot bind.
+    """
     if cursor is None:
         return (-(2**62), -1)
-    try:
-        ended, sequence = cursor.split(".")
-        return int(ended), int(sequence)
-    except (AttributeError, ValueError):
+    match = _CURSOR.fullmatch(cursor) if isinstance(cursor, str) else None
+    position = None if match is None else (int(match[1]), int(match[2]))
+    if position is None or max(position) > _MAX_POSITION:
         raise InvalidInput(
             ErrorCode.INVALID_PAGE,
-            f"{cursor!r} is not a history cursor",
+            f"{shown(cursor)} is not a history cursor",
             field="cursor",
-        ) from None
+        )
+    return position

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from .._core._errors import shown
 from ..ports import Change, CommandRecord, HistoryPage
 from ._codec import (
     StateCodec,
@@ -68,7 +69,8 @@ def command_record(command_id: str, row: Sequence[Any] | None) -> CommandRecord 
     """The record in a (agent_id, fingerprint, outcome) row, if there is one."""
     if row is None:
         return None
-    return CommandRecord(command_id, row[0], row[1], outcome_from_json(row[2]))
+    outcome = outcome_from_json(row[2], f"command record {shown(command_id)}")
+    return CommandRecord(command_id, row[0], row[1], outcome)
 
 
 def history_page(rows: Sequence[Sequence[Any]], limit: int) -> HistoryPage:

@@ -197,7 +197,9 @@ def load_policy_file(path: str | Path) -> PolicyFile:
         raise PolicyFileError(source, "", f"cannot read it: {error}") from None
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
+    except (ValueError, RecursionError) as error:
+        # TOMLDecodeError is a ValueError; so is an integer past 4,300 digits,
+        # and arrays nested thousands deep exhaust the parser's recursion.
         raise PolicyFileError(source, "", f"not valid TOML: {error}") from None
     return parse_policy_file(data, source)
 
@@ -425,7 +427,7 @@ def _agents(
         profile_name = section.get("profile")
         profile = None
         if profile_name is not None:
-            if profile_name not in profiles:
+            if not isinstance(profile_name, str) or profile_name not in profiles:
                 raise PolicyFileError(
                     source, f"{where}.profile", f"no profile named {profile_name!r}"
                 )

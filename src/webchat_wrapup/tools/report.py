@@ -91,8 +91,9 @@ def _period(instant: datetime, bucket: Bucket) -> str:
 
 
 def _label(entry: ContactHistoryEntry) -> str:
-    assert entry.classification is not None
     classification = entry.classification
+    if classification is None:  # callers count classified entries only
+        return "unclassified"
     if classification.group:
         return f"{classification.group} > {classification.label}"
     return classification.label
