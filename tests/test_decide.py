@@ -692,6 +692,9 @@ def test_the_chat_fields_keep_the_order_the_fast_paths_rely_on() -> None:
         "classification",
         "additional_text",
         "abuse",
+        "paused_at",
+        "pause_count",
+        "paused_seconds",
     ]
 
 

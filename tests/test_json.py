@@ -52,8 +52,14 @@ def test_every_command_round_trips_through_json(command: object) -> None:
 
 
 def test_every_event_type_has_a_distinct_name() -> None:
-    assert len(EVENT_TYPES) == 8
+    assert len(EVENT_TYPES) == 14
     assert set(EVENT_TYPES) == {
+        "chat_parked",
+        "chat_activated",
+        "wrap_up_paused",
+        "wrap_up_resumed",
+        "presence_changed",
+        "next_presence_chosen",
         "chat_assigned",
         "chat_ended",
         "wrap_up_started",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -20,7 +20,14 @@ from ._history import (
     instant_at,
 )
 from ._json import checked, document_from_dict, document_to_dict
-from ._machine import HELD_PHASES, WRAP_UP_PHASES, Phase, Status, status_of
+from ._machine import (
+    HELD_PHASES,
+    WRAP_UP_PHASES,
+    Phase,
+    Presence,
+    Status,
+    status_of,
+)
 from ._policy import QueuePolicy
 from ._text import check_clean, check_identifier
 
@@ -29,11 +36,16 @@ MAX_CAPACITY = 10
 
 @attrs.frozen
 class Chat:
-    """One chat an agent holds: active, or in wrap-up.
+    """One chat an agent holds: active or parked, or in wrap-up (maybe paused).
 
     ``deadline`` is the absolute UTC instant the wrap-up countdown runs out;
-    it is ``None`` while the chat is active or when the queue has no
-    countdown. Finished chats leave the agent's state for the contact history.
+    it is ``None`` while the chat is active or parked, or when the queue has
+    no countdown. While the wrap-up is paused (``paused_at`` set) the
+    deadline is the one the countdown had when it stopped: the time left is
+    ``deadline - paused_at``, and resuming at ``t`` moves the deadline on by
+    ``t - paused_at``. ``pause_count`` and ``paused_seconds`` (pauses already
+    over) are kept for the history entry. Finished chats leave the agent's
+    state for the contact history.
     """
 
     chat_id: str
@@ -48,11 +60,31 @@ class Chat:
     classification: Classification | None = None
     additional_text: str | None = None
     abuse: AbuseFlag | None = None
+    paused_at: datetime | None = None
+    pause_count: int = 0
+    paused_seconds: float = 0.0
 
     @property
     def extensions_left(self) -> int:
         """How many more times the agent may extend: the number in the icon."""
         return self.queue.wrap_up.max_extensions - self.extensions_used
+
+    def resumes_at(self) -> datetime | None:
+        """When a paused wrap-up resumes by itself (its pause allowance is
+        used up), or ``None`` when it is not paused or has no limit."""
+        limit = self.queue.wrap_up.max_paused_seconds
+        if self.paused_at is None or limit is None:
+            return None
+        left = max(0.0, limit - self.paused_seconds)
+        return self.paused_at + timedelta(seconds=left)
+
+    def due_at(self) -> datetime | None:
+        """When the wrap-up expires if nobody acts: the deadline, or for a
+        paused countdown the deadline moved on by the pause still allowed."""
+        if self.deadline is None or self.paused_at is None:
+            return self.deadline
+        resumes = self.resumes_at()
+        return None if resumes is None else self.deadline + (resumes - self.paused_at)
 
 
 @attrs.frozen
@@ -75,7 +107,10 @@ class AgentState:
     ``status`` is stored for stores and reports, and always equals the status
     derived from ``chats`` (see :meth:`derived_status`). ``finished`` holds
     the last chats the agent finished, newest last, at most
-    :func:`finished_limit` of them.
+    :func:`finished_limit` of them. ``presence`` is what the agent chose to
+    be when holding no chat (with the not-ready reason, if any);
+    ``next_presence``, chosen while holding chats, takes effect the instant
+    the last wrap-up ends.
     """
 
     agent_id: str
@@ -84,6 +119,10 @@ class AgentState:
     status: Status = Status.AVAILABLE
     classification_profile: frozenset[str] | None = None
     finished: tuple[FinishedChat, ...] = ()
+    presence: Presence = Presence.AVAILABLE
+    presence_reason: str | None = None
+    next_presence: Presence | None = None
+    next_presence_reason: str | None = None
 
     @classmethod
     def new(
@@ -123,9 +162,19 @@ class AgentState:
         return status_of(bool(phases & HELD_PHASES), bool(phases & WRAP_UP_PHASES))
 
     def next_deadline(self) -> datetime | None:
-        """The earliest wrap-up deadline among the agent's chats, if any."""
-        deadlines = [chat.deadline for chat in self.chats if chat.deadline is not None]
-        return min(deadlines, default=None)
+        """The earliest instant a wrap-up of the agent's expires if nobody
+        acts (a paused countdown counts from when it resumes by itself)."""
+        deadlines = [chat.due_at() for chat in self.chats if chat.deadline is not None]
+        return min((d for d in deadlines if d is not None), default=None)
+
+    def label(self) -> str:
+        """What the desk shows: the work status while the agent holds chats,
+        otherwise the presence (a not-ready reason by its name)."""
+        if self.chats:
+            return self.status.label
+        if self.presence is Presence.NOT_READY and self.presence_reason:
+            return self.presence_reason
+        return self.presence.label
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON-ready data, with ``schema_version``."""
@@ -200,7 +249,24 @@ def check_state(state: object) -> AgentState:
         for code in profile:
             check_identifier(code, "$.classification_profile[]")
     _check_finished(state)
+    _check_presence(state)
     return state
+
+
+def _check_presence(state: AgentState) -> None:
+    for field in ("presence", "next_presence"):
+        value = getattr(state, field)
+        if value is not None and not isinstance(value, Presence):
+            raise broken(f"$.{field}", f"{shown(value)} is not a presence")
+        reason = getattr(state, f"{field}_reason")
+        if (reason is not None) != (value is Presence.NOT_READY):
+            raise broken(f"$.{field}_reason", "goes with a not-ready presence only")
+        if reason is not None:
+            check_clean(reason, f"$.{field}_reason")
+    if state.presence is None:
+        raise broken("$.presence", "is missing")
+    if state.next_presence is not None and not state.chats:
+        raise broken("$.next_presence", "is pending for an agent holding no chat")
 
 
 def _check_tuple(value: object, path: str, kind: type = tuple) -> None:
@@ -226,10 +292,11 @@ def _check_chat(chat: object, path: str) -> None:
     if not isinstance(chat.queue, QueuePolicy):
         raise broken(f"{path}.queue", f"{shown(chat.queue)} is not a queue policy")
     started = instant_at(chat.started_at, f"{path}.started_at")
-    if chat.phase is Phase.ACTIVE:
+    if chat.phase in HELD_PHASES:
         _check_active(chat, path)
-    elif chat.phase is Phase.WRAP_UP:
+    elif chat.phase in WRAP_UP_PHASES:
         _check_wrap_up(chat, started, path)
+        _check_pause(chat, path)
     else:
         raise broken(f"{path}.phase", f"{shown(chat.phase)} is not held by an agent")
     _check_extensions(chat, path)
@@ -240,9 +307,28 @@ def _check_chat(chat: object, path: str) -> None:
 
 
 def _check_active(chat: Chat, path: str) -> None:
-    for name in ("ended_at", "ended_by", "deadline"):
+    for name in ("ended_at", "ended_by", "deadline", "paused_at"):
         if getattr(chat, name) is not None:
             raise broken(f"{path}.{name}", "is set on a chat still active")
+    if chat.pause_count or chat.paused_seconds:
+        raise broken(f"{path}.pause_count", "counts pauses of a chat still active")
+
+
+def _check_pause(chat: Chat, path: str) -> None:
+    count, seconds = chat.pause_count, chat.paused_seconds
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise broken(f"{path}.pause_count", f"{shown(count)} is not a count")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise broken(f"{path}.paused_seconds", f"{shown(seconds)} is not a number")
+    if not 0 <= seconds <= 1e9:
+        raise broken(f"{path}.paused_seconds", f"{seconds} is out of range")
+    paused = chat.phase is Phase.PAUSED
+    if paused != (chat.paused_at is not None):
+        raise broken(f"{path}.paused_at", "does not match the chat's phase")
+    if paused and instant_at(chat.paused_at, f"{path}.paused_at") < (
+        chat.ended_at or chat.started_at
+    ):
+        raise broken(f"{path}.paused_at", "is before the wrap-up started")
 
 
 def _check_wrap_up(chat: Chat, started: datetime, path: str) -> None:
@@ -266,7 +352,7 @@ def _check_extensions(chat: Chat, path: str) -> None:
     budget = chat.queue.wrap_up.max_extensions
     if isinstance(used, bool) or not isinstance(used, int):
         raise broken(f"{path}.extensions_used", f"{shown(used)} is not a number")
-    if not 0 <= used <= budget or (used and chat.phase is not Phase.WRAP_UP):
+    if not 0 <= used <= budget or (used and chat.phase not in WRAP_UP_PHASES):
         raise broken(f"{path}.extensions_used", f"{used} is not 0 to {budget}")
 
 

@@ -18,8 +18,9 @@ from ._errors import ErrorCode, InvalidInput, invalid_argument, shown
 from ._history import EndedBy
 from ._instants import utc_instant
 from ._json import checked, tagged_from_dict, tagged_to_dict
+from ._machine import Presence
 from ._policy import QueuePolicy
-from ._text import check_identifier, check_optional_text
+from ._text import check_clean, check_identifier, check_optional_text
 
 
 @attrs.frozen
@@ -101,6 +102,81 @@ class ExpireWrapUp:
     deadline: datetime
 
 
+@attrs.frozen
+class ParkChat:
+    """The agent sets an active chat aside; it stays held."""
+
+    name: ClassVar[str] = "park_chat"
+    agent_id: str
+    chat_id: str
+
+
+@attrs.frozen
+class ActivateChat:
+    """The agent takes a parked chat up again."""
+
+    name: ClassVar[str] = "activate_chat"
+    agent_id: str
+    chat_id: str
+
+
+@attrs.frozen
+class PauseWrapUp:
+    """The agent stops the wrap-up countdown; the time left is kept."""
+
+    name: ClassVar[str] = "pause_wrap_up"
+    agent_id: str
+    chat_id: str
+
+
+@attrs.frozen
+class ResumeWrapUp:
+    """The countdown runs again from where it stopped (also: activate a chat
+    that ended while parked, whose wrap-up starts paused)."""
+
+    name: ClassVar[str] = "resume_wrap_up"
+    agent_id: str
+    chat_id: str
+
+
+@attrs.frozen
+class ChoosePresence:
+    """The agent chooses a presence: now when holding no chat, otherwise as
+    the next status, which takes effect when the last wrap-up ends.
+
+    ``reason`` names a not-ready reason (e.g. ``"Lunch"``) and goes with
+    :attr:`Presence.NOT_READY` only.
+    """
+
+    name: ClassVar[str] = "choose_presence"
+    agent_id: str
+    presence: Presence
+    reason: str | None = None
+
+
+@attrs.frozen
+class CancelNextPresence:
+    """The agent cancels a pending next status."""
+
+    name: ClassVar[str] = "cancel_next_presence"
+    agent_id: str
+
+
+ChatCommand: TypeAlias = (
+    AssignChat
+    | EndChat
+    | ClassifyChat
+    | FlagAbusive
+    | ExtendWrapUp
+    | CompleteWrapUp
+    | ExpireWrapUp
+    | ParkChat
+    | ActivateChat
+    | PauseWrapUp
+    | ResumeWrapUp
+)
+"""A command that names a chat (``chat_id``)."""
+
 Command: TypeAlias = (
     AssignChat
     | EndChat
@@ -109,8 +185,29 @@ Command: TypeAlias = (
     | ExtendWrapUp
     | CompleteWrapUp
     | ExpireWrapUp
+    | ParkChat
+    | ActivateChat
+    | PauseWrapUp
+    | ResumeWrapUp
+    | ChoosePresence
+    | CancelNextPresence
 )
 """Any command the core decides."""
+
+CHAT_COMMANDS = (
+    AssignChat,
+    EndChat,
+    ClassifyChat,
+    FlagAbusive,
+    ExtendWrapUp,
+    CompleteWrapUp,
+    ExpireWrapUp,
+    ParkChat,
+    ActivateChat,
+    PauseWrapUp,
+    ResumeWrapUp,
+)
+"""The commands that name a chat (``chat_id``); the others act on the agent."""
 
 COMMAND_TYPES: tuple[type[Command], ...] = (
     AssignChat,
@@ -120,6 +217,12 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     ExtendWrapUp,
     CompleteWrapUp,
     ExpireWrapUp,
+    ParkChat,
+    ActivateChat,
+    PauseWrapUp,
+    ResumeWrapUp,
+    ChoosePresence,
+    CancelNextPresence,
 )
 
 _COMMANDS_BY_NAME: dict[str, type[Command]] = {cls.name: cls for cls in COMMAND_TYPES}
@@ -186,6 +289,27 @@ def _check_expire(command: ExpireWrapUp) -> None:
     utc_instant(command.deadline)
 
 
+def _check_presence(command: ChoosePresence) -> None:
+    check_identifier(command.agent_id, "agent_id")
+    if type(command.presence) is not Presence:
+        raise invalid_argument("presence", "a Presence", command.presence)
+    check_optional_text(command.reason, "reason")
+    if (command.reason is not None) != (command.presence is Presence.NOT_READY):
+        raise invalid_argument(
+            "reason", "a reason with NOT_READY, and only then", command.reason
+        )
+    if command.reason is not None:
+        check_clean(command.reason, "reason")
+        if not 1 <= len(command.reason) <= MAX_REASON_LENGTH:
+            raise invalid_argument(
+                "reason", f"1 to {MAX_REASON_LENGTH} characters", command.reason
+            )
+
+
+def _check_agent_command(command: Any) -> None:
+    check_identifier(command.agent_id, "agent_id")
+
+
 _CHECKS: dict[type[Any], Callable[[Any], None]] = {
     AssignChat: _check_assign,
     EndChat: _check_end,
@@ -194,4 +318,13 @@ _CHECKS: dict[type[Any], Callable[[Any], None]] = {
     ExtendWrapUp: _check_chat_command,
     CompleteWrapUp: _check_chat_command,
     ExpireWrapUp: _check_expire,
+    ParkChat: _check_chat_command,
+    ActivateChat: _check_chat_command,
+    PauseWrapUp: _check_chat_command,
+    ResumeWrapUp: _check_chat_command,
+    ChoosePresence: _check_presence,
+    CancelNextPresence: _check_agent_command,
 }
+
+MAX_REASON_LENGTH = 60
+"""The longest not-ready reason (it is shown as the agent's status)."""

@@ -8,14 +8,18 @@ its refusal unchanged, and otherwise carries the action out.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, NoReturn
 
 import attrs
 
 from ._agent import AgentState, Chat, FinishedChat, finished_limit
 from ._commands import (
+    ActivateChat,
     AssignChat,
+    CancelNextPresence,
+    ChatCommand,
+    ChoosePresence,
     ClassifyChat,
     Command,
     CompleteWrapUp,
@@ -23,6 +27,9 @@ from ._commands import (
     ExpireWrapUp,
     ExtendWrapUp,
     FlagAbusive,
+    ParkChat,
+    PauseWrapUp,
+    ResumeWrapUp,
     check_command,
 )
 from ._errors import (
@@ -34,19 +41,25 @@ from ._errors import (
     shown,
 )
 from ._events import (
+    ChatActivated,
     ChatAssigned,
     ChatClassified,
     ChatEnded,
     ChatFlaggedAbusive,
+    ChatParked,
     Event,
+    NextPresenceChosen,
+    PresenceChanged,
     StatusChanged,
     WrapUpCompleted,
     WrapUpExtended,
+    WrapUpPaused,
+    WrapUpResumed,
     WrapUpStarted,
 )
 from ._history import AbuseFlag, ContactHistoryEntry, EndedBy, WrapUpEnding
 from ._instants import MAX_INSTANT, MIN_INSTANT, utc_instant
-from ._machine import CHAT_TRANSITIONS, Action, Phase
+from ._machine import CHAT_TRANSITIONS, Action, Phase, Presence
 from ._policy import ExpiryRule
 from ._rules import (
     NO_COUNTDOWN,
@@ -56,6 +69,7 @@ from ._rules import (
     expire_refusal,
     extend_refusal,
     flag_refusal,
+    pause_refusal,
     phase_refusal,
     wrap_up_over_refusal,
 )
@@ -70,6 +84,7 @@ _CLASSIFY, _FLAG_ABUSIVE, _END_CHAT = (
 )
 _EXTEND, _COMPLETE, _EXPIRE = Action.EXTEND, Action.COMPLETE, Action.EXPIRE
 _UTC, _MIN, _MAX = timezone.utc, MIN_INSTANT, MAX_INSTANT
+_WRAP_UP, _PAUSED = Phase.WRAP_UP, Phase.PAUSED
 
 
 @attrs.frozen
@@ -95,7 +110,7 @@ def decide(state: AgentState, command: Command, now: datetime) -> Decision:
         _check_state_type(state)
     check_command(command)
     if command.agent_id != state.agent_id:
-        raise ChatNotHeld(command.name, command.agent_id, command.chat_id)
+        _wrong_agent(state, command)
     if type(command) is ExpireWrapUp:
         return _expire_named(state, command, now)
     prelude = _due(state, now)
@@ -109,6 +124,13 @@ def decide(state: AgentState, command: Command, now: datetime) -> Decision:
         prelude.events + decision.events,
         prelude.history + decision.history,
     )
+
+
+def _wrong_agent(state: AgentState, command: Command) -> NoReturn:
+    chat_id = getattr(command, "chat_id", None)
+    if chat_id is None:
+        raise invalid_argument("agent_id", f"{state.agent_id!r}", command.agent_id)
+    raise ChatNotHeld(command.name, command.agent_id, chat_id)
 
 
 def _check_state_type(state: object) -> None:
@@ -129,17 +151,57 @@ def effective_state(state: AgentState, at: datetime) -> AgentState:
 
 
 def _due(state: AgentState, now: datetime) -> Decision | None:
+    """Everything that happened by itself up to ``now``, in time order:
+    paused countdowns whose pause allowance ran out resume, then run out."""
     for chat in state.chats:
         if chat.deadline is not None and chat.deadline <= now:
             break
     else:
-        return None
-    due = [c for c in state.chats if c.deadline is not None and c.deadline <= now]
+        return None  # the common case: nothing is due (a paused deadline may be)
     events: list[Event] = []
     history: list[ContactHistoryEntry] = []
-    for chat in sorted(due, key=lambda c: c.deadline or now):
-        state = _expire(state, chat, events, history)
+    while (due := _next_due(state, now)) is not None:
+        at, chat = due
+        if chat.paused_at is not None:
+            state = _replace(state, _resumed(chat, at, events, state, automatic=True))
+        else:
+            state = _expire(state, chat, events, history)
+    if not events:
+        return None
     return Decision(state, tuple(events), tuple(history))
+
+
+def _next_due(state: AgentState, now: datetime) -> tuple[datetime, Chat] | None:
+    """The earliest automatic resume or expiry at or before ``now``."""
+    best: tuple[datetime, Chat] | None = None
+    for chat in state.chats:
+        if chat.paused_at is not None:
+            at = chat.resumes_at()
+        elif chat.phase is _WRAP_UP:
+            at = chat.deadline
+        else:
+            continue
+        if at is not None and at <= now and (best is None or at < best[0]):
+            best = (at, chat)
+    return best
+
+
+def _resumed(
+    chat: Chat, at: datetime, events: list[Event], state: AgentState, automatic: bool
+) -> Chat:
+    """``chat`` with its countdown running again from ``at``."""
+    paused_at = chat.paused_at or at
+    stopped = max(at - paused_at, timedelta(0))
+    deadline = None if chat.deadline is None else chat.deadline + stopped
+    resumed = attrs.evolve(
+        chat,
+        phase=_WRAP_UP,
+        deadline=deadline,
+        paused_at=None,
+        paused_seconds=chat.paused_seconds + stopped.total_seconds(),
+    )
+    events.append(WrapUpResumed(state.agent_id, at, chat.chat_id, deadline, automatic))
+    return resumed
 
 
 def _expire(
@@ -167,6 +229,11 @@ def _close(
     history: list[ContactHistoryEntry],
 ) -> AgentState:
     """Take a finished chat out of the state, remember it, write its entry."""
+    if chat.paused_at is not None:  # completed while paused: count the pause
+        stopped = max(at - chat.paused_at, timedelta(0)).total_seconds()
+        chat = attrs.evolve(
+            chat, paused_at=None, paused_seconds=chat.paused_seconds + stopped
+        )
     ended_at = chat.ended_at or at
     history.append(_entry(state.agent_id, chat, ended_at, at, ending))
     events.append(
@@ -207,6 +274,8 @@ def _entry(
         ending=ending,
         extensions_used=chat.extensions_used,
         abuse=chat.abuse,
+        pause_count=chat.pause_count,
+        paused_seconds=chat.paused_seconds,
     )
 
 
@@ -223,20 +292,63 @@ def _ended_by(chat: Chat) -> EndedBy:
 def _with_chats(
     state: AgentState, chats: tuple[Chat, ...], at: datetime, events: list[Event]
 ) -> AgentState:
-    """``state`` holding ``chats``, announcing a change of derived status."""
-    new = AgentState(
+    """``state`` holding ``chats``, announcing a change of derived status.
+
+    When the last chat goes, a pending next status takes effect at ``at``.
+    """
+    new = _with(state, chats)
+    if not chats and state.next_presence is not None:
+        new = _presence_now(new, state.next_presence, state.next_presence_reason, at)
+        events.append(
+            PresenceChanged(
+                state.agent_id,
+                at,
+                state.presence,
+                new.presence,
+                new.presence_reason,
+            )
+        )
+    status = new.derived_status()
+    if status is state.status:
+        return new
+    events.append(
+        StatusChanged(
+            state.agent_id,
+            at,
+            state.status,
+            status,
+            new.presence,
+            new.presence_reason,
+        )
+    )
+    return attrs.evolve(new, status=status)
+
+
+def _with(state: AgentState, chats: tuple[Chat, ...]) -> AgentState:
+    return AgentState(
         state.agent_id,
         state.capacity,
         chats,
         state.status,
         state.classification_profile,
         state.finished,
+        state.presence,
+        state.presence_reason,
+        state.next_presence,
+        state.next_presence_reason,
     )
-    status = new.derived_status()
-    if status is state.status:
-        return new
-    events.append(StatusChanged(state.agent_id, at, state.status, status))
-    return attrs.evolve(new, status=status)
+
+
+def _presence_now(
+    state: AgentState, presence: Presence, reason: str | None, at: datetime
+) -> AgentState:
+    return attrs.evolve(
+        state,
+        presence=presence,
+        presence_reason=reason,
+        next_presence=None,
+        next_presence_reason=None,
+    )
 
 
 def _replace(state: AgentState, chat: Chat) -> AgentState:
@@ -245,17 +357,10 @@ def _replace(state: AgentState, chat: Chat) -> AgentState:
         chats: tuple[Chat, ...] = (chat,)
     else:
         chats = tuple([chat if c.chat_id == chat.chat_id else c for c in state.chats])
-    return AgentState(
-        state.agent_id,
-        state.capacity,
-        chats,
-        state.status,
-        state.classification_profile,
-        state.finished,
-    )
+    return _with(state, chats)
 
 
-def _held(state: AgentState, command: Command) -> Chat:
+def _held(state: AgentState, command: ChatCommand) -> Chat:
     """The chat the command names; refused if the agent finished it lately
     (whoever stored that) or never held it."""
     for chat in state.chats:
@@ -334,6 +439,15 @@ def _end(state: AgentState, command: EndChat, now: datetime) -> Decision:
             state.agent_id, ended_at, chat.chat_id, deadline, chat.extensions_left
         )
     )
+    if phase is _PAUSED:  # ended while parked: the countdown waits for the agent
+        if policy.pause_allowed:
+            chat = attrs.evolve(chat, paused_at=ended_at, pause_count=1)
+            left = None if deadline is None else policy.countdown_seconds
+            events.append(
+                WrapUpPaused(state.agent_id, ended_at, chat.chat_id, left, True)
+            )
+        else:
+            chat = attrs.evolve(chat, phase=_WRAP_UP)
     new = _with_chats(state, _replace(state, chat).chats, ended_at, events)
     return Decision(new, tuple(events))
 
@@ -402,6 +516,9 @@ def _extend(state: AgentState, command: ExtendWrapUp, now: datetime) -> Decision
         chat.classification,
         chat.additional_text,
         chat.abuse,
+        chat.paused_at,
+        chat.pause_count,
+        chat.paused_seconds,
     )
     event = WrapUpExtended(state.agent_id, now, chat.chat_id, deadline, left)
     return Decision(_replace(state, extended), (event,))
@@ -430,6 +547,73 @@ def _expire_named(state: AgentState, command: ExpireWrapUp, now: datetime) -> De
     return Decision(new, tuple(events), tuple(history))
 
 
+def _park(state: AgentState, command: ParkChat, now: datetime) -> Decision:
+    chat = _held(state, command)
+    phase = _next_phase(state, chat, Action.PARK, command.name)
+    event = ChatParked(state.agent_id, now, chat.chat_id)
+    return Decision(_replace(state, attrs.evolve(chat, phase=phase)), (event,))
+
+
+def _activate(state: AgentState, command: ActivateChat, now: datetime) -> Decision:
+    chat = _held(state, command)
+    phase = _next_phase(state, chat, Action.ACTIVATE, command.name)
+    event = ChatActivated(state.agent_id, now, chat.chat_id)
+    return Decision(_replace(state, attrs.evolve(chat, phase=phase)), (event,))
+
+
+def _pause(state: AgentState, command: PauseWrapUp, now: datetime) -> Decision:
+    chat = _held(state, command)
+    _allow(state, chat.chat_id, pause_refusal(chat), command.name)
+    at = max(now, chat.ended_at or now)
+    paused = attrs.evolve(
+        chat, phase=_PAUSED, paused_at=at, pause_count=chat.pause_count + 1
+    )
+    left = None if chat.deadline is None else (chat.deadline - at).total_seconds()
+    event = WrapUpPaused(state.agent_id, at, chat.chat_id, left)
+    return Decision(_replace(state, paused), (event,))
+
+
+def _resume(state: AgentState, command: ResumeWrapUp, now: datetime) -> Decision:
+    chat = _held(state, command)
+    _next_phase(state, chat, Action.RESUME, command.name)
+    events: list[Event] = []
+    at = max(now, chat.paused_at or now)
+    resumed = _resumed(chat, at, events, state, automatic=False)
+    return Decision(_replace(state, resumed), tuple(events))
+
+
+def _choose_presence(
+    state: AgentState, command: ChoosePresence, now: datetime
+) -> Decision:
+    chosen = (command.presence, command.reason)
+    if not state.chats:
+        if chosen == (state.presence, state.presence_reason):
+            return Decision(state)  # already so: nothing changes
+        new = _presence_now(state, command.presence, command.reason, now)
+        event: Event = PresenceChanged(
+            state.agent_id, now, state.presence, command.presence, command.reason
+        )
+        return Decision(new, (event,))
+    if chosen == (state.presence, state.presence_reason):
+        return _next_presence(state, None, None, now)  # back to what it is: cancel
+    return _next_presence(state, command.presence, command.reason, now)
+
+
+def _cancel_next_presence(
+    state: AgentState, command: CancelNextPresence, now: datetime
+) -> Decision:
+    return _next_presence(state, None, None, now)
+
+
+def _next_presence(
+    state: AgentState, presence: Presence | None, reason: str | None, now: datetime
+) -> Decision:
+    if (presence, reason) == (state.next_presence, state.next_presence_reason):
+        return Decision(state)
+    new = attrs.evolve(state, next_presence=presence, next_presence_reason=reason)
+    return Decision(new, (NextPresenceChosen(state.agent_id, now, presence, reason),))
+
+
 _HANDLERS: dict[type[Any], Callable[[Any, Any, datetime], Decision]]
 _HANDLERS = {
     AssignChat: _assign,
@@ -438,4 +622,10 @@ _HANDLERS = {
     FlagAbusive: _flag,
     ExtendWrapUp: _extend,
     CompleteWrapUp: _complete,
+    ParkChat: _park,
+    ActivateChat: _activate,
+    PauseWrapUp: _pause,
+    ResumeWrapUp: _resume,
+    ChoosePresence: _choose_presence,
+    CancelNextPresence: _cancel_next_presence,
 }

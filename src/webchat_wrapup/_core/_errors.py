@@ -48,6 +48,9 @@ class ErrorCode(str, enum.Enum):
     WRAP_UP_NOT_DUE = "wrap_up_not_due"
     CHAT_HELD_BY_ANOTHER_AGENT = "chat_held_by_another_agent"
     WRAP_UP_OVER = "wrap_up_over"
+    PAUSE_NOT_ALLOWED = "pause_not_allowed"
+    AGENT_NOT_AVAILABLE = "agent_not_available"
+    NEXT_STATUS_PENDING = "next_status_pending"
     INVALID_PAGE = "invalid_page"
     INVALID_LIMIT = "invalid_limit"
     UNKNOWN_AGENT = "unknown_agent"
@@ -211,6 +214,9 @@ class CommandRefused(WrapUpError, RuntimeError):
             ErrorCode.WRAP_UP_NOT_DUE,
             ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
             ErrorCode.WRAP_UP_OVER,
+            ErrorCode.PAUSE_NOT_ALLOWED,
+            ErrorCode.AGENT_NOT_AVAILABLE,
+            ErrorCode.NEXT_STATUS_PENDING,
         }
     )
     http_status = 409

@@ -20,7 +20,7 @@ from ._history import (
     instant_at,
 )
 from ._json import checked, tagged_from_dict, tagged_to_dict
-from ._machine import Status
+from ._machine import Presence, Status
 from ._policy import MAX_EXTENSIONS
 from ._text import check_clean, check_identifier
 
@@ -110,14 +110,87 @@ class WrapUpCompleted:
 
 
 @attrs.frozen
+class ChatParked:
+    """The agent parked the chat: still held, set aside."""
+
+    type: ClassVar[str] = "chat_parked"
+    agent_id: str
+    at: datetime
+    chat_id: str
+
+
+@attrs.frozen
+class ChatActivated:
+    """The agent took a parked chat up again."""
+
+    type: ClassVar[str] = "chat_activated"
+    agent_id: str
+    at: datetime
+    chat_id: str
+
+
+@attrs.frozen
+class WrapUpPaused:
+    """The countdown stopped with ``seconds_left`` on it (``None``: no
+    countdown); ``parked`` when the chat ended while parked."""
+
+    type: ClassVar[str] = "wrap_up_paused"
+    agent_id: str
+    at: datetime
+    chat_id: str
+    seconds_left: float | None
+    parked: bool = False
+
+
+@attrs.frozen
+class WrapUpResumed:
+    """The countdown runs again towards ``deadline``; ``automatic`` when the
+    queue's pause allowance ran out rather than the agent resuming."""
+
+    type: ClassVar[str] = "wrap_up_resumed"
+    agent_id: str
+    at: datetime
+    chat_id: str
+    deadline: datetime | None
+    automatic: bool = False
+
+
+@attrs.frozen
+class PresenceChanged:
+    """The agent's presence changed (``reason`` names a not-ready reason)."""
+
+    type: ClassVar[str] = "presence_changed"
+    agent_id: str
+    at: datetime
+    previous: Presence
+    presence: Presence
+    reason: str | None = None
+
+
+@attrs.frozen
+class NextPresenceChosen:
+    """While holding chats the agent chose what to be once the last wrap-up
+    ends; ``presence`` ``None`` means the choice was cancelled."""
+
+    type: ClassVar[str] = "next_presence_chosen"
+    agent_id: str
+    at: datetime
+    presence: Presence | None
+    reason: str | None = None
+
+
+@attrs.frozen
 class StatusChanged:
-    """The agent's derived status changed."""
+    """The agent's derived status changed; ``presence`` and ``reason`` say
+    what the agent is when the status is *Available*."""
 
     type: ClassVar[str] = "status_changed"
     agent_id: str
     at: datetime
     previous: Status
     status: Status
+    presence: Presence = Presence.AVAILABLE
+    reason: str | None = None
 
     @property
     def label(self) -> str:
@@ -134,6 +207,12 @@ Event: TypeAlias = (
     | ChatFlaggedAbusive
     | WrapUpCompleted
     | StatusChanged
+    | ChatParked
+    | ChatActivated
+    | WrapUpPaused
+    | WrapUpResumed
+    | PresenceChanged
+    | NextPresenceChosen
 )
 """Any event the core emits."""
 
@@ -148,6 +227,12 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ChatFlaggedAbusive,
         WrapUpCompleted,
         StatusChanged,
+        ChatParked,
+        ChatActivated,
+        WrapUpPaused,
+        WrapUpResumed,
+        PresenceChanged,
+        NextPresenceChosen,
     )
 }
 
@@ -181,3 +266,6 @@ def check_event(event: Event) -> None:
             check_clean(text, f"$.{name}", paragraphs=True)
     if isinstance(event, StatusChanged) and event.previous is event.status:
         raise broken("$.status", "is the status it changed from")
+    seconds = getattr(event, "seconds_left", None)
+    if seconds is not None and not 0 <= seconds <= 10**9:
+        raise broken("$.seconds_left", f"{seconds} is out of range")

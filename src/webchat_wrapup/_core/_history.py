@@ -75,6 +75,8 @@ class ContactHistoryEntry:
     ending: WrapUpEnding
     extensions_used: int
     abuse: AbuseFlag | None
+    pause_count: int = 0
+    paused_seconds: float = 0.0
 
     @property
     def is_timeout_default(self) -> bool:

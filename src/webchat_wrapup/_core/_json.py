@@ -34,7 +34,7 @@ _attrs_fields: dict[type, tuple[tuple[str, ...], str | None]] = {}
 def to_data(value: Any) -> Any:
     """``value`` as plain JSON-ready data (dicts, lists, strings, numbers)."""
     cls = type(value)
-    if value is None or cls is str or cls is int or cls is bool:
+    if value is None or cls is str or cls is int or cls is bool or cls is float:
         return value
     if isinstance(value, enum.Enum):
         return value.value
@@ -86,6 +86,12 @@ def from_data(cls: Any, data: Any, where: str = "$") -> Any:
         if isinstance(data, bool) or not isinstance(data, int):
             raise _bad(where, f"expected a whole number, not {shown(data)}")
         return data
+    if cls is float:
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            raise _bad(where, f"expected a number, not {shown(data)}")
+        if data != data or abs(data) > 1e15:  # NaN, infinities, absurd sizes
+            raise _bad(where, f"{shown(data)} is out of range")
+        return float(data)
     if attrs.has(cls):
         return _from_attrs(cls, data, where)
     raise TypeError(f"cannot read {cls!r} from JSON data")

@@ -43,13 +43,21 @@ class ExpiryRule(str, enum.Enum):
 
 @attrs.frozen
 class WrapUpPolicy:
-    """The wrap-up countdown and its extension budget."""
+    """The wrap-up countdown, its extension budget and its pauses.
+
+    ``pause_allowed`` lets the agent pause the countdown (the time left is
+    kept and resumes where it stopped); ``max_paused_seconds`` caps the
+    total paused time of one wrap-up, after which the countdown resumes by
+    itself, so pausing cannot be used to stay out of the queue.
+    """
 
     enabled: bool = True
     countdown_seconds: int | None = 60
     extension_seconds: int = 60
     max_extensions: int = 3
     early_exit_allowed: bool = True
+    pause_allowed: bool = True
+    max_paused_seconds: int | None = None
     countdown: timedelta | None = attrs.field(init=False, eq=False, repr=False)
     extension: timedelta = attrs.field(init=False, eq=False, repr=False)
 
@@ -62,6 +70,11 @@ class WrapUpPolicy:
         _check_int("extension_seconds", self.extension_seconds, 1, MAX_DURATION_SECONDS)
         _check_int("max_extensions", self.max_extensions, 0, MAX_EXTENSIONS)
         _check_bool("early_exit_allowed", self.early_exit_allowed)
+        _check_bool("pause_allowed", self.pause_allowed)
+        if self.max_paused_seconds is not None:
+            _check_int(
+                "max_paused_seconds", self.max_paused_seconds, 1, MAX_DURATION_SECONDS
+            )
         if not self.early_exit_allowed and self.countdown_seconds is None:
             raise InvalidPolicy(
                 "early_exit_allowed",

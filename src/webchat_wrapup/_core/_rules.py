@@ -3,8 +3,9 @@
 The python-statemachine declaration in ``_machine`` says which action each
 phase of a chat allows. The rules here add what the table cannot express,
 each by name: holding a chat twice and capacity (assign), a flag that
-cannot be changed (flag), the extension budget and a queue without a
-countdown (extend), no early exit and a required classification (complete),
+cannot be changed (flag), the agent's presence and next status (assign),
+a queue that forbids pausing (pause), the extension budget and a queue
+without a countdown (extend), no early exit and a required classification (complete),
 a named expiry that is not due, and any action on a chat whose wrap-up is
 over. Each rule returns ``None`` when the action is allowed and a
 :class:`Refusal` otherwise.
@@ -22,11 +23,12 @@ import attrs
 from ._agent import AgentState, Chat, FinishedChat
 from ._errors import ErrorCode
 from ._history import WrapUpEnding
-from ._machine import CHAT_TRANSITIONS, PHASE_LABELS, Action
+from ._machine import CHAT_TRANSITIONS, PHASE_LABELS, Action, Presence
 from ._policy import DropdownClassification
 
 _EXTEND, _COMPLETE = Action.EXTEND, Action.COMPLETE
 _FLAG_ABUSIVE, _EXPIRE = Action.FLAG_ABUSIVE, Action.EXPIRE
+_PAUSE = Action.PAUSE
 
 
 @attrs.frozen
@@ -53,7 +55,24 @@ def phase_refusal(chat: Chat, action: Action) -> Refusal | None:
 
 
 def assign_refusal(state: AgentState, chat_id: str) -> Refusal | None:
-    """Why the agent may not take chat ``chat_id`` now, if not."""
+    """Why the agent may not take chat ``chat_id`` now, if not.
+
+    A router must not give a chat to an agent who is not *Available*, nor
+    to one whose chosen next status is something else: otherwise a busy
+    agent's break would never start.
+    """
+    if state.presence is not Presence.AVAILABLE:
+        return Refusal(
+            ErrorCode.AGENT_NOT_AVAILABLE,
+            f"the agent is {state.label()}, not Available",
+        )
+    pending = state.next_presence
+    if pending is not None and pending is not Presence.AVAILABLE:
+        name = state.next_presence_reason or pending.label
+        return Refusal(
+            ErrorCode.NEXT_STATUS_PENDING,
+            f"the agent chose {name} as the next status; cancel it to take chats",
+        )
     if state.chat(chat_id) is not None:
         return Refusal(ErrorCode.CHAT_ALREADY_HELD, "the agent already holds this chat")
     if len(state.chats) >= state.capacity:
@@ -71,6 +90,16 @@ def flag_refusal(chat: Chat) -> Refusal | None:
         return Refusal(
             ErrorCode.ALREADY_FLAGGED_ABUSIVE,
             "the chat is already flagged as abusive; the flag cannot be changed",
+        )
+    return refusal
+
+
+def pause_refusal(chat: Chat) -> Refusal | None:
+    """Why the agent may not pause this chat's wrap-up now, if not."""
+    refusal = phase_refusal(chat, _PAUSE)
+    if refusal is None and not chat.queue.wrap_up.pause_allowed:
+        return Refusal(
+            ErrorCode.PAUSE_NOT_ALLOWED, "this queue does not let agents pause wrap-up"
         )
     return refusal
 
