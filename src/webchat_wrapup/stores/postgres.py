@@ -465,14 +465,13 @@ class PostgresStore:
         before = self._held_before(change)
         after = {chat.chat_id for chat in change.state.chats}
         if (
-            before == after
-            and rows.command is not None
-            and not rows.history
-            and not rows.policies
-            and change.expected_version > 0
+            before is None
+            or rows.command is None
+            or rows.history
+            or rows.policies
+            or change.expected_version == 0
+            or not self._update_and_record(change, rows, rows.command, before, after)
         ):
-            self._update_and_record(change, rows, rows.command)
-        else:
             self._save_in_transaction(change, rows, before, after)
         self._known_policies.update(key for key, _ in rows.policies)
         self._remember(
@@ -559,35 +558,49 @@ class PostgresStore:
                 )
 
     def _update_and_record(
-        self, change: Change, rows: ChangeRows, command: tuple[str, str, str, str]
-    ) -> None:
-        # The common command (no history, no new policy, the same chats) in
-        # one statement, atomic on its own: no BEGIN and COMMIT round trips.
-        # The UPDATE's version check feeds the INSERT; a recorded id fails
-        # the statement.
+        self,
+        change: Change,
+        rows: ChangeRows,
+        command: tuple[str, str, str, str],
+        before: set[str],
+        after: set[str],
+    ) -> bool:
+        """Save the common command (no history, no new policy) in one
+        statement, atomic on its own: no BEGIN and COMMIT round trips.
+
+        The UPDATE's version check feeds the other writes; a recorded id or
+        a chat another agent holds fails the whole statement. False when a
+        chat it takes was held: the transaction then says by whom.
+        """
         version = change.expected_version
         command_id, _, fingerprint, outcome = command
-        recorded = None if change.command is None else change.command.recorded_at
+        record = change.command
+        parameters: dict[str, object] = {
+            "version": version,
+            "next": version + 1,
+            "state": rows.state,
+            "due": rows.due,
+            "agent": change.agent_id,
+            "command": command_id,
+            "fingerprint": fingerprint,
+            "outcome": outcome,
+            "recorded": None if record is None else _micros(record.recorded_at),
+        }
+        query = self._sql.update_and_record
+        if before != after:  # only then is held_chats touched at all
+            query = self._sql.update_hold_and_record
+            parameters["released"] = sorted(before - after)
+            parameters["taken"] = sorted(after - before)
         with self._connection() as connection:
             try:
-                cursor = connection.execute(
-                    self._sql.update_and_record,
-                    (
-                        version + 1,
-                        rows.state,
-                        rows.due,
-                        change.agent_id,
-                        version,
-                        command_id,
-                        fingerprint,
-                        outcome,
-                        _micros(recorded),
-                    ),
-                )
-            except psycopg.errors.UniqueViolation:
+                cursor = connection.execute(query, parameters)
+            except psycopg.errors.UniqueViolation as error:
+                if error.diag.constraint_name == "held_chats_pkey":
+                    return False
                 raise CommandIdReused(command_id) from None
         if cursor.rowcount != 1:
             raise VersionConflict(change.agent_id, version)
+        return True
 
     def _write_agent(
         self, cursor: psycopg.Cursor[Any], change: Change, rows: ChangeRows
@@ -709,12 +722,27 @@ class _Statements:
             "next_deadline = %s, claimed_until = NULL "
             "WHERE agent_id = %s AND version = %s"
         )
-        self.update_and_record = q(
-            "WITH updated AS (UPDATE {schema}.agents SET version = %s, state = %s, "
-            "next_deadline = %s, claimed_until = NULL "
-            "WHERE agent_id = %s AND version = %s RETURNING agent_id) "
+        updated = (
+            "WITH updated AS (UPDATE {schema}.agents SET version = %(next)s, "
+            "state = %(state)s, next_deadline = %(due)s, claimed_until = NULL "
+            "WHERE agent_id = %(agent)s AND version = %(version)s "
+            "RETURNING agent_id)"
+        )
+        recorded = (
             "INSERT INTO {schema}.commands (command_id, agent_id, fingerprint, "
-            "outcome, recorded_at) SELECT %s, agent_id, %s, %s, %s FROM updated"
+            "outcome, recorded_at) SELECT %(command)s, agent_id, %(fingerprint)s, "
+            "%(outcome)s, %(recorded)s FROM updated"
+        )
+        self.update_and_record = q(f"{updated} {recorded}")
+        self.update_hold_and_record = q(
+            f"{updated}, "
+            "released AS (DELETE FROM {schema}.held_chats "
+            "WHERE agent_id = (SELECT agent_id FROM updated) "
+            "AND chat_id = ANY(%(released)s::text[])), "
+            "taken AS (INSERT INTO {schema}.held_chats "
+            "SELECT chat_id, agent_id FROM updated, "
+            "unnest(%(taken)s::text[]) AS chat_id) "
+            f"{recorded}"
         )
         self.insert_history = q(
             "INSERT INTO {schema}.history (customer_id, agent_id, chat_id, "
