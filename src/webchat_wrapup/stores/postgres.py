@@ -498,7 +498,7 @@ class PostgresStore:
         with self._transaction() as cursor:
             if before is None:
                 before = self._stored_chat_ids(cursor, change)
-            self._write_agent(cursor, change, rows)
+            self._write_agent(cursor, change, rows, sorted(before - after))
             record = change.command
             if record is not None and rows.command is not None:
                 cursor.execute(
@@ -507,8 +507,9 @@ class PostgresStore:
                 )
                 if cursor.rowcount != 1:
                     raise CommandIdReused(rows.command[0])
-            if before != after:
-                self._hold(cursor, change.agent_id, before, after)
+            taken = after - before
+            if taken:
+                self._take(cursor, change.agent_id, taken)
             if rows.policies:
                 cursor.executemany(self._sql.insert_policy, rows.policies)
             if rows.history:
@@ -526,27 +527,13 @@ class PostgresStore:
         )
         return {chat.chat_id for chat in state.chats}
 
-    def _hold(
-        self,
-        cursor: psycopg.Cursor[Any],
-        agent_id: str,
-        before: set[str],
-        after: set[str],
+    def _take(
+        self, cursor: psycopg.Cursor[Any], agent_id: str, taken: set[str]
     ) -> None:
-        """Keep ``held_chats`` in step; refuse a chat another agent holds.
-
-        Only a change in the agent's chats comes here, so a save that keeps
-        them (an extension, a classification) costs no statement more.
-        """
-        released = before - after
-        if released:
-            # By agent too: a chat two agents held under schema 1 keeps its
-            # row for the one the migration chose.
-            cursor.execute(self._sql.release_chats, (agent_id, sorted(released)))
-        taken = sorted(after - before)  # one order, so two takers never deadlock
-        if not taken:
-            return
-        cursor.execute(self._sql.take_chats, (agent_id, taken))
+        """Write who holds the chats the agent takes; refuse a chat another
+        agent holds (the transaction then writes nothing)."""
+        # One order, so two transactions taking the same chats never deadlock.
+        cursor.execute(self._sql.take_chats, (agent_id, sorted(taken)))
         for chat_id, holder in cursor.fetchall():
             if holder != agent_id:
                 raise CommandRefused(
@@ -575,12 +562,8 @@ class PostgresStore:
         version = change.expected_version
         command_id, _, fingerprint, outcome = command
         record = change.command
-        parameters: dict[str, object] = {
-            "version": version,
-            "next": version + 1,
-            "state": rows.state,
-            "due": rows.due,
-            "agent": change.agent_id,
+        parameters = {
+            **_agent_parameters(change, rows),
             "command": command_id,
             "fingerprint": fingerprint,
             "outcome": outcome,
@@ -603,18 +586,24 @@ class PostgresStore:
         return True
 
     def _write_agent(
-        self, cursor: psycopg.Cursor[Any], change: Change, rows: ChangeRows
+        self,
+        cursor: psycopg.Cursor[Any],
+        change: Change,
+        rows: ChangeRows,
+        released: list[str],
     ) -> None:
+        """Insert or update the agent's row, letting go of ``released`` chats
+        in the same statement (no round trip more)."""
         version = change.expected_version
-        if version == 0:
+        if version == 0:  # a new agent, holding nothing before
             cursor.execute(
                 self._sql.insert_agent, (change.agent_id, rows.state, rows.due)
             )
+        elif released:
+            parameters = {**_agent_parameters(change, rows), "released": released}
+            cursor.execute(self._sql.update_and_release, parameters)
         else:
-            cursor.execute(
-                self._sql.update_agent,
-                (version + 1, rows.state, rows.due, change.agent_id, version),
-            )
+            cursor.execute(self._sql.update_agent, _agent_parameters(change, rows))
         if cursor.rowcount != 1:
             raise VersionConflict(change.agent_id, version)
 
@@ -694,6 +683,18 @@ def _micros(instant: datetime | None) -> int | None:
     return None if instant is None else instant_to_micros(instant)
 
 
+def _agent_parameters(change: Change, rows: ChangeRows) -> dict[str, object]:
+    """The parameters of the statements that update an agent's row."""
+    version = change.expected_version
+    return {
+        "version": version,
+        "next": version + 1,
+        "state": rows.state,
+        "due": rows.due,
+        "agent": change.agent_id,
+    }
+
+
 class _Statements:
     """The store's SQL, with the schema name quoted once."""
 
@@ -717,33 +718,36 @@ class _Statements:
             "INSERT INTO {schema}.agents VALUES (%s, 1, %s, %s, NULL) "
             "ON CONFLICT DO NOTHING"
         )
-        self.update_agent = q(
-            "UPDATE {schema}.agents SET version = %s, state = %s, "
-            "next_deadline = %s, claimed_until = NULL "
-            "WHERE agent_id = %s AND version = %s"
+        set_agent = (
+            "UPDATE {schema}.agents SET version = %(next)s, state = %(state)s, "
+            "next_deadline = %(due)s, claimed_until = NULL "
+            "WHERE agent_id = %(agent)s AND version = %(version)s"
         )
-        updated = (
-            "WITH updated AS (UPDATE {schema}.agents SET version = %(next)s, "
-            "state = %(state)s, next_deadline = %(due)s, claimed_until = NULL "
-            "WHERE agent_id = %(agent)s AND version = %(version)s "
-            "RETURNING agent_id)"
+        updated = f"WITH updated AS ({set_agent} RETURNING agent_id)"
+        # Each runs only if the UPDATE did (it reads `updated`). Released by
+        # agent too: a chat two agents held under schema 1 keeps its row for
+        # the one the migration chose.
+        released = (
+            "released AS (DELETE FROM {schema}.held_chats "
+            "WHERE agent_id = (SELECT agent_id FROM updated) "
+            "AND chat_id = ANY(%(released)s::text[]))"
+        )
+        taken = (
+            "taken AS (INSERT INTO {schema}.held_chats "
+            "SELECT chat_id, agent_id FROM updated, "
+            "unnest(%(taken)s::text[]) AS chat_id)"
         )
         recorded = (
             "INSERT INTO {schema}.commands (command_id, agent_id, fingerprint, "
             "outcome, recorded_at) SELECT %(command)s, agent_id, %(fingerprint)s, "
             "%(outcome)s, %(recorded)s FROM updated"
         )
-        self.update_and_record = q(f"{updated} {recorded}")
-        self.update_hold_and_record = q(
-            f"{updated}, "
-            "released AS (DELETE FROM {schema}.held_chats "
-            "WHERE agent_id = (SELECT agent_id FROM updated) "
-            "AND chat_id = ANY(%(released)s::text[])), "
-            "taken AS (INSERT INTO {schema}.held_chats "
-            "SELECT chat_id, agent_id FROM updated, "
-            "unnest(%(taken)s::text[]) AS chat_id) "
-            f"{recorded}"
+        self.update_agent = q(set_agent)
+        self.update_and_release = q(
+            f"{updated}, {released} SELECT agent_id FROM updated"
         )
+        self.update_and_record = q(f"{updated} {recorded}")
+        self.update_hold_and_record = q(f"{updated}, {released}, {taken} {recorded}")
         self.insert_history = q(
             "INSERT INTO {schema}.history (customer_id, agent_id, chat_id, "
             "chat_started_at, wrap_up_ended_at, entry) VALUES (%s, %s, %s, %s, %s, %s)"
@@ -771,9 +775,6 @@ class _Statements:
             "FOR UPDATE SKIP LOCKED) "
             "DELETE FROM {schema}.commands WHERE command_id = ANY(ARRAY("
             "SELECT command_id FROM undated UNION ALL SELECT command_id FROM oldest))"
-        )
-        self.release_chats = q(
-            "DELETE FROM {schema}.held_chats WHERE agent_id = %s AND chat_id = ANY(%s)"
         )
         # A chat another agent holds is returned with its holder, its row
         # locked until this transaction ends; one inserted by a transaction
