@@ -508,18 +508,27 @@ def test_a_command_with_an_id_and_no_history_is_one_round_trip(
     assert round_trips(trace) == 1
 
 
-def test_a_save_that_keeps_its_chats_sends_nothing_about_them(schema: str) -> None:
+@pytest.mark.parametrize(
+    ("chats", "touches"),
+    [(("chat-1",), False), ((), True)],
+    ids=["keeps its chats", "lets go of its chat"],
+)
+def test_a_save_with_history_costs_the_same_round_trips_whatever_its_chats(
+    schema: str, chats: tuple[str, ...], touches: bool
+) -> None:
     pool = TracedPool()
     try:
         with PostgresStore(pool=pool, schema=schema) as store:
             store.save(Change("agent-1", 0, holding("agent-1", "chat-1")))
-            kept = holding("agent-1", "chat-1", capacity=6)
-            with_history = Change("agent-1", 1, kept, (entry("chat-0"),))
+            state = holding("agent-1", *chats, capacity=6)
+            with_history = Change("agent-1", 1, state, (entry("chat-0"),))
             trace = pool.trace(lambda: store.save(with_history))
     finally:
         pool.db.close()
-    assert "held_chats" not in trace
-    assert round_trips(trace) == 4  # BEGIN, UPDATE, INSERT the entry, COMMIT
+    assert ("held_chats" in trace) == touches
+    # BEGIN, UPDATE (letting go of chats in the same statement), INSERT the
+    # entry, COMMIT.
+    assert round_trips(trace) == 4
 
 
 # Settled loads
