@@ -464,14 +464,7 @@ class PostgresStore:
         rows = change_rows(change, self._codec, self._known_policies)
         before = self._held_before(change)
         after = {chat.chat_id for chat in change.state.chats}
-        if (
-            before is None
-            or rows.command is None
-            or rows.history
-            or rows.policies
-            or change.expected_version == 0
-            or not self._update_and_record(change, rows, rows.command, before, after)
-        ):
+        if not self._saved_in_one_statement(change, rows, before, after):
             self._save_in_transaction(change, rows, before, after)
         self._known_policies.update(key for key, _ in rows.policies)
         self._remember(
@@ -544,21 +537,30 @@ class PostgresStore:
                     f"agent {holder!r} holds it",
                 )
 
-    def _update_and_record(
+    def _saved_in_one_statement(
         self,
         change: Change,
         rows: ChangeRows,
-        command: tuple[str, str, str, str],
-        before: set[str],
+        before: set[str] | None,
         after: set[str],
     ) -> bool:
-        """Save the common command (no history, no new policy) in one
-        statement, atomic on its own: no BEGIN and COMMIT round trips.
+        """Save the common command (a command id, no history, no new policy,
+        chats known) in one statement, atomic on its own: no BEGIN and
+        COMMIT round trips. False if it is not that command, or if a chat it
+        takes turned out held: the transaction then says by whom.
 
         The UPDATE's version check feeds the other writes; a recorded id or
-        a chat another agent holds fails the whole statement. False when a
-        chat it takes was held: the transaction then says by whom.
+        a chat another agent holds fails the whole statement.
         """
+        command = rows.command
+        if (
+            command is None
+            or before is None
+            or rows.history
+            or rows.policies
+            or change.expected_version == 0
+        ):
+            return False
         version = change.expected_version
         command_id, _, fingerprint, outcome = command
         record = change.command
