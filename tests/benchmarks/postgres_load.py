@@ -26,13 +26,13 @@ from typing import Any
 
 import psycopg
 from extend_setup import (
-    CHAT,
     ENDED_AT,
     MAX_EXTENSIONS,
     NOW,
     QUEUE,
     T0,
     VERSION_IN_WRAP_UP,
+    chat_of,
     deadline_after,
 )
 
@@ -67,13 +67,13 @@ def put_in_wrap_up(service: WrapUpService, agent_ids: list[str]) -> None:
         clock.set(T0)
         service.assign(
             agent_id,
-            CHAT,
+            chat_of(agent_id),
             f"customer-{agent_id}",
             QUEUE,
             command_id=f"prep-a-{agent_id}",
         )
         clock.set(ENDED_AT)
-        service.end_chat(agent_id, CHAT, command_id=f"prep-e-{agent_id}")
+        service.end_chat(agent_id, chat_of(agent_id), command_id=f"prep-e-{agent_id}")
     clock.set(NOW)
 
 
@@ -98,7 +98,7 @@ class RawStatements:
             f"UPDATE {name}.agents SET version = %s, state = %s, next_deadline = %s, "
             "claimed_until = NULL WHERE agent_id = %s AND version = %s"
         )
-        self.insert = f"INSERT INTO {name}.commands VALUES (%s, %s, %s, %s)"
+        self.insert = f"INSERT INTO {name}.commands VALUES (%s, %s, %s, %s, %s)"
         self.state = f"SELECT state FROM {name}.agents WHERE agent_id = %s"
 
 
@@ -111,6 +111,7 @@ def raw_extend(
     command_id: str,
     fingerprint: str,
     outcome: str,
+    recorded_at: int,
 ) -> int:
     """Read the version, write the agent and one command row, in one transaction."""
     with db.transaction():
@@ -122,7 +123,9 @@ def raw_extend(
         )
         if cursor.rowcount != 1:
             raise AssertionError(f"{agent_id} changed under the transaction")
-        db.execute(sql.insert, (command_id, agent_id, fingerprint, outcome))
+        db.execute(
+            sql.insert, (command_id, agent_id, fingerprint, outcome, recorded_at)
+        )
     return version + 1
 
 
@@ -132,16 +135,18 @@ def raw_arguments(
     agent_id: str,
     used: int,
     command_id: str,
-) -> tuple[str, str, int, str, str, str]:
+) -> tuple[str, str, int, str, str, str, int]:
     """What :func:`raw_extend` writes for the ``used + 1``-th extension: the
     stored state (the size the store would write) and the command row the
-    store would write, computed here, outside any timing."""
+    store would write (dated, as the store's is), computed here, outside any
+    timing."""
     row = db.execute(sql.state, (agent_id,)).fetchone()
     assert row is not None
     deadline = deadline_after(used + 1)
-    command = ExtendWrapUp(agent_id, CHAT)
+    chat_id = chat_of(agent_id)
+    command = ExtendWrapUp(agent_id, chat_id)
     text = json.dumps(command_to_dict(command), sort_keys=True, separators=(",", ":"))
-    event = WrapUpExtended(agent_id, NOW, CHAT, deadline, MAX_EXTENSIONS - used - 1)
+    event = WrapUpExtended(agent_id, NOW, chat_id, deadline, MAX_EXTENSIONS - used - 1)
     outcome = {
         "agent_id": agent_id,
         "version": VERSION_IN_WRAP_UP + used + 1,
@@ -155,6 +160,7 @@ def raw_arguments(
         command_id,
         hashlib.sha256(text.encode()).hexdigest(),
         json.dumps(outcome, separators=(",", ":")),
+        instant_to_micros(NOW),
     )
 
 
@@ -172,7 +178,9 @@ def run_worker(config: dict[str, Any]) -> None:
             sys.stdin.readline()
             began = time.perf_counter()
             for n, (agent_id, used) in enumerate(calls):
-                outcome = service.extend(agent_id, CHAT, command_id=f"{prefix}-{n}")
+                outcome = service.extend(
+                    agent_id, chat_of(agent_id), command_id=f"{prefix}-{n}"
+                )
                 assert outcome.version == VERSION_IN_WRAP_UP + used + 1
             seconds = time.perf_counter() - began
         else:

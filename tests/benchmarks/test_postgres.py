@@ -5,10 +5,11 @@ Group ``command``: one wrap-up extension through :class:`WrapUpService` on
 agent's row and inserts one command row; against a floor: the same
 transaction written by hand with psycopg on the same server and schema (an
 autocommit connection; ``SELECT version``, ``UPDATE`` the agent's row with
-state text of the same size, ``INSERT`` one command row, commit). Every
+state text of the same size, ``INSERT`` one dated command row, commit). Every
 timed call is a real, successful extension: enough agents in wrap-up (10
 extensions each, a countdown of an hour, a clock that does not move) are
-prepared beforehand and used round robin. Target: the store's median at
+prepared beforehand and used round robin; each holds a chat of its own
+(one chat, one holder). Target: the store's median at
 most 1.3 times the floor's.
 
 Group ``throughput``: a fixed number of extensions split across 1, 4 and 8
@@ -46,7 +47,7 @@ DSN = postgres_dsn()
 psycopg = pytest.importorskip("psycopg")
 
 import postgres_load  # noqa: E402
-from extend_setup import CHAT, NOW, VERSION_IN_WRAP_UP, check_outcome  # noqa: E402
+from extend_setup import NOW, VERSION_IN_WRAP_UP, chat_of, check_outcome  # noqa: E402
 from postgres_load import (  # noqa: E402
     RawStatements,
     agents_for,
@@ -123,13 +124,15 @@ def test_command_postgres_store(benchmark, schema: str) -> None:
         def setup() -> tuple[tuple[str, str], dict[str, str]]:
             n, (agent_id, used) = next(made)
             last.update(agent_id=agent_id, used=used, command_id=f"command-{n}")
-            return (agent_id, CHAT), {"command_id": last["command_id"]}
+            return (agent_id, chat_of(agent_id)), {"command_id": last["command_id"]}
 
         outcome = benchmark.pedantic(
             service.extend, setup=setup, rounds=rounds, warmup_rounds=WARMUP_ROUNDS
         )
         assert next(made, None) is None  # Every planned call was made.
-        check_outcome(outcome, last["agent_id"], last["used"])
+        check_outcome(
+            outcome, last["agent_id"], last["used"], chat_of(last["agent_id"])
+        )
         record = store.find_command(last["command_id"])
         assert record is not None
         assert record.outcome == outcome

@@ -76,6 +76,7 @@ class Run:
         self.store: StoreSnapshot
         self.agent_rows: list[tuple[str, int, str, int | None, int | None]] = []
         self.history_rows: list[tuple[str, str, str, str]] = []
+        self.held_rows: list[tuple[str, str]] = []
         self.seconds = 0.0
 
     def read_store(self) -> None:
@@ -91,6 +92,9 @@ class Run:
             ).fetchall()
             rows = db.execute(f"SELECT command_id FROM {schema}.commands")
             command_ids = [row[0] for row in rows]
+            self.held_rows = db.execute(
+                f"SELECT chat_id, agent_id FROM {schema}.held_chats"
+            ).fetchall()
         with PostgresStore(DSN, schema=self.schema, pool_size=1) as store:
             states = {}
             for agent_id in (row[0] for row in self.agent_rows):
@@ -256,3 +260,15 @@ def test_the_rows_agree_with_the_states_they_hold(run: Run) -> None:
         data = json.loads(entry)
         assert (data["agent_id"], data["chat_id"]) == (agent_id, chat_id)
         assert data["customer_id"] == customer_id
+
+
+def test_held_chats_name_exactly_the_chats_the_agents_hold(run: Run) -> None:
+    # Kept by every save that assigned, completed or expired a chat, in
+    # conflicting processes: one row per chat held, naming its holder, and
+    # none left behind by a chat let go of.
+    held = [
+        (chat.chat_id, agent_id)
+        for agent_id, state in run.store.states.items()
+        for chat in state.chats
+    ]
+    assert sorted(run.held_rows) == sorted(held)

@@ -7,21 +7,34 @@ starts a throwaway one). Without it they skip locally and fail in CI
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 import pytest
 
 from support import postgres_dsn
-from webchat_wrapup import AgentState, ErrorCode, StoreError
-from webchat_wrapup.ports import Change, Store
-from webchat_wrapup.testing.contract import StoreContract
+from webchat_wrapup import (
+    AgentState,
+    AssignChat,
+    CommandRefused,
+    ErrorCode,
+    QueuePolicy,
+    StoreError,
+    decide,
+)
+from webchat_wrapup.ports import Change, CommandRecord, Outcome, Store, StoredAgent
+from webchat_wrapup.stores._codec import StateCodec
+from webchat_wrapup.stores._rows import change_rows
+from webchat_wrapup.testing.contract import T0, StoreContract
 from webchat_wrapup.testing.stateful import StoreComparison
 
 DSN = postgres_dsn()
 
 psycopg = pytest.importorskip("psycopg")
+from webchat_wrapup.stores import postgres as postgres_module  # noqa: E402
 from webchat_wrapup.stores.postgres import (  # noqa: E402
     _MIGRATIONS,
     SCHEMA_VERSION,
@@ -89,7 +102,7 @@ def test_a_schema_from_a_newer_version_is_refused(schema: str) -> None:
     with psycopg.connect(DSN, autocommit=True) as connection:
         version = connection.execute(f'SELECT version FROM "{schema}".meta').fetchone()
     assert version == (99,)
-    assert SCHEMA_VERSION == 1
+    assert SCHEMA_VERSION == 2
 
 
 FIRST_RELEASE = """
@@ -147,33 +160,217 @@ def layout(schema: str) -> list[tuple[str, ...]]:
     return sorted(tuple(cell.replace(schema, "S") for cell in row) for row in rows)
 
 
-def test_a_schema_of_the_first_release_is_used_as_it_is(schema: str) -> None:
+def run_first_release(schema: str) -> None:
+    """Create ``schema`` with the first release's script."""
+    with psycopg.connect(DSN, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+        for statement in FIRST_RELEASE.split(";"):
+            if statement.strip():
+                connection.execute(statement.format(schema=f'"{schema}"'))
+
+
+def test_migration_zero_is_the_first_release(schema: str) -> None:
+    released = fresh_schema()
+    try:
+        run_first_release(released)
+        with psycopg.connect(DSN, autocommit=True) as connection:
+            connection.execute(f'CREATE SCHEMA "{schema}"')
+            connection.execute(f'CREATE TABLE "{schema}".meta (version INT NOT NULL)')
+            for statement in _MIGRATIONS[0]:
+                connection.execute(statement.format(schema=f'"{schema}"'))
+        assert layout(schema) == layout(released)
+    finally:
+        drop(released)
+
+
+def test_a_schema_of_the_first_release_is_migrated_to_the_layout_of_a_new_one(
+    schema: str,
+) -> None:
     made = fresh_schema()
     try:
         with PostgresStore(DSN, schema=made):
             pass
-        with psycopg.connect(DSN, autocommit=True) as connection:
-            connection.execute(f'CREATE SCHEMA "{schema}"')
-            for statement in FIRST_RELEASE.split(";"):
-                if statement.strip():
-                    connection.execute(statement.format(schema=f'"{schema}"'))
-        assert layout(made) == layout(schema)
+        run_first_release(schema)
+        with PostgresStore(DSN, schema=schema) as store:
+            store.save(Change("agent-1", 0, AgentState.new("agent-1", capacity=2)))
+            stored = store.load("agent-1")
+        assert layout(schema) == layout(made)
     finally:
         drop(made)
-    with PostgresStore(DSN, schema=schema) as store:
-        store.save(Change("agent-1", 0, AgentState.new("agent-1", capacity=2)))
-        stored = store.load("agent-1")
     assert stored is not None
     assert stored.state.capacity == 2
 
 
 def test_each_migration_step_is_a_list_of_single_statements() -> None:
     # Executed one by one, never split on ";" (which a string literal or a
-    # function body in a later migration could contain).
+    # function body could contain: schema 2's does, between its $$ quotes).
     assert len(_MIGRATIONS) == SCHEMA_VERSION
     for step in _MIGRATIONS:
         assert step
-        assert all(";" not in statement for statement in step)
+        for statement in step:
+            assert statement.count("$$") % 2 == 0
+            assert ";" not in re.sub(r"\$\$.*?\$\$", "", statement, flags=re.S)
+
+
+# Schema 1 is migrated to schema 2 on open
+
+
+def holding(agent_id: str, *chat_ids: str) -> AgentState:
+    state = AgentState.new(agent_id, capacity=5)
+    for chat_id in chat_ids:
+        assign = AssignChat(agent_id, chat_id, "cust-1", QueuePolicy("support"))
+        state = decide(state, assign, T0).state
+    return state
+
+
+def write_schema_1(schema: str, changes: list[Change]) -> None:
+    """A version-1 schema holding ``changes``' rows as the codec writes them."""
+    run_first_release(schema)
+    codec = StateCodec()
+    name = f'"{schema}"'
+    with psycopg.connect(DSN, autocommit=True) as connection:
+        for change in changes:
+            rows = change_rows(change, codec, set())
+            connection.execute(
+                f"INSERT INTO {name}.agents VALUES (%s, %s, %s, %s, NULL)",
+                (change.agent_id, change.expected_version + 1, rows.state, rows.due),
+            )
+            for policy in rows.policies:
+                connection.execute(
+                    f"INSERT INTO {name}.policies VALUES (%s, %s) "
+                    "ON CONFLICT DO NOTHING",
+                    policy,
+                )
+            if rows.command is not None:
+                connection.execute(
+                    f"INSERT INTO {name}.commands VALUES (%s, %s, %s, %s)",
+                    rows.command,
+                )
+
+
+SCHEMA_1_CHANGES = [
+    Change("agent-1", 0, holding("agent-1", "chat-1", "chat-2")),
+    Change(
+        "agent-2",
+        0,
+        holding("agent-2", "chat-3"),
+        command=CommandRecord("cmd-1", "agent-2", "print", Outcome("agent-2", 1)),
+    ),
+    Change("agent-3", 0, AgentState.new("agent-3")),
+    # Schema 1 did not keep one holder per chat: two agents may hold one.
+    Change("agent-4", 0, holding("agent-4", "chat-3")),
+]
+
+
+def rows_of(schema: str, query: str, *parameters: object) -> list[tuple[object, ...]]:
+    """The rows of ``query``, with ``{schema}`` the schema's quoted name."""
+    with psycopg.connect(DSN, autocommit=True) as connection:
+        text = query.format(schema=f'"{schema}"')
+        return connection.execute(text, parameters or None).fetchall()
+
+
+def test_a_schema_1_is_migrated_on_open_and_keeps_everything(schema: str) -> None:
+    write_schema_1(schema, SCHEMA_1_CHANGES)
+    opened = datetime.now(timezone.utc)
+    with PostgresStore(DSN, schema=schema) as store:
+        for change in SCHEMA_1_CHANGES:
+            assert store.load(change.agent_id) == StoredAgent(change.state, 1)
+        record = store.find_command("cmd-1")
+    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(2,)]
+    assert record is not None
+    assert (record.agent_id, record.outcome) == ("agent-2", Outcome("agent-2", 1))
+    # Dated at the upgrade, so a retry within the retention is still replayed.
+    assert record.recorded_at is not None
+    assert opened <= record.recorded_at <= datetime.now(timezone.utc)
+    held = rows_of(schema, "SELECT chat_id, agent_id FROM {schema}.held_chats")
+    assert sorted(held) == [
+        ("chat-1", "agent-1"),
+        ("chat-2", "agent-1"),
+        ("chat-3", "agent-2"),
+    ]
+    functions = rows_of(
+        schema,
+        "SELECT proname FROM pg_proc WHERE pronamespace = to_regnamespace(%s)",
+        schema,
+    )
+    assert functions == []  # the migration's helper is gone
+
+
+def test_a_migrated_schema_keeps_one_holder_per_chat(schema: str) -> None:
+    write_schema_1(schema, SCHEMA_1_CHANGES)
+    with PostgresStore(DSN, schema=schema) as store:
+        with pytest.raises(CommandRefused) as refused:
+            store.save(Change("agent-3", 1, holding("agent-3", "chat-2")))
+        assert refused.value.code is ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT
+        assert refused.value.details["reason"] == "agent 'agent-1' holds it"
+        # agent-4 held chat-3 beside agent-2 before the upgrade: it keeps it
+        # and may go on saving, until it lets go of it.
+        store.save(Change("agent-4", 1, holding("agent-4", "chat-3", "chat-9")))
+        store.save(Change("agent-4", 2, holding("agent-4", "chat-9")))
+        with pytest.raises(CommandRefused):
+            store.save(Change("agent-4", 3, holding("agent-4", "chat-9", "chat-3")))
+        store.save(Change("agent-1", 1, holding("agent-1", "chat-1")))
+        store.save(Change("agent-3", 1, holding("agent-3", "chat-2")))
+
+
+STATE_DAMAGE = {
+    "not JSON": '["agent-1", 1, {',
+    "numbers": "[1, 2, 3, 4, 5]",
+    "a string": '"agent-1"',
+    "an object": '{"chats": [["chat-1"]]}',
+    "chats not a list": '["agent-1", 1, "active", null, {"a": 1}]',
+    "a chat not a list": '["agent-1", 1, "active", null, ["chat-1"]]',
+    "a chat id not text": '["agent-1", 1, "active", null, [[7]]]',
+}
+
+
+@pytest.mark.parametrize("damage", STATE_DAMAGE.values(), ids=STATE_DAMAGE.keys())
+def test_a_damaged_agent_row_does_not_stop_the_migration(
+    schema: str, damage: str
+) -> None:
+    write_schema_1(schema, SCHEMA_1_CHANGES)
+    with psycopg.connect(DSN, autocommit=True) as connection:
+        connection.execute(
+            f"UPDATE \"{schema}\".agents SET state = %s WHERE agent_id = 'agent-1'",
+            (damage,),
+        )
+    with PostgresStore(DSN, schema=schema) as store:
+        assert store.load("agent-2") == StoredAgent(SCHEMA_1_CHANGES[1].state, 1)
+        with pytest.raises(StoreError) as caught:
+            store.load("agent-1")
+        assert caught.value.code is ErrorCode.STORE_CORRUPT
+        # What agent-1 held is free: its row holds nothing the store can read.
+        store.save(Change("agent-3", 1, holding("agent-3", "chat-1")))
+    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(2,)]
+
+
+def test_a_migration_that_fails_leaves_the_schema_at_1(
+    schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_schema_1(schema, SCHEMA_1_CHANGES)
+    broken = (*_MIGRATIONS[1], "SELECT no_such_function()")
+    monkeypatch.setattr(postgres_module, "_MIGRATIONS", (_MIGRATIONS[0], broken))
+    with pytest.raises(StoreError):
+        PostgresStore(DSN, schema=schema)
+    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(1,)]
+    columns = rows_of(
+        schema,
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = %s AND table_name = 'commands' "
+        "ORDER BY ordinal_position",
+        schema,
+    )
+    assert [c for (c,) in columns] == [
+        "command_id",
+        "agent_id",
+        "fingerprint",
+        "outcome",
+    ]
+    held_chats = rows_of(schema, "SELECT to_regclass(%s)", f"{schema}.held_chats")
+    assert held_chats == [(None,)]
+    monkeypatch.undo()
+    with PostgresStore(DSN, schema=schema) as store:  # and migrates once fixed
+        assert store.load("agent-1") == StoredAgent(SCHEMA_1_CHANGES[0].state, 1)
 
 
 def test_reopening_a_schema_keeps_its_data(schema: str) -> None:

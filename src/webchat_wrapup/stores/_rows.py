@@ -1,23 +1,31 @@
-"""What the SQL stores share: a change as rows, history pages and cursors."""
+"""What the SQL stores share: a change as rows, history pages and cursors,
+and rows read back, with damaged ones named."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 
-from .._core._errors import shown
+from .._core._agent import AgentState
+from .._core._errors import ErrorCode, StoreError, shown
+from .._core._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryPage
 from ._codec import (
     StateCodec,
     entry_from_json,
     entry_to_json,
     instant_to_micros,
+    micros_to_instant,
     outcome_from_json,
     outcome_to_json,
 )
 from ._paging import encode_cursor
+
+Damaged = Callable[[str, object, str], StoreError]
+"""A store's ``store_corrupt`` error for (table, key, reason): a row that no
+longer decodes, named so an operator can find it."""
 
 HistoryRow = tuple[str, str, str, int, int, str]
 """customer_id, agent_id, chat_id, chat_started_at, wrap_up_ended_at, entry."""
@@ -80,3 +88,81 @@ def history_page(rows: Sequence[Sequence[Any]], limit: int) -> HistoryPage:
     if len(rows) > limit:
         next_cursor = encode_cursor(page[-1][1], page[-1][2])
     return HistoryPage(tuple(entry_from_json(row[0]) for row in page), next_cursor)
+
+
+def decode_state(
+    codec: StateCodec,
+    agent_id: str,
+    version: object,
+    text: object,
+    fetch_policy: Callable[[str], str],
+    damaged: Damaged,
+) -> AgentState:
+    """The state in an agent row; ``damaged("agent", agent_id, ...)`` if it
+    does not decode.
+
+    ``fetch_policy`` raises :class:`StoreError` for a failing connection
+    (passed on as it is) and ``store_corrupt`` for a missing policy (the
+    agent's row is then the one named).
+    """
+    if type(version) is not int or version < 1:
+        raise damaged("agent", agent_id, f"version {version!r}")
+    try:
+        state = codec.decode(text, fetch_policy)  # type: ignore[arg-type]
+    except StoreError as error:
+        if error.code is not ErrorCode.STORE_CORRUPT:
+            raise  # closed, unavailable: not damage
+        raise damaged("agent", agent_id, error.message) from error
+    except Exception as error:
+        # Whatever a damaged row makes the decoder raise (JSONDecodeError,
+        # KeyError, ValueError, TypeError, a policy's own checks...).
+        raise damaged("agent", agent_id, damage_reason(error)) from error
+    if state.agent_id != agent_id:
+        raise damaged("agent", agent_id, f"it holds {state.agent_id!r}")
+    return state
+
+
+def decode_record(
+    command_id: str, row: Sequence[Any], damaged: Damaged
+) -> CommandRecord:
+    """The record in an (agent_id, fingerprint, outcome, recorded_at) row."""
+    agent_id, fingerprint, outcome, recorded = row
+    if not (isinstance(agent_id, str) and isinstance(fingerprint, str)):
+        raise damaged("command", command_id, "agent id or fingerprint")
+    if recorded is not None and type(recorded) is not int:
+        raise damaged("command", command_id, f"recorded at {recorded!r}")
+    try:
+        decoded = outcome_from_json(outcome)
+        at = None if recorded is None else micros_to_instant(recorded)
+    except Exception as error:  # whatever damage makes the decoder raise
+        raise damaged("command", command_id, damage_reason(error)) from error
+    return CommandRecord(command_id, agent_id, fingerprint, decoded, at)
+
+
+def decode_entry(
+    text: object, sequence: object, damaged: Damaged
+) -> ContactHistoryEntry:
+    """The contact-history entry in the row numbered ``sequence``."""
+    try:
+        return entry_from_json(text)  # type: ignore[arg-type]
+    except Exception as error:  # whatever damage makes the decoder raise
+        raise damaged("history", sequence, damage_reason(error)) from error
+
+
+def checked_history_page(
+    rows: Sequence[Sequence[Any]], limit: int, damaged: Damaged
+) -> HistoryPage:
+    """:func:`history_page`, naming the first damaged row if one is."""
+    try:
+        return history_page(rows, limit)
+    except Exception:
+        # Decoding the page again, row by row, costs nothing on the path
+        # where no row is damaged.
+        for row in rows[:limit]:
+            decode_entry(row[0], row[2], damaged)
+        raise
+
+
+def damage_reason(error: Exception) -> str:
+    """What a decoder raised, as the reason a row is damaged."""
+    return f"{type(error).__name__}: {error}"

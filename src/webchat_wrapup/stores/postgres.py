@@ -7,12 +7,20 @@ Writes run at READ COMMITTED. Each save is one transaction whose
 ``UPDATE ... WHERE version = %s`` takes the agent's row lock and re-checks
 the version against the latest committed row, so of two app servers saving
 the same agent from the same version exactly one succeeds; the other gets
-:class:`~webchat_wrapup.VersionConflict` and nothing is written. Due claims
-use ``FOR UPDATE SKIP LOCKED``, so sweepers on any number of servers drain
-the due wrap-ups without waiting for each other or claiming one twice.
-:meth:`PostgresStore.all_history` reads a REPEATABLE READ READ ONLY
-snapshot through a server-side cursor, so a report neither holds the whole
-history in memory nor blocks a writer.
+:class:`~webchat_wrapup.VersionConflict` and nothing is written.
+:meth:`PostgresStore.load_settled` reads the row ``FOR SHARE``, which waits
+for that row lock, so it answers once a save under way has ended.
+
+One chat, one holder: ``held_chats`` has one row per held chat, keyed by
+the chat, written in the transaction of the save that takes it. Of two
+servers saving different agents taking one chat, the second's insert waits
+on the key for the first to end, then finds the row and is refused.
+
+Due claims use ``FOR UPDATE SKIP LOCKED``, so sweepers on any number of
+servers drain the due wrap-ups without waiting for each other or claiming
+one twice. :meth:`PostgresStore.all_history` reads a REPEATABLE READ READ
+ONLY snapshot through a server-side cursor, so a report neither holds the
+whole history in memory nor blocks a writer.
 """
 
 from __future__ import annotations
@@ -27,14 +35,27 @@ import psycopg
 import psycopg_pool
 from psycopg import sql
 
-from .._core._errors import CommandIdReused, ErrorCode, StoreError, VersionConflict
+from .._core._errors import (
+    CommandIdReused,
+    CommandRefused,
+    ErrorCode,
+    StoreError,
+    VersionConflict,
+)
 from .._core._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
-from ._codec import StateCodec, entry_from_json, instant_to_micros
+from ._codec import StateCodec, instant_to_micros
 from ._paging import check_limit, decode_cursor
-from ._rows import ChangeRows, change_rows, command_record, history_page
+from ._rows import (
+    ChangeRows,
+    change_rows,
+    checked_history_page,
+    decode_entry,
+    decode_record,
+    decode_state,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The newest schema this version of the library writes."""
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -70,6 +91,59 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             outcome TEXT NOT NULL
         )""",
     ),
+    (  # 1 -> 2: when each command ran (for pruning), who holds each chat
+        "ALTER TABLE {schema}.commands ADD COLUMN recorded_at BIGINT",
+        # Records written before the upgrade are dated at the upgrade (in
+        # microseconds), not left undated: an undated record is pruned at
+        # the next sweep, and a retry of its command arriving after that
+        # would be decided afresh, possibly applied twice.
+        """UPDATE {schema}.commands SET recorded_at =
+            (extract(epoch FROM transaction_timestamp()) * 1000000)::BIGINT""",
+        "CREATE INDEX commands_by_time ON {schema}.commands (recorded_at)",
+        """CREATE TABLE {schema}.held_chats (
+            chat_id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL
+        )""",
+        # A damaged state must not stop the upgrade (every server would then
+        # fail to open the store), and a failed cast aborts the transaction:
+        # only a PL/pgSQL block can catch it (PostgreSQL 16's
+        # pg_input_is_valid would do, but 15 is still supported). Dropped
+        # below, in the same transaction, so no one else ever sees it.
+        """CREATE FUNCTION {schema}.jsonb_or_null(text) RETURNS jsonb
+            LANGUAGE plpgsql IMMUTABLE AS $$
+            BEGIN
+                RETURN $1::jsonb;
+            EXCEPTION WHEN data_exception THEN
+                RETURN NULL;
+            END
+            $$""",
+        # The chats the stored agents hold, read from the schema-1 form of
+        # an agent's state: [agent_id, capacity, status, profile, chats],
+        # each chat a list that starts with its id. A migration reads the
+        # form of the schema it migrates from, which never changes, so it
+        # reads it here rather than through the codec (which may). Schema 1
+        # did not enforce one holder per chat: should two agents hold one,
+        # the first by agent id keeps the row, and the other keeps its chat
+        # until it lets go of it (saves compare with the stored state).
+        # Rows that are not this form hold nothing; loading them reports
+        # the damage. Each type is checked: jsonb reads a scalar as an array
+        # of one (the string "c" -> 0 is "c").
+        """INSERT INTO {schema}.held_chats (chat_id, agent_id)
+            SELECT DISTINCT ON (chat ->> 0) chat ->> 0, agent_id
+            FROM (
+                SELECT agent_id, {schema}.jsonb_or_null(state) AS state
+                FROM {schema}.agents
+            ) AS stored,
+            jsonb_array_elements(
+                CASE WHEN jsonb_typeof(state) = 'array'
+                    AND jsonb_typeof(state -> 4) = 'array'
+                THEN state -> 4 ELSE '[]' END
+            ) AS chat
+            WHERE jsonb_typeof(chat) = 'array'
+                AND jsonb_typeof(chat -> 0) = 'string'
+            ORDER BY chat ->> 0, agent_id""",
+        "DROP FUNCTION {schema}.jsonb_or_null(text)",
+    ),
 )
 """The statements that take a schema from version ``n`` to ``n + 1``, at
 index ``n``; each one executed as it is, with ``{schema}`` quoted in."""
@@ -82,6 +156,9 @@ DEFAULT_POOL_TIMEOUT = 30.0
 
 _BATCH = 1000
 """Rows :meth:`PostgresStore.all_history` fetches at a time."""
+
+_MAX_RECENT = 4096
+"""Decoded states a store keeps (see ``PostgresStore._recent``)."""
 
 
 def schema_exists(conninfo: str, schema: str = DEFAULT_SCHEMA) -> bool:
@@ -157,6 +234,12 @@ class PostgresStore:
         self._closed = False
         self._codec = StateCodec()
         self._known_policies: set[str] = set()
+        # Decoded states by agent, as last written or read here: a load that
+        # finds the same version skips decoding, and a save that finds the
+        # version it replaces knows which chats the agent held without
+        # reading them. A version is written once, so an entry is never
+        # wrong, only stale.
+        self._recent: dict[str, StoredAgent] = {}
         self._sql = _Statements(schema)
         self._own: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] | None = None
         if pool is not None:
@@ -312,18 +395,59 @@ class PostgresStore:
 
     def load(self, agent_id: str) -> StoredAgent | None:
         """The agent's state and version, or ``None``."""
+        return self._read_agent(self._sql.load, agent_id)
+
+    def load_settled(self, agent_id: str) -> StoredAgent | None:
+        """The agent once every save of it under way anywhere has ended.
+
+        Read ``FOR SHARE``: a save holds the agent's row lock from its
+        ``UPDATE`` to its commit or rollback, and the read waits for it,
+        then sees the row as the save left it.
+        """
+        return self._read_agent(self._sql.load_settled, agent_id)
+
+    def _read_agent(self, query: str, agent_id: str) -> StoredAgent | None:
         with self._connection() as connection:
-            row = connection.execute(self._sql.load, (agent_id,)).fetchone()
+            row = connection.execute(query, (agent_id,)).fetchone()
             if row is None:
                 return None
-            state = self._codec.decode(row[1], self._policy_fetcher(connection))
-        return StoredAgent(state, int(row[0]))
+            version, text = row
+            recent = self._recent.get(agent_id)
+            if recent is not None and recent.version == version:
+                return recent  # The state this store wrote or read at that version.
+            fetch = self._policy_fetcher(connection)
+            state = decode_state(
+                self._codec, agent_id, version, text, fetch, self._damaged
+            )
+        stored = StoredAgent(state, version)
+        self._remember(agent_id, stored)
+        return stored
+
+    def _remember(self, agent_id: str, stored: StoredAgent) -> None:
+        if len(self._recent) >= _MAX_RECENT:
+            self._recent.clear()
+        self._recent[agent_id] = stored
+
+    def _damaged(self, table: str, key: object, reason: str) -> StoreError:
+        return StoreError(
+            ErrorCode.STORE_CORRUPT,
+            f"PostgreSQL store {self.schema!r}: {table} row {key!r} is damaged "
+            f"({reason})",
+            schema=self.schema,
+            table=table,
+            key=key,
+        )
 
     def _policy_fetcher(
         self, connection: psycopg.Connection[Any]
     ) -> Callable[[str], str]:
         def fetch(key: str) -> str:
-            row = connection.execute(self._sql.policy, (key,)).fetchone()
+            try:
+                row = connection.execute(self._sql.policy, (key,)).fetchone()
+            except psycopg.Error as error:
+                # Translated here: the decoder takes any other exception
+                # for a damaged row.
+                raise self._translate(error) from error
             if row is None:
                 raise StoreError(
                     ErrorCode.STORE_CORRUPT,
@@ -335,69 +459,153 @@ class PostgresStore:
         return fetch
 
     def save(self, change: Change) -> None:
-        """Write ``change`` atomically if the agent is still at its version."""
+        """Write ``change`` atomically if the agent is still at its version,
+        and refuse a chat another agent holds."""
         rows = change_rows(change, self._codec, self._known_policies)
-        if (
-            rows.command is not None
-            and not rows.history
-            and not rows.policies
-            and change.expected_version > 0
-        ):
-            self._update_and_record(change, rows, rows.command)
-            return
+        before = self._held_before(change)
+        after = {chat.chat_id for chat in change.state.chats}
+        if not self._saved_in_one_statement(change, rows, before, after):
+            self._save_in_transaction(change, rows, before, after)
+        self._known_policies.update(key for key, _ in rows.policies)
+        self._remember(
+            change.agent_id, StoredAgent(change.state, change.expected_version + 1)
+        )
+
+    def _held_before(self, change: Change) -> set[str] | None:
+        """The chats the agent held at the version it is saved from, if known
+        without asking the server (``None``: read them in the transaction)."""
+        if change.expected_version == 0:
+            return set()
+        recent = self._recent.get(change.agent_id)
+        if recent is None or recent.version != change.expected_version:
+            return None
+        return {chat.chat_id for chat in recent.state.chats}
+
+    def _save_in_transaction(
+        self,
+        change: Change,
+        rows: ChangeRows,
+        before: set[str] | None,
+        after: set[str],
+    ) -> None:
         with self._transaction() as cursor:
-            self._write_agent(cursor, change, rows)
+            if before is None:
+                before = self._stored_chat_ids(cursor, change)
+            self._write_agent(cursor, change, rows, sorted(before - after))
+            record = change.command
+            if record is not None and rows.command is not None:
+                cursor.execute(
+                    self._sql.insert_command,
+                    (*rows.command, _micros(record.recorded_at)),
+                )
+                if cursor.rowcount != 1:
+                    raise CommandIdReused(rows.command[0])
+            taken = after - before
+            if taken:
+                self._take(cursor, change.agent_id, taken)
             if rows.policies:
                 cursor.executemany(self._sql.insert_policy, rows.policies)
             if rows.history:
                 cursor.executemany(self._sql.insert_history, rows.history)
-            if rows.command is not None:
-                cursor.execute(self._sql.insert_command, rows.command)
-                if cursor.rowcount != 1:
-                    raise CommandIdReused(rows.command[0])
-        self._known_policies.update(key for key, _ in rows.policies)
 
-    def _update_and_record(
-        self, change: Change, rows: ChangeRows, command: tuple[str, str, str, str]
+    def _stored_chat_ids(self, cursor: psycopg.Cursor[Any], change: Change) -> set[str]:
+        """The chats of the stored state the change replaces (none if it is
+        not at the expected version: the write then conflicts)."""
+        row = cursor.execute(self._sql.load, (change.agent_id,)).fetchone()
+        if row is None or row[0] != change.expected_version:
+            return set()
+        fetch = self._policy_fetcher(cursor.connection)
+        state = decode_state(
+            self._codec, change.agent_id, row[0], row[1], fetch, self._damaged
+        )
+        return {chat.chat_id for chat in state.chats}
+
+    def _take(
+        self, cursor: psycopg.Cursor[Any], agent_id: str, taken: set[str]
     ) -> None:
-        # The common command (no history, no new policy) in one statement,
-        # atomic on its own: no BEGIN and COMMIT round trips. The UPDATE's
-        # version check feeds the INSERT; a recorded id fails the statement.
+        """Write who holds the chats the agent takes; refuse a chat another
+        agent holds (the transaction then writes nothing)."""
+        # One order, so two transactions taking the same chats never deadlock.
+        cursor.execute(self._sql.take_chats, (agent_id, sorted(taken)))
+        for chat_id, holder in cursor.fetchall():
+            if holder != agent_id:
+                raise CommandRefused(
+                    ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
+                    "save",
+                    agent_id,
+                    chat_id,
+                    f"agent {holder!r} holds it",
+                )
+
+    def _saved_in_one_statement(
+        self,
+        change: Change,
+        rows: ChangeRows,
+        before: set[str] | None,
+        after: set[str],
+    ) -> bool:
+        """Save the common command (a command id, no history, no new policy,
+        chats known) in one statement, atomic on its own: no BEGIN and
+        COMMIT round trips. False if it is not that command, or if a chat it
+        takes turned out held: the transaction then says by whom.
+
+        The UPDATE's version check feeds the other writes; a recorded id or
+        a chat another agent holds fails the whole statement.
+        """
+        command = rows.command
+        if (
+            command is None
+            or before is None
+            or rows.history
+            or rows.policies
+            or change.expected_version == 0
+        ):
+            return False
         version = change.expected_version
         command_id, _, fingerprint, outcome = command
+        record = change.command
+        parameters = {
+            **_agent_parameters(change, rows),
+            "command": command_id,
+            "fingerprint": fingerprint,
+            "outcome": outcome,
+            "recorded": None if record is None else _micros(record.recorded_at),
+        }
+        query = self._sql.update_and_record
+        if before != after:  # only then is held_chats touched at all
+            query = self._sql.update_hold_and_record
+            parameters["released"] = sorted(before - after)
+            parameters["taken"] = sorted(after - before)
         with self._connection() as connection:
             try:
-                cursor = connection.execute(
-                    self._sql.update_and_record,
-                    (
-                        version + 1,
-                        rows.state,
-                        rows.due,
-                        change.agent_id,
-                        version,
-                        command_id,
-                        fingerprint,
-                        outcome,
-                    ),
-                )
-            except psycopg.errors.UniqueViolation:
+                cursor = connection.execute(query, parameters)
+            except psycopg.errors.UniqueViolation as error:
+                if error.diag.constraint_name == "held_chats_pkey":
+                    return False
                 raise CommandIdReused(command_id) from None
         if cursor.rowcount != 1:
             raise VersionConflict(change.agent_id, version)
+        return True
 
     def _write_agent(
-        self, cursor: psycopg.Cursor[Any], change: Change, rows: ChangeRows
+        self,
+        cursor: psycopg.Cursor[Any],
+        change: Change,
+        rows: ChangeRows,
+        released: list[str],
     ) -> None:
+        """Insert or update the agent's row, letting go of ``released`` chats
+        in the same statement (no round trip more)."""
         version = change.expected_version
-        if version == 0:
+        if version == 0:  # a new agent, holding nothing before
             cursor.execute(
                 self._sql.insert_agent, (change.agent_id, rows.state, rows.due)
             )
+        elif released:
+            parameters = {**_agent_parameters(change, rows), "released": released}
+            cursor.execute(self._sql.update_and_release, parameters)
         else:
-            cursor.execute(
-                self._sql.update_agent,
-                (version + 1, rows.state, rows.due, change.agent_id, version),
-            )
+            cursor.execute(self._sql.update_agent, _agent_parameters(change, rows))
         if cursor.rowcount != 1:
             raise VersionConflict(change.agent_id, version)
 
@@ -405,7 +613,17 @@ class PostgresStore:
         """The record saved with ``command_id``, if any."""
         with self._connection() as connection:
             row = connection.execute(self._sql.command, (command_id,)).fetchone()
-        return command_record(command_id, row)
+        return None if row is None else decode_record(command_id, row, self._damaged)
+
+    def prune_commands(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` records recorded before ``before`` (or never
+        dated); how many were deleted."""
+        with self._connection() as connection:
+            cursor = connection.execute(
+                self._sql.prune,
+                {"before": instant_to_micros(before), "limit": max(limit, 0)},
+            )
+        return int(cursor.rowcount)
 
     def history(
         self, customer_id: str, *, cursor: str | None = None, limit: int = 50
@@ -417,7 +635,7 @@ class PostgresStore:
             rows = connection.execute(
                 self._sql.history, (customer_id, ended, sequence, limit + 1)
             ).fetchall()
-        return history_page(rows, limit)
+        return checked_history_page(rows, limit, self._damaged)
 
     def all_history(self) -> Iterator[ContactHistoryEntry]:
         """Every contact-history entry, by wrap-up end then write order.
@@ -438,7 +656,7 @@ class PostgresStore:
                     for row in rows:
                         if self._closed:
                             self._refuse_closed()
-                        yield entry_from_json(row[0])
+                        yield decode_entry(row[0], row[1], self._damaged)
             finally:
                 # Ending a read-only transaction cannot lose anything, and a
                 # connection too broken to end it is dropped by the pool: an
@@ -450,13 +668,33 @@ class PostgresStore:
                 cursor.close()
 
     def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
-        """Claim up to ``limit`` agents with a wrap-up due at ``at``."""
-        now = instant_to_micros(at)
-        until = instant_to_micros(at + lease)
-        with self._transaction() as cursor:
-            cursor.execute(self._sql.claim, (until, now, now, limit))
-            rows = cursor.fetchall()
-        return [row[0] for row in sorted(rows, key=lambda row: (row[1], row[0]))]
+        """Claim up to ``limit`` agents with a wrap-up due at ``at``: agents
+        never claimed since their last save first, then claims run out;
+        each group by earliest deadline."""
+        parameters = {
+            "now": instant_to_micros(at),
+            "until": instant_to_micros(at + lease),
+            "limit": max(limit, 0),
+        }
+        with self._connection() as connection:
+            rows = connection.execute(self._sql.claim, parameters).fetchall()
+        return [row[0] for row in rows]
+
+
+def _micros(instant: datetime | None) -> int | None:
+    return None if instant is None else instant_to_micros(instant)
+
+
+def _agent_parameters(change: Change, rows: ChangeRows) -> dict[str, object]:
+    """The parameters of the statements that update an agent's row."""
+    version = change.expected_version
+    return {
+        "version": version,
+        "next": version + 1,
+        "state": rows.state,
+        "due": rows.due,
+        "agent": change.agent_id,
+    }
 
 
 class _Statements:
@@ -471,6 +709,9 @@ class _Statements:
             return text.format(schema=name)
 
         self.load = q("SELECT version, state FROM {schema}.agents WHERE agent_id = %s")
+        self.load_settled = q(
+            "SELECT version, state FROM {schema}.agents WHERE agent_id = %s FOR SHARE"
+        )
         self.policy = q("SELECT policy FROM {schema}.policies WHERE policy_key = %s")
         self.insert_policy = q(
             "INSERT INTO {schema}.policies VALUES (%s, %s) ON CONFLICT DO NOTHING"
@@ -479,28 +720,72 @@ class _Statements:
             "INSERT INTO {schema}.agents VALUES (%s, 1, %s, %s, NULL) "
             "ON CONFLICT DO NOTHING"
         )
-        self.update_agent = q(
-            "UPDATE {schema}.agents SET version = %s, state = %s, "
-            "next_deadline = %s, claimed_until = NULL "
-            "WHERE agent_id = %s AND version = %s"
+        set_agent = (
+            "UPDATE {schema}.agents SET version = %(next)s, state = %(state)s, "
+            "next_deadline = %(due)s, claimed_until = NULL "
+            "WHERE agent_id = %(agent)s AND version = %(version)s"
         )
-        self.update_and_record = q(
-            "WITH updated AS (UPDATE {schema}.agents SET version = %s, state = %s, "
-            "next_deadline = %s, claimed_until = NULL "
-            "WHERE agent_id = %s AND version = %s RETURNING agent_id) "
-            "INSERT INTO {schema}.commands SELECT %s, agent_id, %s, %s FROM updated"
+        updated = f"WITH updated AS ({set_agent} RETURNING agent_id)"
+        # Each runs only if the UPDATE did (it reads `updated`). Released by
+        # agent too: a chat two agents held under schema 1 keeps its row for
+        # the one the migration chose.
+        released = (
+            "released AS (DELETE FROM {schema}.held_chats "
+            "WHERE agent_id = (SELECT agent_id FROM updated) "
+            "AND chat_id = ANY(%(released)s::text[]))"
         )
+        taken = (
+            "taken AS (INSERT INTO {schema}.held_chats "
+            "SELECT chat_id, agent_id FROM updated, "
+            "unnest(%(taken)s::text[]) AS chat_id)"
+        )
+        recorded = (
+            "INSERT INTO {schema}.commands (command_id, agent_id, fingerprint, "
+            "outcome, recorded_at) SELECT %(command)s, agent_id, %(fingerprint)s, "
+            "%(outcome)s, %(recorded)s FROM updated"
+        )
+        self.update_agent = q(set_agent)
+        self.update_and_release = q(
+            f"{updated}, {released} SELECT agent_id FROM updated"
+        )
+        self.update_and_record = q(f"{updated} {recorded}")
+        self.update_hold_and_record = q(f"{updated}, {released}, {taken} {recorded}")
         self.insert_history = q(
             "INSERT INTO {schema}.history (customer_id, agent_id, chat_id, "
             "chat_started_at, wrap_up_ended_at, entry) VALUES (%s, %s, %s, %s, %s, %s)"
         )
         self.insert_command = q(
-            "INSERT INTO {schema}.commands VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT DO NOTHING"
+            "INSERT INTO {schema}.commands (command_id, agent_id, fingerprint, "
+            "outcome, recorded_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
         )
         self.command = q(
-            "SELECT agent_id, fingerprint, outcome FROM {schema}.commands "
-            "WHERE command_id = %s"
+            "SELECT agent_id, fingerprint, outcome, recorded_at "
+            "FROM {schema}.commands WHERE command_id = %s"
+        )
+        # Undated records, then the oldest, each group read from the index
+        # and stopping at the limit: a single "IS NULL OR <" condition would
+        # gather every old record before the limit applies, so a backlog
+        # would make each prune slower. SKIP LOCKED: two sweepers pruning
+        # at once share the work rather than one waiting for the other. The
+        # DELETE finds its rows by key through an array, as the claim does.
+        self.prune = q(
+            "WITH undated AS (SELECT command_id FROM {schema}.commands "
+            "WHERE recorded_at IS NULL LIMIT %(limit)s FOR UPDATE SKIP LOCKED), "
+            "oldest AS (SELECT command_id FROM {schema}.commands "
+            "WHERE recorded_at < %(before)s ORDER BY recorded_at "
+            "LIMIT %(limit)s - (SELECT count(*) FROM undated) "
+            "FOR UPDATE SKIP LOCKED) "
+            "DELETE FROM {schema}.commands WHERE command_id = ANY(ARRAY("
+            "SELECT command_id FROM undated UNION ALL SELECT command_id FROM oldest))"
+        )
+        # A chat another agent holds is returned with its holder, its row
+        # locked until this transaction ends; one inserted by a transaction
+        # still under way makes this wait for it to end.
+        self.take_chats = q(
+            "INSERT INTO {schema}.held_chats AS held "
+            "SELECT chat_id, %s FROM unnest(%s::text[]) AS chat_id "
+            "ON CONFLICT (chat_id) DO UPDATE SET agent_id = held.agent_id "
+            "RETURNING chat_id, agent_id"
         )
         self.history = q(
             "SELECT entry, wrap_up_ended_at, sequence FROM {schema}.history "
@@ -508,12 +793,29 @@ class _Statements:
             "ORDER BY wrap_up_ended_at, sequence LIMIT %s"
         )
         self.all_history = q(
-            "SELECT entry FROM {schema}.history ORDER BY wrap_up_ended_at, sequence"
+            "SELECT entry, sequence FROM {schema}.history "
+            "ORDER BY wrap_up_ended_at, sequence"
         )
+        # Two groups, each walking the due index in deadline order and
+        # stopping at its limit: agents never claimed since their last save,
+        # then agents whose claim ran out unsaved. One scan ordered by
+        # "claimed before" would sort every due row; these sort nothing but
+        # the rows they return. The UPDATE finds its rows by key through an
+        # array: a join with the groups could be planned as a scan of every
+        # agent.
         self.claim = q(
-            "UPDATE {schema}.agents SET claimed_until = %s WHERE agent_id IN ("
-            "SELECT agent_id FROM {schema}.agents WHERE next_deadline <= %s "
-            "AND (claimed_until IS NULL OR claimed_until <= %s) "
-            "ORDER BY next_deadline LIMIT %s FOR UPDATE SKIP LOCKED) "
-            "RETURNING agent_id, next_deadline"
+            "WITH never AS (SELECT agent_id, next_deadline FROM {schema}.agents "
+            "WHERE next_deadline <= %(now)s AND claimed_until IS NULL "
+            "ORDER BY next_deadline LIMIT %(limit)s FOR UPDATE SKIP LOCKED), "
+            "ran_out AS (SELECT agent_id, next_deadline FROM {schema}.agents "
+            "WHERE next_deadline <= %(now)s AND claimed_until <= %(now)s "
+            "ORDER BY next_deadline "
+            "LIMIT %(limit)s - (SELECT count(*) FROM never) "
+            "FOR UPDATE SKIP LOCKED), "
+            "chosen AS (SELECT agent_id, next_deadline, 0 AS claimed_before "
+            "FROM never UNION ALL SELECT agent_id, next_deadline, 1 FROM ran_out), "
+            "claimed AS (UPDATE {schema}.agents SET claimed_until = %(until)s "
+            "WHERE agent_id = ANY(ARRAY(SELECT agent_id FROM chosen))) "
+            "SELECT agent_id FROM chosen "
+            "ORDER BY claimed_before, next_deadline, agent_id"
         )
