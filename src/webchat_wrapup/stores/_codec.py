@@ -32,7 +32,7 @@ from .._core._history import (
     EndedBy,
     WrapUpEnding,
 )
-from .._core._machine import Phase, Status
+from .._core._machine import Phase, Presence, Status
 from .._core._policy import QueuePolicy
 from .._core._text import check_identifier
 from ..ports import Outcome
@@ -40,6 +40,7 @@ from ..ports import Outcome
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _PHASES = {phase.value: phase for phase in Phase}
 _STATUSES = {status.value: status for status in Status}
+_PRESENCES = {presence.value: presence for presence in Presence}
 _ENDED_BY = {who.value: who for who in EndedBy}
 _ENDINGS = {ending.value: ending for ending in WrapUpEnding}
 # Everything decoding damaged JSON can raise: json's errors are ValueErrors,
@@ -112,8 +113,13 @@ class StateCodec:
             None if profile is None else sorted(profile),
             chats,
         ]
-        if state.finished:  # a trailing element: rows written before it still read
+        # Trailing elements, written only when needed: rows written before
+        # they existed still read.
+        presence = _presence_data(state)
+        if state.finished or presence is not None:
             data.append([_finished_data(finished) for finished in state.finished])
+        if presence is not None:
+            data.append(presence)
         return _COMPACT.encode(data), policies
 
     def decode(self, text: str, fetch_policy: Callable[[str], str]) -> AgentState:
@@ -128,9 +134,13 @@ class StateCodec:
 
     def _state(self, text: str, fetch_policy: Callable[[str], str]) -> AgentState:
         agent_id, capacity, status, profile, chats, *rest = _items(json.loads(text))
-        finished = _items(rest.pop()) if rest else []
-        if rest:
-            raise ValueError("the row has elements after the finished chats")
+        if len(rest) > 2:
+            raise ValueError("the row has elements after the presence")
+        finished = _items(rest[0]) if rest else []
+        presence_data: list[Any] = (
+            _items(rest[1], 4) if len(rest) == 2 else ["available", None, None, None]
+        )
+        presence, reason, next_presence, next_reason = presence_data
         return AgentState(
             agent_id,
             capacity,
@@ -138,6 +148,10 @@ class StateCodec:
             _STATUSES[status],
             None if profile is None else frozenset(_items(profile)),
             tuple(_finished(data) for data in finished),
+            _PRESENCES[presence],
+            reason,
+            None if next_presence is None else _PRESENCES[next_presence],
+            next_reason,
         )
 
     def policy(self, key: str, fetch_policy: Callable[[str], str]) -> QueuePolicy:
@@ -153,10 +167,17 @@ class StateCodec:
         return policy
 
     def _chat(self, data: Any, fetch_policy: Callable[[str], str]) -> Chat:
-        (chat_id, customer_id, key, phase, started, ended, ended_by, deadline) = _items(
-            data, 12
-        )[:8]
-        used, classification, additional_text, abuse = data[8:]
+        items = _items(data)
+        if len(items) not in (12, 13):  # a 13th for pauses, when there were any
+            raise TypeError("expected an array of 12 or 13 items")
+        (chat_id, customer_id, key, phase, started, ended, ended_by, deadline) = items[
+            :8
+        ]
+        used, classification, additional_text, abuse = items[8:12]
+        pause_data: list[Any] = (
+            _items(items[12], 3) if len(items) == 13 else [None, 0, 0.0]
+        )
+        paused_at, pause_count, paused_seconds = pause_data
         return Chat(
             chat_id,
             customer_id,
@@ -170,7 +191,22 @@ class StateCodec:
             None if classification is None else _classification(classification),
             additional_text,
             None if abuse is None else _abuse(abuse),
+            _maybe_instant(paused_at),
+            pause_count,
+            paused_seconds,
         )
+
+
+def _presence_data(state: AgentState) -> list[Any] | None:
+    if state.presence is Presence.AVAILABLE and state.next_presence is None:
+        return None
+    following = state.next_presence
+    return [
+        state.presence.value,
+        state.presence_reason,
+        None if following is None else following.value,
+        state.next_presence_reason,
+    ]
 
 
 def damaged(what: str, error: BaseException) -> StoreError:
@@ -214,6 +250,14 @@ def _finished(data: Any) -> FinishedChat:
 
 
 def _chat_data(chat: Chat, key: str) -> list[Any]:
+    data = _chat_fields(chat, key)
+    if chat.pause_count or chat.paused_at is not None:
+        paused = [_maybe_micros(chat.paused_at), chat.pause_count, chat.paused_seconds]
+        data.append(paused)
+    return data
+
+
+def _chat_fields(chat: Chat, key: str) -> list[Any]:
     classification = chat.classification
     abuse = chat.abuse
     return [

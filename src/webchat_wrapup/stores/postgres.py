@@ -41,6 +41,7 @@ from .._core._errors import (
     ErrorCode,
     StoreError,
     VersionConflict,
+    invalid_argument,
 )
 from .._core._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
@@ -223,13 +224,15 @@ class PostgresStore:
         pool_timeout: float = DEFAULT_POOL_TIMEOUT,
     ) -> None:
         if (conninfo is None) == (pool is None):
-            raise ValueError("give a connection string or a pool, not both")
-        if not schema.isidentifier():
-            raise ValueError(f"schema must be a plain identifier, not {schema!r}")
+            raise invalid_argument("conninfo", "a connection string or a pool", pool)
+        if not isinstance(schema, str) or not schema.isidentifier():
+            raise invalid_argument("schema", "a plain identifier", schema)
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int):
+            raise invalid_argument("pool_size", "a whole number", pool_size)
         if pool_size < 1:
-            raise ValueError(f"pool_size must be at least 1, not {pool_size}")
-        if not pool_timeout > 0:
-            raise ValueError(f"pool_timeout must be positive, not {pool_timeout}")
+            raise invalid_argument("pool_size", "at least 1", pool_size)
+        if not isinstance(pool_timeout, (int, float)) or not pool_timeout > 0:
+            raise invalid_argument("pool_timeout", "a positive number", pool_timeout)
         self.schema = schema
         self._closed = False
         self._codec = StateCodec()
@@ -246,7 +249,8 @@ class PostgresStore:
             self._pool = pool
             self._migrate(self._connection)
             return
-        assert conninfo is not None
+        if conninfo is None:  # refused above; this tells the type checker
+            raise invalid_argument("conninfo", "a connection string", conninfo)
         # Migrate on a connection of its own before the pool opens: an
         # unreachable server then fails at once with the driver's reason,
         # where a pool would retry in the background until its timeout.

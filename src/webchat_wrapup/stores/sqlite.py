@@ -33,6 +33,7 @@ from .._core._errors import (
     ErrorCode,
     StoreError,
     VersionConflict,
+    invalid_argument,
 )
 from .._core._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
@@ -355,7 +356,7 @@ class SQLiteStore:
         busy_timeout: float = 10.0,
     ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
-            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+            raise invalid_argument("synchronous", "FULL or NORMAL", synchronous)
         self.path = os.fspath(path)
         self._busy_timeout = busy_timeout
         # The writer connection's. Not re-entrant: a read in a thread that
