@@ -23,6 +23,10 @@ FORBIDDEN_NAMES = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"
 CLOCK_OWNERS = {"datetime", "date", "time"}
 
 PUBLIC_API = {
+    "ActivateChat", "CancelNextPresence", "ChoosePresence", "ParkChat",
+    "PauseWrapUp", "ResumeWrapUp", "ChatActivated", "ChatParked",
+    "NextPresenceChosen", "PresenceChanged", "WrapUpPaused", "WrapUpResumed",
+    "Presence",
     "WrapUpService", "SystemClock", "ManualClock", "MemoryStore", "SQLiteStore",
     "ABUSE_NOTE", "MAX_CAPACITY", "MAX_INSTANT", "MIN_INSTANT", "AgentExists",
     "CommandIdReused",

@@ -7,7 +7,10 @@ flag and the customer's contact history, decided by a pure core.
 
 from ._core._agent import MAX_CAPACITY, AgentState, Chat, FinishedChat
 from ._core._commands import (
+    ActivateChat,
     AssignChat,
+    CancelNextPresence,
+    ChoosePresence,
     ClassifyChat,
     Command,
     CompleteWrapUp,
@@ -15,6 +18,9 @@ from ._core._commands import (
     ExpireWrapUp,
     ExtendWrapUp,
     FlagAbusive,
+    ParkChat,
+    PauseWrapUp,
+    ResumeWrapUp,
     command_from_dict,
     command_to_dict,
 )
@@ -34,14 +40,20 @@ from ._core._errors import (
     WrapUpError,
 )
 from ._core._events import (
+    ChatActivated,
     ChatAssigned,
     ChatClassified,
     ChatEnded,
     ChatFlaggedAbusive,
+    ChatParked,
     Event,
+    NextPresenceChosen,
+    PresenceChanged,
     StatusChanged,
     WrapUpCompleted,
     WrapUpExtended,
+    WrapUpPaused,
+    WrapUpResumed,
     WrapUpStarted,
     event_from_dict,
     event_to_dict,
@@ -56,7 +68,7 @@ from ._core._history import (
 )
 from ._core._instants import MAX_INSTANT, MIN_INSTANT, utc_instant
 from ._core._json import SCHEMA_VERSION
-from ._core._machine import Phase, Status
+from ._core._machine import Phase, Presence, Status
 from ._core._policy import (
     ClassificationOption,
     ClassificationPolicy,
@@ -80,6 +92,19 @@ from .service import WrapUpService
 from .stores import MemoryStore, SQLiteStore
 
 __all__ = [
+    "ActivateChat",
+    "CancelNextPresence",
+    "ChoosePresence",
+    "ParkChat",
+    "PauseWrapUp",
+    "ResumeWrapUp",
+    "ChatActivated",
+    "ChatParked",
+    "NextPresenceChosen",
+    "PresenceChanged",
+    "WrapUpPaused",
+    "WrapUpResumed",
+    "Presence",
     "ManualClock",
     "MemoryStore",
     "SQLiteStore",

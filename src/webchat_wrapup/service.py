@@ -16,7 +16,10 @@ from datetime import datetime, timedelta
 
 from ._core._agent import AgentState
 from ._core._commands import (
+    ActivateChat,
     AssignChat,
+    CancelNextPresence,
+    ChoosePresence,
     ClassifyChat,
     Command,
     CompleteWrapUp,
@@ -24,6 +27,9 @@ from ._core._commands import (
     ExpireWrapUp,
     ExtendWrapUp,
     FlagAbusive,
+    ParkChat,
+    PauseWrapUp,
+    ResumeWrapUp,
     check_command,
     command_to_dict,
 )
@@ -45,6 +51,7 @@ from ._core._errors import (
 from ._core._events import Event, WrapUpCompleted
 from ._core._history import EndedBy
 from ._core._instants import utc_instant
+from ._core._machine import Presence
 from ._core._policy import QueuePolicy
 from ._core._text import check_identifier
 from ._core._views import AgentView, view_agent
@@ -394,6 +401,48 @@ class WrapUpService:
     ) -> Outcome:
         """End the wrap-up early."""
         return self.execute(CompleteWrapUp(agent_id, chat_id), command_id=command_id)
+
+    def park(
+        self, agent_id: str, chat_id: str, *, command_id: str | None = None
+    ) -> Outcome:
+        """Set an active chat aside; it stays held."""
+        return self.execute(ParkChat(agent_id, chat_id), command_id=command_id)
+
+    def activate(
+        self, agent_id: str, chat_id: str, *, command_id: str | None = None
+    ) -> Outcome:
+        """Take a parked chat up again."""
+        return self.execute(ActivateChat(agent_id, chat_id), command_id=command_id)
+
+    def pause(
+        self, agent_id: str, chat_id: str, *, command_id: str | None = None
+    ) -> Outcome:
+        """Stop the wrap-up countdown; the time left is kept."""
+        return self.execute(PauseWrapUp(agent_id, chat_id), command_id=command_id)
+
+    def resume(
+        self, agent_id: str, chat_id: str, *, command_id: str | None = None
+    ) -> Outcome:
+        """Run the countdown again from where it stopped."""
+        return self.execute(ResumeWrapUp(agent_id, chat_id), command_id=command_id)
+
+    def choose_presence(
+        self,
+        agent_id: str,
+        presence: Presence,
+        reason: str | None = None,
+        *,
+        command_id: str | None = None,
+    ) -> Outcome:
+        """Choose a presence: now if holding no chat, else as the next status."""
+        command = ChoosePresence(agent_id, presence, reason)
+        return self.execute(command, command_id=command_id)
+
+    def cancel_next_presence(
+        self, agent_id: str, *, command_id: str | None = None
+    ) -> Outcome:
+        """Cancel a pending next status."""
+        return self.execute(CancelNextPresence(agent_id), command_id=command_id)
 
     def expire(
         self,
