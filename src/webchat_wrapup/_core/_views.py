@@ -14,14 +14,20 @@ from ._errors import ErrorCode
 from ._history import Classification, broken, check_classification
 from ._instants import utc_instant
 from ._json import checked, document_from_dict, document_to_dict
-from ._machine import Phase, Status
+from ._machine import Action, Phase, Presence, Status
 from ._policy import (
     MAX_ADDITIONAL_TEXT_LENGTH,
     MAX_EXTENSIONS,
     MAX_FREE_TEXT_LENGTH,
     DropdownClassification,
 )
-from ._rules import complete_refusal, extend_refusal, flag_refusal
+from ._rules import (
+    complete_refusal,
+    extend_refusal,
+    flag_refusal,
+    pause_refusal,
+    phase_refusal,
+)
 from ._text import check_clean, check_identifier
 
 _ONE_SECOND = timedelta(seconds=1)
@@ -67,7 +73,9 @@ class ChatView:
 
     ``extend_enabled`` false means the extend button is greyed out; each
     ``*_disabled_reason`` is the error code a click on that button would be
-    refused with, from the same rule the decide step asks.
+    refused with, from the same rule the decide step asks. While the
+    wrap-up is ``paused`` its ``seconds_left`` stays frozen; ``resumes_at``
+    is when it resumes by itself, if the queue limits paused time.
     """
 
     chat_id: str
@@ -84,6 +92,16 @@ class ChatView:
     complete_disabled_reason: ErrorCode | None
     flag_abusive_enabled: bool
     flag_abusive_disabled_reason: ErrorCode | None
+    paused: bool
+    resumes_at: datetime | None
+    pause_enabled: bool
+    pause_disabled_reason: ErrorCode | None
+    resume_enabled: bool
+    resume_disabled_reason: ErrorCode | None
+    park_enabled: bool
+    park_disabled_reason: ErrorCode | None
+    activate_enabled: bool
+    activate_disabled_reason: ErrorCode | None
     classification_input: DropdownInput | FreeTextInput
     classification_required: bool
     additional_text_max_length: int
@@ -94,7 +112,12 @@ class ChatView:
 
 @attrs.frozen
 class AgentView:
-    """Everything a desk shows for one agent at instant ``at``."""
+    """Everything a desk shows for one agent at instant ``at``.
+
+    ``status_label`` is the work status while the agent holds chats,
+    otherwise the presence (a not-ready reason by its name); a pending
+    ``next_presence`` is shown so the agent can see and cancel it.
+    """
 
     agent_id: str
     at: datetime
@@ -102,6 +125,10 @@ class AgentView:
     status_label: str
     capacity: int
     chats: tuple[ChatView, ...]
+    presence: Presence = Presence.AVAILABLE
+    presence_reason: str | None = None
+    next_presence: Presence | None = None
+    next_presence_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The view as JSON-ready data, with ``schema_version``."""
@@ -116,10 +143,11 @@ class AgentView:
 def check_view(view: AgentView) -> None:
     """Refuse a view :func:`view_agent` could never have built."""
     check_identifier(view.agent_id, "$.agent_id")
-    if view.status_label != view.status.label:
-        raise broken("$.status_label", "is not the status's label")
-    if not 1 <= view.capacity <= MAX_CAPACITY or len(view.chats) > view.capacity:
-        raise broken("$.capacity", "is out of range, or fewer than the chats")
+    labels = {view.status.label, view.presence.label, view.presence_reason}
+    if view.status_label not in labels:
+        raise broken("$.status_label", "is neither the status's nor the presence's")
+    if not 1 <= view.capacity <= MAX_CAPACITY or len(view.chats) > MAX_CAPACITY:
+        raise broken("$.capacity", "is out of range, or the chats are too many")
     for index, chat in enumerate(view.chats):
         _check_chat_view(chat, f"$.chats[{index}]")
 
@@ -138,7 +166,7 @@ def _check_chat_view(chat: ChatView, path: str) -> None:
         raise broken(f"{path}.seconds_left", "is negative")
     if not 0 <= chat.extensions_left <= MAX_EXTENSIONS:
         raise broken(f"{path}.extensions_left", "is out of range")
-    for button in ("extend", "complete", "flag_abusive"):
+    for button in ("extend", "complete", "flag_abusive", "pause", "resume", "park"):
         enabled = getattr(chat, f"{button}_enabled")
         if enabled != (getattr(chat, f"{button}_disabled_reason") is None):
             raise broken(f"{path}.{button}_enabled", "disagrees with its reason")
@@ -164,8 +192,18 @@ def view_agent(state: AgentState, at: datetime) -> AgentView:
     at = utc_instant(at)
     state = effective_state(state, at)
     chats = tuple(_view_chat(state, chat, at) for chat in state.chats)
-    status = state.status
-    return AgentView(state.agent_id, at, status, status.label, state.capacity, chats)
+    return AgentView(
+        state.agent_id,
+        at,
+        state.status,
+        state.label(),
+        state.capacity,
+        chats,
+        state.presence,
+        state.presence_reason,
+        state.next_presence,
+        state.next_presence_reason,
+    )
 
 
 def _view_chat(state: AgentState, chat: Chat, at: datetime) -> ChatView:
@@ -173,6 +211,10 @@ def _view_chat(state: AgentState, chat: Chat, at: datetime) -> ChatView:
     extend = extend_refusal(chat)
     complete = complete_refusal(chat, state.classification_profile)
     flag = flag_refusal(chat)
+    pause = pause_refusal(chat)
+    resume = phase_refusal(chat, Action.RESUME)
+    park = phase_refusal(chat, Action.PARK)
+    activate = phase_refusal(chat, Action.ACTIVATE)
     rules = chat.queue.classification
     return ChatView(
         chat_id=chat.chat_id,
@@ -189,6 +231,16 @@ def _view_chat(state: AgentState, chat: Chat, at: datetime) -> ChatView:
         complete_disabled_reason=None if complete is None else complete.code,
         flag_abusive_enabled=flag is None,
         flag_abusive_disabled_reason=None if flag is None else flag.code,
+        paused=chat.paused_at is not None,
+        resumes_at=chat.resumes_at(),
+        pause_enabled=pause is None,
+        pause_disabled_reason=None if pause is None else pause.code,
+        resume_enabled=resume is None,
+        resume_disabled_reason=None if resume is None else resume.code,
+        park_enabled=park is None,
+        park_disabled_reason=None if park is None else park.code,
+        activate_enabled=activate is None,
+        activate_disabled_reason=None if activate is None else activate.code,
         classification_input=_input(state, chat),
         classification_required=rules.required,
         additional_text_max_length=rules.additional_text_max_length,
@@ -201,7 +253,8 @@ def _view_chat(state: AgentState, chat: Chat, at: datetime) -> ChatView:
 def _countdown(chat: Chat, at: datetime) -> tuple[int | None, WarningLevel | None]:
     if chat.deadline is None or chat.ended_at is None:
         return None, None
-    remaining = max(chat.deadline - at, timedelta(0))
+    now = at if chat.paused_at is None else chat.paused_at  # paused: frozen
+    remaining = max(chat.deadline - now, timedelta(0))
     seconds_left = -(-remaining // _ONE_SECOND)
     share = remaining / (chat.deadline - chat.ended_at)
     if share > 0.5:
