@@ -19,10 +19,13 @@ from hypothesis.stateful import (
 
 from support import AGENT, T0, queue
 from webchat_wrapup import (
+    ActivateChat,
     AgentState,
     AssignChat,
+    CancelNextPresence,
     ChatFlaggedAbusive,
     ChatNotHeld,
+    ChoosePresence,
     ClassifyChat,
     Command,
     CompleteWrapUp,
@@ -34,8 +37,12 @@ from webchat_wrapup import (
     ExpiryRule,
     ExtendWrapUp,
     FlagAbusive,
-    Phase,
+    ParkChat,
+    PauseWrapUp,
+    Presence,
+    PresenceChanged,
     QueuePolicy,
+    ResumeWrapUp,
     StatusChanged,
     WrapUpCompleted,
     WrapUpError,
@@ -44,7 +51,7 @@ from webchat_wrapup import (
     expire_due,
     view_agent,
 )
-from webchat_wrapup._core._machine import STATUS_CHANGES
+from webchat_wrapup._core._machine import HELD_PHASES, STATUS_CHANGES
 from webchat_wrapup.testing.strategies import queue_policies
 
 FIXED_POLICIES = st.sampled_from(
@@ -80,6 +87,7 @@ class AgentMachine(RuleBasedStateMachine):
         self.flags: Counter[str] = Counter()
         self.deadlines: dict[str, datetime] = {}
         self.status_trail = [self.state.status]
+        self.paused_time_left: dict[tuple[str, datetime], tuple[timedelta, int]] = {}
 
     @initialize(capacity=st.integers(1, 3))
     def start(self, capacity: int) -> None:
@@ -96,6 +104,9 @@ class AgentMachine(RuleBasedStateMachine):
         return decision
 
     def record(self, decision: Decision) -> None:
+        pending = self.state.next_presence, self.state.next_presence_reason
+        if pending[0] is not None and not decision.state.chats:
+            self.check_next_status_took_effect(decision, pending)
         self.state = decision.state
         self.history.extend(decision.history)
         for event in decision.events:
@@ -152,11 +163,79 @@ class AgentMachine(RuleBasedStateMachine):
         self.run(ExpireWrapUp(AGENT, chat_id, deadline))
 
     @rule(chat_id=chats)
+    def park(self, chat_id: str) -> None:
+        self.run(ParkChat(AGENT, chat_id))
+
+    @rule(chat_id=chats)
+    def activate(self, chat_id: str) -> None:
+        self.run(ActivateChat(AGENT, chat_id))
+
+    @rule(chat_id=chats)
+    def pause(self, chat_id: str) -> None:
+        self.run(PauseWrapUp(AGENT, chat_id))
+
+    @rule(chat_id=chats)
+    def resume(self, chat_id: str) -> None:
+        self.run(ResumeWrapUp(AGENT, chat_id))
+
+    @rule(
+        presence=st.sampled_from(list(Presence)),
+        reason=st.sampled_from(["Lunch", "Training"]),
+    )
+    def choose_presence(self, presence: Presence, reason: str) -> None:
+        not_ready = presence is Presence.NOT_READY
+        self.run(ChoosePresence(AGENT, presence, reason if not_ready else None))
+
+    @rule()
+    def cancel_next_presence(self) -> None:
+        self.run(CancelNextPresence(AGENT))
+
+    @rule(chat_id=chats)
     def another_agent_tries(self, chat_id: str) -> None:
         before = self.state
         with pytest.raises(ChatNotHeld):
             decide(self.state, ExtendWrapUp("agent-2", chat_id), self.now)
         assert self.state is before
+
+    def check_next_status_took_effect(
+        self, decision: Decision, pending: tuple[Presence | None, str | None]
+    ) -> None:
+        """The next status takes effect exactly when the last wrap-up ends."""
+        assert (decision.state.presence, decision.state.presence_reason) == pending
+        assert decision.state.next_presence is None
+        changes = [e for e in decision.events if isinstance(e, PresenceChanged)]
+        ends = [e for e in decision.events if isinstance(e, WrapUpCompleted)]
+        assert len(changes) == 1
+        assert ends
+        assert changes[0].at == ends[-1].at
+
+    @invariant()
+    def nothing_expires_while_paused_without_a_limit(self) -> None:
+        much_later = self.now + timedelta(days=30)
+        held = {chat.chat_id for chat in effective_state(self.state, much_later).chats}
+        for chat in self.state.chats:
+            if chat.paused_at is not None and chat.resumes_at() is None:
+                assert chat.chat_id in held
+
+    @invariant()
+    def time_left_never_grows_while_paused_but_by_an_extension(self) -> None:
+        for chat in self.state.chats:
+            if chat.paused_at is None or chat.deadline is None:
+                continue
+            left = chat.deadline - chat.paused_at
+            key = (chat.chat_id, chat.paused_at)
+            seen = self.paused_time_left.get(key)
+            if seen is not None:
+                grown = chat.extensions_used - seen[1]
+                assert left <= seen[0] + grown * chat.queue.wrap_up.extension
+            self.paused_time_left[key] = (left, chat.extensions_used)
+
+    @invariant()
+    def an_agent_who_is_not_available_holds_no_chat(self) -> None:
+        # A presence changes only with no chat held, and nothing is assigned
+        # to an agent who is not Available: so such an agent holds none.
+        if self.state.presence is not Presence.AVAILABLE:
+            assert not self.state.chats
 
     @invariant()
     def extensions_never_exceed_the_budget(self) -> None:
@@ -170,7 +249,7 @@ class AgentMachine(RuleBasedStateMachine):
         for chat in self.state.chats:
             policy = chat.queue.wrap_up
             if chat.deadline is None:
-                assert chat.phase is Phase.ACTIVE or policy.countdown is None
+                assert chat.phase in HELD_PHASES or policy.countdown is None
                 continue
             assert chat.ended_at is not None
             assert policy.countdown is not None
@@ -178,8 +257,9 @@ class AgentMachine(RuleBasedStateMachine):
                 chat.ended_at
                 + policy.countdown
                 + chat.extensions_used * policy.extension
+                + timedelta(seconds=chat.paused_seconds)
             )
-            assert chat.deadline == expected
+            assert abs(chat.deadline - expected) < timedelta(milliseconds=1)
 
     @invariant()
     def a_deadline_never_moves_back(self) -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from support import AGENT, Desk, at, play, queue
 from webchat_wrapup import (
+    ActivateChat,
     AgentState,
     AgentView,
     AssignChat,
@@ -22,6 +23,9 @@ from webchat_wrapup import (
     FlagAbusive,
     FreeTextClassification,
     FreeTextInput,
+    ParkChat,
+    PauseWrapUp,
+    ResumeWrapUp,
     Status,
     WarningLevel,
     WrapUpError,
@@ -183,6 +187,26 @@ def test_buttons_are_enabled_exactly_when_the_core_would_accept_the_click(
                 FlagAbusive(AGENT, chat.chat_id),
                 chat.flag_abusive_enabled,
                 chat.flag_abusive_disabled_reason,
+            ),
+            (
+                PauseWrapUp(AGENT, chat.chat_id),
+                chat.pause_enabled,
+                chat.pause_disabled_reason,
+            ),
+            (
+                ResumeWrapUp(AGENT, chat.chat_id),
+                chat.resume_enabled,
+                chat.resume_disabled_reason,
+            ),
+            (
+                ParkChat(AGENT, chat.chat_id),
+                chat.park_enabled,
+                chat.park_disabled_reason,
+            ),
+            (
+                ActivateChat(AGENT, chat.chat_id),
+                chat.activate_enabled,
+                chat.activate_disabled_reason,
             ),
         ):
             outcome = _try(state, command, moment)

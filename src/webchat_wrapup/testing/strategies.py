@@ -7,7 +7,10 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import strategies as st
 
 from .._core._commands import (
+    ActivateChat,
     AssignChat,
+    CancelNextPresence,
+    ChoosePresence,
     ClassifyChat,
     Command,
     CompleteWrapUp,
@@ -15,8 +18,12 @@ from .._core._commands import (
     ExpireWrapUp,
     ExtendWrapUp,
     FlagAbusive,
+    ParkChat,
+    PauseWrapUp,
+    ResumeWrapUp,
 )
 from .._core._history import EndedBy
+from .._core._machine import Presence
 from .._core._policy import (
     ClassificationOption,
     ClassificationPolicy,
@@ -59,6 +66,8 @@ def wrap_up_policies() -> st.SearchStrategy[WrapUpPolicy]:
             extension_seconds=draw(st.integers(1, 300)),
             max_extensions=draw(st.integers(0, 4)),
             early_exit_allowed=early,
+            pause_allowed=draw(st.booleans()),
+            max_paused_seconds=draw(st.none() | st.integers(1, 120)),
         )
 
     return build()
@@ -184,12 +193,29 @@ def commands(
         ExpireWrapUp: st.builds(
             ExpireWrapUp, agent, chats, instants(start=deadline_start)
         ),
+        ParkChat: st.builds(ParkChat, agent, chats),
+        ActivateChat: st.builds(ActivateChat, agent, chats),
+        PauseWrapUp: st.builds(PauseWrapUp, agent, chats),
+        ResumeWrapUp: st.builds(ResumeWrapUp, agent, chats),
+        ChoosePresence: presence_choices(agent_id=agent_id),
+        CancelNextPresence: st.builds(CancelNextPresence, agent),
     }
     chosen = list(by_kind) if kinds is None else list(kinds)
     unknown = [kind for kind in chosen if kind not in by_kind]
     if unknown or not chosen:
         raise ValueError(f"kinds must be command types, not {unknown or chosen!r}")
     return st.one_of(*(by_kind[kind] for kind in chosen))
+
+
+def presence_choices(*, agent_id: str = "agent-1") -> st.SearchStrategy[Command]:
+    """Presences an agent may choose, not-ready ones with a reason."""
+    plain = st.sampled_from([Presence.AVAILABLE, Presence.BREAK, Presence.OFFLINE]).map(
+        lambda presence: ChoosePresence(agent_id, presence)
+    )
+    not_ready = st.sampled_from(["Lunch", "Training", "Meeting"]).map(
+        lambda reason: ChoosePresence(agent_id, Presence.NOT_READY, reason)
+    )
+    return plain | not_ready
 
 
 def command_sequences(
