@@ -201,3 +201,14 @@ def test_a_not_ready_presence_needs_a_reason_and_others_refuse_one() -> None:
         desk.do(ChoosePresence(AGENT, Presence.NOT_READY), 0)
     with pytest.raises(InvalidInput):
         desk.do(ChoosePresence(AGENT, Presence.BREAK, "Lunch"), 0)
+
+
+def test_the_pause_allowance_caps_a_pause_before_the_deadline_passes() -> None:
+    desk = Desk()
+    desk.in_wrap_up(queue(max_paused_seconds=20))  # deadline 90 s
+    desk.do(PauseWrapUp(AGENT, "chat-1"), 40)  # resumes by itself at 60 s
+    (chat,) = view_agent(desk.state, at(61)).chats
+    assert not chat.paused
+    assert chat.deadline == at(110)
+    (entry,) = desk.do(CompleteWrapUp(AGENT, "chat-1"), 65).history
+    assert entry.paused_seconds == 20.0

@@ -32,6 +32,8 @@ from ._policy import QueuePolicy
 from ._text import check_clean, check_identifier
 
 MAX_CAPACITY = 10
+MAX_LEGS = 100
+"""The most parts one chat may have (transfers from agent to agent)."""
 
 
 @attrs.frozen
@@ -44,8 +46,9 @@ class Chat:
     deadline is the one the countdown had when it stopped: the time left is
     ``deadline - paused_at``, and resuming at ``t`` moves the deadline on by
     ``t - paused_at``. ``pause_count`` and ``paused_seconds`` (pauses already
-    over) are kept for the history entry. Finished chats leave the agent's
-    state for the contact history.
+    over) are kept for the history entry. ``leg`` numbers the agents' parts
+    of one chat (a transfer starts the next). Finished chats leave the
+    agent's state for the contact history.
     """
 
     chat_id: str
@@ -63,11 +66,20 @@ class Chat:
     paused_at: datetime | None = None
     pause_count: int = 0
     paused_seconds: float = 0.0
+    leg: int = 1
 
     @property
     def extensions_left(self) -> int:
         """How many more times the agent may extend: the number in the icon."""
         return self.queue.wrap_up.max_extensions - self.extensions_used
+
+    @property
+    def holding_key(self) -> str:
+        """What makes this chat's holder unique across agents: the chat id,
+        and the leg after the first (a transfer's next leg is held by another
+        agent while this one wraps up the last). Identifiers are printable,
+        so the separator can never occur in one."""
+        return self.chat_id if self.leg == 1 else f"{self.chat_id}\x1f{self.leg}"
 
     def resumes_at(self) -> datetime | None:
         """When a paused wrap-up resumes by itself (its pause allowance is
@@ -304,6 +316,7 @@ def _check_chat(chat: object, path: str) -> None:
     if chat.additional_text is not None:
         check_clean(chat.additional_text, f"{path}.additional_text", paragraphs=True)
     check_abuse(chat.abuse, f"{path}.abuse")
+    _check_leg(chat, path)
 
 
 def _check_active(chat: Chat, path: str) -> None:
@@ -312,6 +325,13 @@ def _check_active(chat: Chat, path: str) -> None:
             raise broken(f"{path}.{name}", "is set on a chat still active")
     if chat.pause_count or chat.paused_seconds:
         raise broken(f"{path}.pause_count", "counts pauses of a chat still active")
+
+
+def _check_leg(chat: Chat, path: str) -> None:
+    if isinstance(chat.leg, bool) or not isinstance(chat.leg, int):
+        raise broken(f"{path}.leg", f"{shown(chat.leg)} is not a whole number")
+    if not 1 <= chat.leg <= MAX_LEGS:
+        raise broken(f"{path}.leg", f"{chat.leg} is out of range")
 
 
 def _check_pause(chat: Chat, path: str) -> None:

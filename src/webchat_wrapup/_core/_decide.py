@@ -156,8 +156,10 @@ def _due(state: AgentState, now: datetime) -> Decision | None:
     for chat in state.chats:
         if chat.deadline is not None and chat.deadline <= now:
             break
+        if chat.paused_at is not None and _resumes_by(chat, now):
+            break
     else:
-        return None  # the common case: nothing is due (a paused deadline may be)
+        return None  # the common case: nothing is due
     events: list[Event] = []
     history: list[ContactHistoryEntry] = []
     while (due := _next_due(state, now)) is not None:
@@ -169,6 +171,11 @@ def _due(state: AgentState, now: datetime) -> Decision | None:
     if not events:
         return None
     return Decision(state, tuple(events), tuple(history))
+
+
+def _resumes_by(chat: Chat, now: datetime) -> bool:
+    resumes = chat.resumes_at()
+    return resumes is not None and resumes <= now
 
 
 def _next_due(state: AgentState, now: datetime) -> tuple[datetime, Chat] | None:
@@ -519,6 +526,7 @@ def _extend(state: AgentState, command: ExtendWrapUp, now: datetime) -> Decision
         chat.paused_at,
         chat.pause_count,
         chat.paused_seconds,
+        chat.leg,
     )
     event = WrapUpExtended(state.agent_id, now, chat.chat_id, deadline, left)
     return Decision(_replace(state, extended), (event,))

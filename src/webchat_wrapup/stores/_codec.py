@@ -168,15 +168,16 @@ class StateCodec:
 
     def _chat(self, data: Any, fetch_policy: Callable[[str], str]) -> Chat:
         items = _items(data)
-        if len(items) not in (12, 13):  # a 13th for pauses, when there were any
-            raise TypeError("expected an array of 12 or 13 items")
+        if not 12 <= len(items) <= 14:  # pauses, then the leg, when not the first
+            raise TypeError("expected an array of 12 to 14 items")
         (chat_id, customer_id, key, phase, started, ended, ended_by, deadline) = items[
             :8
         ]
         used, classification, additional_text, abuse = items[8:12]
         pause_data: list[Any] = (
-            _items(items[12], 3) if len(items) == 13 else [None, 0, 0.0]
+            _items(items[12], 3) if len(items) >= 13 else [None, 0, 0.0]
         )
+        leg = items[13] if len(items) == 14 else 1
         paused_at, pause_count, paused_seconds = pause_data
         return Chat(
             chat_id,
@@ -194,6 +195,7 @@ class StateCodec:
             _maybe_instant(paused_at),
             pause_count,
             paused_seconds,
+            leg,
         )
 
 
@@ -251,9 +253,11 @@ def _finished(data: Any) -> FinishedChat:
 
 def _chat_data(chat: Chat, key: str) -> list[Any]:
     data = _chat_fields(chat, key)
-    if chat.pause_count or chat.paused_at is not None:
+    if chat.pause_count or chat.paused_at is not None or chat.leg != 1:
         paused = [_maybe_micros(chat.paused_at), chat.pause_count, chat.paused_seconds]
         data.append(paused)
+    if chat.leg != 1:
+        data.append(chat.leg)
     return data
 
 
