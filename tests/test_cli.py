@@ -92,11 +92,55 @@ def test_demo_walks_through_the_seed_page_quickly() -> None:
     assert "expired_with_default" in out
 
 
+def demo_steps(output: str) -> dict[str, list[str]]:
+    """What the demo printed after each step, by the step's words."""
+    steps: dict[str, list[str]] = {}
+    shown: list[str] = []
+    for line in output.split("\ncontact history:")[0].splitlines():
+        if line.startswith("["):
+            shown = steps.setdefault(line.split("] ", 1)[1], [])
+        elif line.startswith("  "):
+            shown.append(line.strip())
+    return steps
+
+
+def test_demo_parks_pauses_and_takes_a_break_chosen_during_wrap_up() -> None:
+    result = run("demo")
+    assert result.returncode == 0, result.stderr
+    steps = demo_steps(result.stdout)
+    parked = steps["park it: set aside, still held"]
+    assert parked[0] == "status: Handling a chat"  # a parked chat is still held
+    assert parked[1].startswith("chat chat-3: parked")
+    assert steps["take it up again"][1].startswith("chat chat-3: active")
+    ended = steps["the customer ends it while parked: wrap-up starts paused"]
+    assert "chat-3: paused, countdown 60s (stopped)" in ended[1]
+    waited = steps["a minute on, the countdown has not moved"]
+    assert "countdown 60s (stopped)" in waited[1]
+    assert "chat-3: wrap_up, countdown 60s" in steps["resume: the countdown runs"][1]
+    # Paused 20 s after resuming: 40 s left, still 40 s half a minute on.
+    assert "paused, countdown 40s (stopped)" in steps["pause it"][1]
+    frozen = steps["half a minute on, the time left is frozen"]
+    assert "paused, countdown 40s (stopped)" in frozen[1]
+    resumed = steps["resume it where it stopped"][1]
+    assert "wrap_up, countdown 40s" in resumed
+    chosen = steps["choose Break during wrap-up"]
+    assert chosen[0] == "status: Wrap-up, next status: Break"
+    assert steps["no new chat meanwhile"][0].startswith("refused: next_status_pending")
+    assert steps["complete wrap-up: the break starts"] == ["status: Break"]
+    refused_now = steps["no chat on a break"][0]
+    assert refused_now.startswith("refused: agent_not_available")
+    assert steps["back from the break"] == ["status: Available"]
+    assert "paused 2 time(s) for 100 s" in result.stdout
+
+
 def test_demo_can_keep_its_database(tmp_path: Path) -> None:
     result = run("demo", "--db", tmp_path / "demo.db")
     assert result.returncode == 0, result.stderr
     rows = sqlite3.connect(tmp_path / "demo.db").execute("SELECT count(*) FROM history")
-    assert rows.fetchone() == (2,)
+    assert rows.fetchone() == (3,)
+    with SQLiteStore(tmp_path / "demo.db") as store:
+        pauses = {e.chat_id: e.pause_count for e in store.all_history()}
+    assert pauses == {"chat-1": 0, "chat-2": 0, "chat-3": 2}
 
 
 def test_demo_refuses_to_reuse_a_database(tmp_path: Path) -> None:

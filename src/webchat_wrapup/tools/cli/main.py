@@ -91,9 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     demo_parser = commands.add_parser(
         "demo",
         help="walk one agent through the seed page",
-        description="Walk one agent through two chats, printing the agent's "
-        "screen at each step and the contact history at the end. Uses a "
-        "temporary database unless --db is given.",
+        description="Walk one agent through three chats: the seed page, then "
+        "parking, pausing and a break chosen during wrap-up, printing the "
+        "agent's screen at each step and the contact history at the end. Uses "
+        "a temporary database unless --db is given.",
     )
     demo_parser.add_argument("--db", type=Path, help="keep the walk-through here")
     _simulate_parser(commands, database)
