@@ -278,6 +278,60 @@ def test_simulate_versus_prints_both_policies_side_by_side(tmp_path: Path) -> No
     assert counts[0] == counts[1]
 
 
+def figures(output: str) -> dict[str, list[str]]:
+    """Each row of the results table: its name and one cell per policy."""
+    rows = {}
+    for line in results_of(output):
+        name, _, cells = line.partition("  ")
+        if cells.strip():
+            rows[name.strip()] = cells.split()
+    return rows
+
+
+def test_simulate_prints_what_pauses_and_breaks_do() -> None:
+    away = ["--pause-share", "0.5", "--breaks", "1", "--break-minutes", "15"]
+    plain = figures(run("simulate", POLICY, "--memory", *SMALL).stdout)
+    result = run("simulate", POLICY, "--memory", *SMALL, *away)
+    assert result.returncode == 0, result.stderr
+    shown = figures(result.stdout)
+    assert plain["pauses per chat"] == ["0.00"]
+    assert float(shown["pauses per chat"][0]) > 0
+    assert float(shown["mean time paused"][0]) > 0
+    assert plain["breaks taken"] == ["0"]
+    assert shown["breaks taken"] == ["6"]  # one each for the six agents
+    assert plain["presence Break"] == ["0.0%"]
+    assert shown["presence Break"] != ["0.0%"]
+    assert shown["customers offered"] == plain["customers offered"]
+
+
+def test_simulate_versus_with_breaks_and_pauses_stays_on_the_same_traffic() -> None:
+    away = ["--pause-share", "0.5", "--breaks", "2"]
+    result = run("simulate", POLICY, "--versus", WHAT_IF, "--memory", *SMALL, *away)
+    assert result.returncode == 0, result.stderr
+    shown = figures(result.stdout)
+    first, second = shown["customers offered"]
+    assert first == second
+    assert shown["breaks taken"] == ["12", "12"]
+
+
+def test_the_simulation_section_of_a_policy_file_sets_pauses_and_breaks(
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "pausing.toml"
+    policy.write_text(
+        "[defaults]\nmax_paused_seconds = 30\n[queues.sales]\n"
+        "[simulation]\nagents = 4\nhours = 1\npause_share = 1.0\n"
+        "breaks = 1\nbreak_minutes = 10\n"
+    )
+    database = tmp_path / "day.db"
+    result = run("simulate", policy, "--db", database)
+    assert result.returncode == 0, result.stderr
+    assert figures(result.stdout)["breaks taken"] == ["4"]
+    with SQLiteStore(database) as store:
+        entries = list(store.all_history())
+    assert any(entry.pause_count for entry in entries)
+
+
 def test_report_as_csv_and_json(tmp_path: Path) -> None:
     database = tmp_path / "day.db"
     assert run("simulate", POLICY, "--db", database, *SMALL).returncode == 0
@@ -349,6 +403,9 @@ def test_ctrl_c_stops_cleanly_with_the_database_consistent(tmp_path: Path) -> No
         (["--arrivals", "nowhere=5"], ["nowhere"]),
         (["--arrivals", "sales=many"], ["sales=many"]),
         (["--extend-share", "2"], ["extend_share"]),
+        (["--pause-share", "-0.5"], ["pause_share"]),
+        (["--breaks", "-1"], ["breaks"]),
+        (["--breaks", "4", "--hours", "1", "--break-minutes", "15"], ["fit"]),
     ],
 )
 def test_simulate_refuses_bad_numbers_and_unknown_queues(

@@ -62,6 +62,10 @@ _SIMULATION_FLAGS: dict[str, tuple[type, str]] = {
     ),
     "forget_share": (float, "share who let wrap-up expire"),
     "abuse_rate": (float, "share of chats flagged abusive"),
+    "pause_share": (float, "share of wrap-ups the agent pauses"),
+    "pause_seconds": (float, "mean length of a pause"),
+    "breaks": (int, "breaks per agent over the day"),
+    "break_minutes": (float, "length of a break"),
 }
 """Every numeric ``SimulationSettings`` field as a flag: its type and meaning."""
 
@@ -121,7 +125,8 @@ def _simulate_parser(commands: Any, database: argparse.ArgumentParser) -> None:
         help="simulate a day of webchat traffic under a policy",
         description="Simulate webchat traffic for N agents across the policy's "
         "queues, through the real service and store, and print service level, "
-        "speed of answer, abandonment, occupancy and time in wrap-up. Settings "
+        "speed of answer, abandonment, occupancy, time in wrap-up, pauses and "
+        "time on a break (occupancy counts only time not on a break). Settings "
         "come from the file's [simulation] section; flags override them. "
         "Without a file, one queue runs the library's default policy.",
     )
