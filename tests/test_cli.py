@@ -332,6 +332,43 @@ def test_the_simulation_section_of_a_policy_file_sets_pauses_and_breaks(
     assert any(entry.pause_count for entry in entries)
 
 
+def test_report_shows_pauses_per_queue_and_agent_in_every_format(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "day.db"
+    pausing = ["--pause-share", "0.5"]
+    assert run("simulate", POLICY, "--db", database, *SMALL, *pausing).returncode == 0
+    with SQLiteStore(database) as store:
+        entries = list(store.all_history())
+    pauses = sum(entry.pause_count for entry in entries)
+    assert pauses > 0
+    table = run("report", "--db", database).stdout
+    assert "pauses of wrap-up" in table
+    (data,) = json.loads(run("report", "--db", database, "--format", "json").stdout)[
+        "runs"
+    ].values()
+    by_queue = [row for row in data["pauses"] if row["group"] == "queue"]
+    by_agent = [row for row in data["pauses"] if row["group"] == "agent"]
+    assert sum(row["pauses"] for row in by_queue) == pauses
+    assert sum(row["pauses"] for row in by_agent) == pauses
+    paused = sum(entry.paused_seconds for entry in entries)
+    assert sum(row["paused_seconds"] for row in by_queue) == pytest.approx(paused)
+    as_csv = run("report", "--db", database, "--format", "csv").stdout.splitlines()
+    counted = [line.split(",") for line in as_csv if ",pauses,queue," in line]
+    assert sum(int(row[4]) for row in counted) == pauses
+    assert any(",paused_seconds,agent," in line for line in as_csv)
+
+
+def test_a_report_without_pauses_shows_no_pause_section(tmp_path: Path) -> None:
+    database = tmp_path / "day.db"
+    assert run("simulate", POLICY, "--db", database, *SMALL).returncode == 0
+    assert "pauses" not in run("report", "--db", database).stdout
+    assert "pause" not in run("report", "--db", database, "--format", "csv").stdout
+    as_json = json.loads(run("report", "--db", database, "--format", "json").stdout)
+    (data,) = as_json["runs"].values()
+    assert "pauses" not in data
+
+
 def test_report_as_csv_and_json(tmp_path: Path) -> None:
     database = tmp_path / "day.db"
     assert run("simulate", POLICY, "--db", database, *SMALL).returncode == 0

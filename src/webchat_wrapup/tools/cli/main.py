@@ -166,8 +166,8 @@ def _report_parser(commands: Any) -> None:
         "report",
         help="report on the contact history in the database",
         description="Classification trends (timeout defaults and unclassified "
-        "chats kept apart), abuse flags, wrap-up time and extension use per "
-        "queue and agent.",
+        "chats kept apart), abuse flags, wrap-up time, extension use and "
+        "pauses of wrap-up per queue and agent.",
     )
     # A string, not a Path: a Path would fold the "//" of a URL.
     report.add_argument(
