@@ -92,11 +92,55 @@ def test_demo_walks_through_the_seed_page_quickly() -> None:
     assert "expired_with_default" in out
 
 
+def demo_steps(output: str) -> dict[str, list[str]]:
+    """What the demo printed after each step, by the step's words."""
+    steps: dict[str, list[str]] = {}
+    shown: list[str] = []
+    for line in output.split("\ncontact history:")[0].splitlines():
+        if line.startswith("["):
+            shown = steps.setdefault(line.split("] ", 1)[1], [])
+        elif line.startswith("  "):
+            shown.append(line.strip())
+    return steps
+
+
+def test_demo_parks_pauses_and_takes_a_break_chosen_during_wrap_up() -> None:
+    result = run("demo")
+    assert result.returncode == 0, result.stderr
+    steps = demo_steps(result.stdout)
+    parked = steps["park it: set aside, still held"]
+    assert parked[0] == "status: Handling a chat"  # a parked chat is still held
+    assert parked[1].startswith("chat chat-3: parked")
+    assert steps["take it up again"][1].startswith("chat chat-3: active")
+    ended = steps["the customer ends it while parked: wrap-up starts paused"]
+    assert "chat-3: paused, countdown 60s (stopped)" in ended[1]
+    waited = steps["a minute on, the countdown has not moved"]
+    assert "countdown 60s (stopped)" in waited[1]
+    assert "chat-3: wrap_up, countdown 60s" in steps["resume: the countdown runs"][1]
+    # Paused 20 s after resuming: 40 s left, still 40 s half a minute on.
+    assert "paused, countdown 40s (stopped)" in steps["pause it"][1]
+    frozen = steps["half a minute on, the time left is frozen"]
+    assert "paused, countdown 40s (stopped)" in frozen[1]
+    resumed = steps["resume it where it stopped"][1]
+    assert "wrap_up, countdown 40s" in resumed
+    chosen = steps["choose Break during wrap-up"]
+    assert chosen[0] == "status: Wrap-up, next status: Break"
+    assert steps["no new chat meanwhile"][0].startswith("refused: next_status_pending")
+    assert steps["complete wrap-up: the break starts"] == ["status: Break"]
+    refused_now = steps["no chat on a break"][0]
+    assert refused_now.startswith("refused: agent_not_available")
+    assert steps["back from the break"] == ["status: Available"]
+    assert "paused 2 time(s) for 100 s" in result.stdout
+
+
 def test_demo_can_keep_its_database(tmp_path: Path) -> None:
     result = run("demo", "--db", tmp_path / "demo.db")
     assert result.returncode == 0, result.stderr
     rows = sqlite3.connect(tmp_path / "demo.db").execute("SELECT count(*) FROM history")
-    assert rows.fetchone() == (2,)
+    assert rows.fetchone() == (3,)
+    with SQLiteStore(tmp_path / "demo.db") as store:
+        pauses = {e.chat_id: e.pause_count for e in store.all_history()}
+    assert pauses == {"chat-1": 0, "chat-2": 0, "chat-3": 2}
 
 
 def test_demo_refuses_to_reuse_a_database(tmp_path: Path) -> None:
@@ -234,6 +278,97 @@ def test_simulate_versus_prints_both_policies_side_by_side(tmp_path: Path) -> No
     assert counts[0] == counts[1]
 
 
+def figures(output: str) -> dict[str, list[str]]:
+    """Each row of the results table: its name and one cell per policy."""
+    rows = {}
+    for line in results_of(output):
+        name, _, cells = line.partition("  ")
+        if cells.strip():
+            rows[name.strip()] = cells.split()
+    return rows
+
+
+def test_simulate_prints_what_pauses_and_breaks_do() -> None:
+    away = ["--pause-share", "0.5", "--breaks", "1", "--break-minutes", "15"]
+    plain = figures(run("simulate", POLICY, "--memory", *SMALL).stdout)
+    result = run("simulate", POLICY, "--memory", *SMALL, *away)
+    assert result.returncode == 0, result.stderr
+    shown = figures(result.stdout)
+    assert plain["pauses per chat"] == ["0.00"]
+    assert float(shown["pauses per chat"][0]) > 0
+    assert float(shown["mean time paused"][0]) > 0
+    assert plain["breaks taken"] == ["0"]
+    assert shown["breaks taken"] == ["6"]  # one each for the six agents
+    assert plain["presence Break"] == ["0.0%"]
+    assert shown["presence Break"] != ["0.0%"]
+    assert shown["customers offered"] == plain["customers offered"]
+
+
+def test_simulate_versus_with_breaks_and_pauses_stays_on_the_same_traffic() -> None:
+    away = ["--pause-share", "0.5", "--breaks", "2"]
+    result = run("simulate", POLICY, "--versus", WHAT_IF, "--memory", *SMALL, *away)
+    assert result.returncode == 0, result.stderr
+    shown = figures(result.stdout)
+    first, second = shown["customers offered"]
+    assert first == second
+    assert shown["breaks taken"] == ["12", "12"]
+
+
+def test_the_simulation_section_of_a_policy_file_sets_pauses_and_breaks(
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "pausing.toml"
+    policy.write_text(
+        "[defaults]\nmax_paused_seconds = 30\n[queues.sales]\n"
+        "[simulation]\nagents = 4\nhours = 1\npause_share = 1.0\n"
+        "breaks = 1\nbreak_minutes = 10\n"
+    )
+    database = tmp_path / "day.db"
+    result = run("simulate", policy, "--db", database)
+    assert result.returncode == 0, result.stderr
+    assert figures(result.stdout)["breaks taken"] == ["4"]
+    with SQLiteStore(database) as store:
+        entries = list(store.all_history())
+    assert any(entry.pause_count for entry in entries)
+
+
+def test_report_shows_pauses_per_queue_and_agent_in_every_format(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "day.db"
+    pausing = ["--pause-share", "0.5"]
+    assert run("simulate", POLICY, "--db", database, *SMALL, *pausing).returncode == 0
+    with SQLiteStore(database) as store:
+        entries = list(store.all_history())
+    pauses = sum(entry.pause_count for entry in entries)
+    assert pauses > 0
+    table = run("report", "--db", database).stdout
+    assert "pauses of wrap-up" in table
+    (data,) = json.loads(run("report", "--db", database, "--format", "json").stdout)[
+        "runs"
+    ].values()
+    by_queue = [row for row in data["pauses"] if row["group"] == "queue"]
+    by_agent = [row for row in data["pauses"] if row["group"] == "agent"]
+    assert sum(row["pauses"] for row in by_queue) == pauses
+    assert sum(row["pauses"] for row in by_agent) == pauses
+    paused = sum(entry.paused_seconds for entry in entries)
+    assert sum(row["paused_seconds"] for row in by_queue) == pytest.approx(paused)
+    as_csv = run("report", "--db", database, "--format", "csv").stdout.splitlines()
+    counted = [line.split(",") for line in as_csv if ",pauses,queue," in line]
+    assert sum(int(row[4]) for row in counted) == pauses
+    assert any(",paused_seconds,agent," in line for line in as_csv)
+
+
+def test_a_report_without_pauses_shows_no_pause_section(tmp_path: Path) -> None:
+    database = tmp_path / "day.db"
+    assert run("simulate", POLICY, "--db", database, *SMALL).returncode == 0
+    assert "pauses" not in run("report", "--db", database).stdout
+    assert "pause" not in run("report", "--db", database, "--format", "csv").stdout
+    as_json = json.loads(run("report", "--db", database, "--format", "json").stdout)
+    (data,) = as_json["runs"].values()
+    assert "pauses" not in data
+
+
 def test_report_as_csv_and_json(tmp_path: Path) -> None:
     database = tmp_path / "day.db"
     assert run("simulate", POLICY, "--db", database, *SMALL).returncode == 0
@@ -305,6 +440,9 @@ def test_ctrl_c_stops_cleanly_with_the_database_consistent(tmp_path: Path) -> No
         (["--arrivals", "nowhere=5"], ["nowhere"]),
         (["--arrivals", "sales=many"], ["sales=many"]),
         (["--extend-share", "2"], ["extend_share"]),
+        (["--pause-share", "-0.5"], ["pause_share"]),
+        (["--breaks", "-1"], ["breaks"]),
+        (["--breaks", "4", "--hours", "1", "--break-minutes", "15"], ["fit"]),
     ],
 )
 def test_simulate_refuses_bad_numbers_and_unknown_queues(

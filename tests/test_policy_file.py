@@ -75,6 +75,25 @@ def test_every_setting_reaches_the_policy() -> None:
     assert policies.default_capacity == 3
 
 
+def test_the_pause_settings_come_from_the_file() -> None:
+    policies = parse_policy_file(
+        {
+            "defaults": {"max_paused_seconds": 120},
+            "queues": {
+                "sales": {},
+                "support": {"max_paused_seconds": False},
+                "vip": {"pause_allowed": False},
+            },
+        }
+    )
+    sales, support, vip = (
+        policies.queues[n].wrap_up for n in ("sales", "support", "vip")
+    )
+    assert (sales.pause_allowed, sales.max_paused_seconds) == (True, 120)
+    assert support.max_paused_seconds is None  # false: no limit
+    assert (vip.pause_allowed, vip.max_paused_seconds) == (False, 120)
+
+
 def test_free_text_limits_come_from_the_file() -> None:
     policies = parse_policy_file(
         {"queues": {"q": {"free_text_min_length": 3, "free_text_max_length": 9}}}
@@ -110,6 +129,12 @@ def test_profiles_and_agents() -> None:
         ({"queues": {"q": {"on_expiry": "panic"}}}, "queues.q.on_expiry"),
         ({"queues": {"q": {"capacity": 11}}}, "queues.q.capacity"),
         ({"queues": {"q": {"early_exit": 1}}}, "queues.q.early_exit"),
+        ({"queues": {"q": {"pause_allowed": "no"}}}, "queues.q.pause_allowed"),
+        (
+            {"queues": {"q": {"max_paused_seconds": True}}},
+            "queues.q.max_paused_seconds",
+        ),
+        ({"queues": {"q": {"max_paused_seconds": 0}}}, "queues.q.max_paused_seconds"),
         (
             {"queues": {"q": {"classification": "dropdown", "options": [5]}}},
             "queues.q.options[0]",

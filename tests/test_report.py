@@ -24,13 +24,16 @@ def entry(
     wrap_seconds: float = 30,
     extensions: int = 0,
     queue: str = "sales",
+    pauses: int = 0,
+    paused_seconds: float = 0.0,
+    agent: str = AGENT,
 ) -> ContactHistoryEntry:
     ended = T0 + timedelta(minutes=minutes)
     classification = None if label is None else Classification(label, label.lower())
     return ContactHistoryEntry(
         customer_id="c",
         chat_id=f"chat-{minutes}-{label}",
-        agent_id=AGENT,
+        agent_id=agent,
         queue_id=queue,
         classification=classification,
         additional_text=None,
@@ -42,6 +45,8 @@ def entry(
         ending=ending,
         extensions_used=extensions,
         abuse=None,
+        pause_count=pauses,
+        paused_seconds=paused_seconds,
     )
 
 
@@ -100,6 +105,42 @@ def test_wrap_up_time_and_extensions_per_queue_and_agent() -> None:
     assert queue.extensions == 5
     assert queue.share_extended == 0.5
     assert [row.group for row in report.wrap_up] == ["queue", "agent"]
+
+
+def test_pauses_per_queue_and_agent() -> None:
+    entries = [
+        entry(1, pauses=2, paused_seconds=50, agent="ana"),
+        entry(2, pauses=1, paused_seconds=10, agent="bob"),
+        entry(3, agent="bob"),
+        entry(4, queue="support", agent="bob"),
+    ]
+    report = build_report(entries)
+    rows = {(row.group, row.name): row for row in report.pauses}
+    assert list(rows) == [
+        ("queue", "sales"),
+        ("queue", "support"),
+        ("agent", "ana"),
+        ("agent", "bob"),
+    ]
+    sales = rows[("queue", "sales")]
+    assert (sales.chats, sales.paused_chats, sales.pauses) == (3, 2, 3)
+    assert sales.paused_seconds == 60
+    assert sales.mean_pause_seconds == 20
+    assert sales.share_paused == 2 / 3
+    support = rows[("queue", "support")]
+    assert (support.pauses, support.paused_seconds, support.mean_pause_seconds) == (
+        0,
+        0,
+        0,
+    )
+    assert rows[("agent", "bob")].pauses == 1
+    assert report.to_dict()["pauses"][0]["pauses"] == 3
+
+
+def test_a_history_without_pauses_reports_as_before_pauses_existed() -> None:
+    report = build_report([entry(1), entry(2)])
+    assert report.pauses == ()
+    assert "pauses" not in report.to_dict()
 
 
 def test_an_empty_history_gives_an_empty_report() -> None:

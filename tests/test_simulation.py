@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webchat_wrapup import InvalidPolicy
+from webchat_wrapup import (
+    ChatAssigned,
+    Event,
+    InvalidPolicy,
+    NextPresenceChosen,
+    Presence,
+    PresenceChanged,
+    WrapUpCompleted,
+)
 from webchat_wrapup.clocks import ManualClock
 from webchat_wrapup.service import WrapUpService
 from webchat_wrapup.stores import MemoryStore
@@ -17,8 +25,10 @@ from webchat_wrapup.tools.policy_file import parse_policy_file
 from webchat_wrapup.tools.runs import EPOCH
 from webchat_wrapup.tools.simulation import (
     Customer,
+    Results,
     Simulation,
     SimulationSettings,
+    break_starts,
     draw_traffic,
     settings_from,
 )
@@ -49,14 +59,22 @@ def simulate(policy: dict[str, object], day: SimulationSettings) -> object:
     forget=st.sampled_from([0.0, 0.5, 1.0]),
     extend=st.sampled_from([0.0, 0.5, 1.0]),
     countdown=st.sampled_from([10, 60, False]),
+    pause=st.sampled_from([0.0, 0.5, 1.0]),
+    pause_limit=st.sampled_from([5, False]),
+    breaks=st.integers(0, 2),
 )
 def test_every_customer_is_answered_or_abandons_and_every_chat_ends(
-    agents: int, seed: int, forget: float, extend: float, countdown: object
+    agents: int,
+    seed: int,
+    forget: float,
+    extend: float,
+    countdown: object,
+    pause: float,
+    pause_limit: object,
+    breaks: int,
 ) -> None:
-    policy = {
-        **POLICIES,
-        "defaults": {**POLICIES["defaults"], "countdown_seconds": countdown},
-    }  # type: ignore[dict-item]
+    wrap_up = {"countdown_seconds": countdown, "max_paused_seconds": pause_limit}
+    policy = {**POLICIES, "defaults": {**POLICIES["defaults"], **wrap_up}}
     day = SimulationSettings(
         agents=agents,
         hours=0.5,
@@ -64,6 +82,9 @@ def test_every_customer_is_answered_or_abandons_and_every_chat_ends(
         arrivals_per_hour={"sales": 40, "support": 30},
         forget_share=forget,
         extend_share=extend,
+        pause_share=pause,
+        breaks=breaks,
+        break_minutes=5,
     )
     results, customers, service = simulate(policy, day)  # type: ignore[misc]
     assert results.offered == len(customers)
@@ -74,6 +95,12 @@ def test_every_customer_is_answered_or_abandons_and_every_chat_ends(
     assert results.expired == len(expired)
     assert 0 <= results.service_level <= 1
     assert 0 <= results.wrap_up_share <= results.occupancy <= 1
+    assert results.pauses == sum(e.pause_count for e in history)
+    assert results.paused_seconds == pytest.approx(
+        sum(e.paused_seconds for e in history)
+    )
+    assert results.breaks <= agents * breaks
+    assert 0 <= results.break_share < 1
 
 
 def test_the_same_seed_gives_the_same_day() -> None:
@@ -184,6 +211,11 @@ def test_settings_come_from_the_section_then_the_flags() -> None:
         ({"arrivals": {"vip": 3}}, "simulation.arrivals.vip"),
         ({"arrivals": {"sales": -3}}, "arrivals.sales"),
         ({"speed": 3}, "simulation.speed"),
+        ({"pause_share": 1.5}, "pause_share"),
+        ({"pause_seconds": 0}, "pause_seconds"),
+        ({"breaks": -1}, "breaks"),
+        ({"breaks": 1.5}, "breaks"),
+        ({"breaks": 4, "hours": 1, "break_minutes": 15}, "break_minutes"),
     ],
 )
 def test_bad_simulation_settings_are_refused(
@@ -192,3 +224,152 @@ def test_bad_simulation_settings_are_refused(
     with pytest.raises(InvalidPolicy) as caught:
         settings_from(section, {}, ["sales"])
     assert caught.value.setting == setting
+
+
+# Pauses and breaks.
+
+BUSY_DAY = SimulationSettings(
+    agents=4, hours=2, arrivals_per_hour={"sales": 30, "support": 20}
+)
+
+
+def without_pauses(customers: list[Customer]) -> list[Customer]:
+    return [attrs.evolve(c, pauses=False, pause_seconds=0.0) for c in customers]
+
+
+def test_a_day_without_pauses_or_breaks_is_the_day_it_was_before_them() -> None:
+    # The figures this day gave before pauses and breaks existed.
+    results, customers, _ = simulate(POLICIES, BUSY_DAY)  # type: ignore[misc]
+    assert not any(customer.pauses for customer in customers)
+    assert (results.offered, results.answered, results.abandoned) == (93, 85, 8)
+    assert results.service_level == pytest.approx(0.8064516129032258)
+    assert results.occupancy == pytest.approx(0.6150348714814158)
+    assert (results.pauses, results.breaks, results.break_share) == (0, 0, 0)
+
+
+def test_breaks_lower_the_service_level_on_the_same_traffic() -> None:
+    on_breaks = attrs.evolve(BUSY_DAY, breaks=2, break_minutes=20)
+    plain, customers, _ = simulate(POLICIES, BUSY_DAY)  # type: ignore[misc]
+    away, same_customers, _ = simulate(POLICIES, on_breaks)  # type: ignore[misc]
+    assert same_customers == customers
+    assert away.breaks == 4 * 2
+    # 8 breaks of 20 minutes over 4 agents' 2 hours, or a little less when
+    # the day is measured on while the last chats drain.
+    assert 0.25 < away.break_share <= 1 / 3
+    assert away.service_level < plain.service_level
+    assert away.average_speed_of_answer > plain.average_speed_of_answer
+    assert away.abandoned > plain.abandoned
+
+
+def test_pausing_lengthens_the_time_in_wrap_up_on_the_same_traffic() -> None:
+    pausing = attrs.evolve(BUSY_DAY, pause_share=1.0, pause_seconds=120)
+    plain, customers, plain_service = simulate(POLICIES, BUSY_DAY)  # type: ignore[misc]
+    paused, pausers, paused_service = simulate(POLICIES, pausing)  # type: ignore[misc]
+    assert without_pauses(pausers) == without_pauses(customers)
+    assert all(customer.pauses for customer in pausers)
+    assert plain.pauses == 0 < paused.pauses
+    assert paused.mean_pause_seconds > 0
+    assert paused.wrap_up_share > plain.wrap_up_share
+
+    def mean_wrap_up(service: WrapUpService) -> float:
+        entries = list(service.store.all_history())
+        seconds = [
+            (e.wrap_up_ended_at - e.wrap_up_started_at).total_seconds() for e in entries
+        ]
+        return sum(seconds) / len(seconds)
+
+    assert mean_wrap_up(paused_service) > mean_wrap_up(plain_service)
+
+
+def paused_day(wrap_up: dict[str, object]) -> tuple[Results, list[Any]]:
+    """A day on which every agent pauses every wrap-up for 2 minutes or so."""
+    policy = {**POLICIES, "defaults": {**POLICIES["defaults"], **wrap_up}}
+    pausing = attrs.evolve(BUSY_DAY, pause_share=1.0, pause_seconds=120)
+    results, _, service = simulate(policy, pausing)  # type: ignore[misc]
+    return results, list(service.store.all_history())
+
+
+@pytest.mark.parametrize(
+    "wrap_up", [{}, {"max_paused_seconds": 20}, {"pause_allowed": False}]
+)
+def test_the_pauses_counted_are_the_ones_the_contact_history_holds(
+    wrap_up: dict[str, object],
+) -> None:
+    results, history = paused_day(wrap_up)
+    assert results.pauses == sum(e.pause_count for e in history)
+    assert results.paused_seconds == pytest.approx(
+        sum(e.paused_seconds for e in history)
+    )
+
+
+def test_agents_may_pause_as_long_as_they_like_unless_the_queue_says_not() -> None:
+    _, history = paused_day({})
+    assert max(e.paused_seconds for e in history) > 120
+    refused, history = paused_day({"pause_allowed": False})
+    assert refused.pauses == 0
+    assert not any(e.pause_count for e in history)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the core's decide step skips a paused wrap-up's automatic resume "
+    "while its stored deadline has not passed, so a wrap-up completed after its "
+    "pause allowance ran out counts the whole pause (core bug, reported)",
+)
+def test_the_queues_pause_allowance_caps_every_pause() -> None:
+    results, history = paused_day({"max_paused_seconds": 20})
+    assert results.pauses > 0
+    assert max(e.paused_seconds for e in history) <= 20
+
+
+def test_no_chat_goes_to_an_agent_away_and_a_break_waits_for_the_wrap_up() -> None:
+    day = attrs.evolve(BUSY_DAY, breaks=3, break_minutes=10)
+    policies = parse_policy_file(POLICIES)
+    service = WrapUpService(MemoryStore(), ManualClock(EPOCH))
+    heard: list[Event] = []
+    service.subscribe(heard.append)
+    simulation = Simulation(service, policies, day, run="t")
+    results = simulation.run_day(draw_traffic(day, sorted(policies.queues)))
+    assert results.breaks == 4 * 3
+    waited = 0
+    for agent in {event.agent_id for event in heard}:
+        on_break = pending = False
+        last_wrap_up_ended = None
+        for event in (e for e in heard if e.agent_id == agent):
+            if isinstance(event, ChatAssigned):
+                away = on_break or pending
+                assert not away, f"{agent} got a chat while away"
+            elif isinstance(event, WrapUpCompleted):
+                last_wrap_up_ended = event.at
+            elif isinstance(event, NextPresenceChosen):
+                pending = event.presence is Presence.BREAK
+            elif isinstance(event, PresenceChanged):
+                if pending:  # chosen while busy: starts as the last wrap-up ends
+                    assert event.at == last_wrap_up_ended
+                    waited += 1
+                on_break = event.presence is Presence.BREAK
+                pending = False
+    assert waited > 0
+
+
+def test_each_agents_breaks_are_staggered_and_fit_in_their_part_of_the_day() -> None:
+    day = SimulationSettings(agents=5, hours=8, breaks=2, break_minutes=30)
+    starts = [break_starts(day, number) for number in range(1, 6)]
+    every = sorted(start for agent in starts for start in agent)
+    assert len(set(every)) == 10
+    for first, second in starts:
+        assert 0 < first < first + 30 * 60 <= 4 * 3600
+        assert 4 * 3600 < second < second + 30 * 60 <= 8 * 3600
+    assert break_starts(attrs.evolve(day, breaks=0), 1) == []
+
+
+def test_results_print_pauses_presence_and_breaks() -> None:
+    results = Results(
+        "p", 10, 10, 0, 1.0, 0.0, 0.0, 0.5, 0.1, 0, 0, 10, 4, 200.0, 3, 0.25
+    )
+    rows = dict(results.rows())
+    assert rows["pauses per chat"] == "0.40"
+    assert rows["mean time paused"] == "50.0 s"
+    assert rows["presence Available"] == "75.0%"
+    assert rows["presence Break"] == "25.0%"
+    assert rows["breaks taken"] == "3"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 
 from webchat_wrapup import WrapUpEnding
 from webchat_wrapup.tools.cli import demo
@@ -15,13 +16,30 @@ def test_the_walkthrough_ends_with_the_seed_pages_contact_history() -> None:
     assert [entry.ending for entry in history] == [
         WrapUpEnding.COMPLETED_EARLY,
         WrapUpEnding.EXPIRED_WITH_DEFAULT,
+        WrapUpEnding.COMPLETED_EARLY,
     ]
     assert history[0].extensions_used == 3
     assert history[0].notes == ("This chat was marked as abusive",)
     text = "\n".join(lines)
     assert "extend [0] (greyed out)" in text
     assert "refused: no_extensions_left" in text
-    assert lines[-3] == "\ncontact history:"
+    assert lines[-4] == "\ncontact history:"
+
+
+def test_the_walkthrough_pauses_parks_and_takes_a_break() -> None:
+    lines: list[str] = []
+    history = demo.run(lines.append)
+    paused = history[2]
+    # Ended while parked (a pause from 480 s to 545 s), then paused again
+    # from 565 s to 600 s.
+    assert (paused.pause_count, paused.paused_seconds) == (2, 100)
+    assert paused.wrap_up_ended_at - paused.wrap_up_started_at == timedelta(seconds=140)
+    refusals = [line.split(":")[1].strip() for line in lines if "refused:" in line]
+    assert refusals == [
+        "no_extensions_left",
+        "next_status_pending",
+        "agent_not_available",
+    ]
 
 
 def test_python_dash_m_runs_the_walkthrough() -> None:

@@ -62,6 +62,8 @@ _SETTINGS: dict[str, type | tuple[type, ...]] = {
     "extension_seconds": int,
     "max_extensions": int,
     "early_exit": bool,
+    "pause_allowed": bool,
+    "max_paused_seconds": (int, bool),
     "classification": str,
     "options": list,
     "free_text_min_length": int,
@@ -80,6 +82,8 @@ _WRAP_UP_KEYS = {
     "extension_seconds": "extension_seconds",
     "max_extensions": "max_extensions",
     "early_exit": "early_exit_allowed",
+    "pause_allowed": "pause_allowed",
+    "max_paused_seconds": "max_paused_seconds",
 }
 """File key: the :class:`WrapUpPolicy` field it sets."""
 
@@ -309,11 +313,12 @@ def _queue(name: str, merged: dict[str, Any], where: str, source: str) -> QueueP
 
 def _wrap_up(merged: Mapping[str, Any]) -> WrapUpPolicy:
     given = _given(merged, _WRAP_UP_KEYS)
-    countdown = given.get("countdown_seconds")
-    if countdown is True:
-        raise InvalidPolicy("countdown_seconds", "use a number of seconds or false")
-    if countdown is False:  # TOML has no null: false means no countdown
-        given["countdown_seconds"] = None
+    for name in ("countdown_seconds", "max_paused_seconds"):
+        seconds = given.get(name)
+        if seconds is True:
+            raise InvalidPolicy(name, "use a number of seconds or false")
+        if seconds is False:  # TOML has no null: false means none (no limit)
+            given[name] = None
     return WrapUpPolicy(**given)
 
 

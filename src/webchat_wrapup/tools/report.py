@@ -1,4 +1,5 @@
-"""Reports from the contact history: trends, timeouts kept apart, wrap-up time.
+"""Reports from the contact history: trends, timeouts kept apart, wrap-up
+time, and pauses of wrap-up.
 
 :func:`build_report` is a pure function of a list of history entries; the
 command line reads them from the database and prints the result as a
@@ -63,6 +64,30 @@ class WrapUpRow:
 
 
 @attrs.frozen
+class PauseRow:
+    """Pauses of wrap-up for one queue or one agent.
+
+    ``paused_chats`` counts the chats whose wrap-up was paused at least
+    once (a chat that ended while parked counts: its wrap-up started
+    paused); ``pauses`` counts every pause, ``paused_seconds`` adds up
+    how long the countdowns stood still.
+    """
+
+    group: str
+    name: str
+    chats: int
+    paused_chats: int
+    pauses: int
+    paused_seconds: float
+    mean_pause_seconds: float
+
+    @property
+    def share_paused(self) -> float:
+        """The share of chats whose wrap-up was paused."""
+        return self.paused_chats / self.chats
+
+
+@attrs.frozen
 class Report:
     """Everything the ``report`` command prints."""
 
@@ -74,13 +99,19 @@ class Report:
     trends: tuple[TrendRow, ...]
     movers: tuple[Mover, ...]
     wrap_up: tuple[WrapUpRow, ...]
+    pauses: tuple[PauseRow, ...] = ()
+    """Empty when no wrap-up was paused, so a history from before pauses
+    reports exactly as it did."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as JSON-ready data."""
+        """The report as JSON-ready data (``pauses`` only when some wrap-up
+        was paused)."""
         data = attrs.asdict(self)
         data["movers"] = [
             {**attrs.asdict(mover), "change": mover.change} for mover in self.movers
         ]
+        if not self.pauses:
+            del data["pauses"]
         return data
 
 
@@ -116,6 +147,7 @@ def build_report(
         trends=_trends(chosen, bucket),
         movers=_movers(chosen, bucket),
         wrap_up=_wrap_up_rows(entries),
+        pauses=_pause_rows(entries),
     )
 
 
@@ -156,15 +188,41 @@ def _movers(chosen: Sequence[ContactHistoryEntry], bucket: Bucket) -> tuple[Move
     return tuple(movers[:5])
 
 
-def _wrap_up_rows(entries: Sequence[ContactHistoryEntry]) -> tuple[WrapUpRow, ...]:
-    rows = []
+def _groups(
+    entries: Sequence[ContactHistoryEntry],
+) -> list[tuple[str, str, list[ContactHistoryEntry]]]:
+    """``(group, name, entries)`` per queue, then per agent, names in order."""
+    groups = []
     for group, key in (("queue", "queue_id"), ("agent", "agent_id")):
         grouped: dict[str, list[ContactHistoryEntry]] = defaultdict(list)
         for entry in entries:
             grouped[getattr(entry, key)].append(entry)
-        for name in sorted(grouped):
-            rows.append(_wrap_up_row(group, name, grouped[name]))
-    return tuple(rows)
+        groups += [(group, name, grouped[name]) for name in sorted(grouped)]
+    return groups
+
+
+def _wrap_up_rows(entries: Sequence[ContactHistoryEntry]) -> tuple[WrapUpRow, ...]:
+    return tuple(_wrap_up_row(*group) for group in _groups(entries))
+
+
+def _pause_rows(entries: Sequence[ContactHistoryEntry]) -> tuple[PauseRow, ...]:
+    if not any(entry.pause_count for entry in entries):
+        return ()
+    return tuple(_pause_row(*group) for group in _groups(entries))
+
+
+def _pause_row(group: str, name: str, entries: list[ContactHistoryEntry]) -> PauseRow:
+    pauses = sum(e.pause_count for e in entries)
+    paused_seconds = sum(e.paused_seconds for e in entries)
+    return PauseRow(
+        group=group,
+        name=name,
+        chats=len(entries),
+        paused_chats=sum(1 for e in entries if e.pause_count),
+        pauses=pauses,
+        paused_seconds=paused_seconds,
+        mean_pause_seconds=paused_seconds / pauses if pauses else 0.0,
+    )
 
 
 def _wrap_up_row(

@@ -3,208 +3,78 @@
 Customers arrive per queue as a Poisson process and wait, first come first
 served, until an agent with free capacity takes them (the longest-idle
 agent first); they may abandon after a patience time. Agents classify,
-extend, forget and flag as configured. Time comes from a manual clock moved
-from event to event (nothing sleeps), and every action goes through
+extend, pause, forget and flag as configured, and take breaks on a
+schedule. Time comes from a manual clock moved from event to event
+(nothing sleeps), and every action goes through
 :class:`~webchat_wrapup.service.WrapUpService`, so the store ends up with
 the contact history a real day would leave.
 
-The traffic (arrivals, chat lengths, patience and each customer's agent
-behaviour) is drawn up front from the seed, independently of the policy,
-so two policies can be compared on exactly the same day.
+The dispatcher knows only what the service's events tell it: who holds
+which chat, and each agent's presence and chosen next status. A break is
+chosen as the next status while the agent is busy, so it starts the
+instant the last wrap-up ends; an agent on a break, or with a break
+pending, gets no chat (the core would refuse the assign).
+
+The day's settings and traffic are in :mod:`webchat_wrapup.tools.traffic`,
+the figures in :mod:`webchat_wrapup.tools.results`; both are re-exported
+here.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-import math
-import random
 from collections import deque
-from collections.abc import Callable, Mapping
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 
-from .._core._errors import InvalidPolicy, WrapUpError
+from .._core._errors import WrapUpError
 from .._core._events import (
     Event,
+    NextPresenceChosen,
+    PresenceChanged,
     StatusChanged,
     WrapUpCompleted,
     WrapUpExtended,
+    WrapUpPaused,
+    WrapUpResumed,
     WrapUpStarted,
 )
 from .._core._history import EndedBy
-from .._core._machine import Status
+from .._core._machine import Presence
 from .._core._policy import DropdownClassification
 from ..clocks import ManualClock
 from ..service import WrapUpService
 from . import runs
 from .policy_file import PolicyFile
+from .results import AgentTime, Results
+from .traffic import (
+    DEFAULT_ARRIVALS_PER_HOUR,
+    Customer,
+    SimulationSettings,
+    break_starts,
+    draw_traffic,
+    settings_from,
+)
 
-DEFAULT_ARRIVALS_PER_HOUR = 60.0
-"""The arrival rate of a queue that the settings give none."""
+__all__ = [
+    "DEFAULT_ARRIVALS_PER_HOUR",
+    "Customer",
+    "Results",
+    "Simulation",
+    "SimulationSettings",
+    "break_starts",
+    "draw_traffic",
+    "settings_from",
+]
 
 _FORGETFUL_AGENTS_REMEMBER_AFTER_SECONDS = 300.0
 """How late an agent who forgot completes a wrap-up that has no countdown."""
 
 _Handler = Callable[[Any], None]
-
-
-def _positive(name: str, most: float = 10.0**9) -> Callable[[Any, Any, float], None]:
-    def check(_: Any, __: Any, value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidPolicy(name, f"must be a number, not {value!r}")
-        if not 0 < value <= most:
-            raise InvalidPolicy(name, f"must be more than 0 and at most {most:g}")
-
-    return check
-
-
-def _share(name: str) -> Callable[[Any, Any, float], None]:
-    def check(_: Any, __: Any, value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidPolicy(name, f"must be a number, not {value!r}")
-        if not 0 <= value <= 1:
-            raise InvalidPolicy(name, f"must be between 0 and 1, not {value}")
-
-    return check
-
-
-@attrs.frozen
-class SimulationSettings:
-    """What the simulated day looks like; every field has a default."""
-
-    agents: int = attrs.field(default=20, validator=_positive("agents", 10_000))
-    hours: float = attrs.field(default=8.0, validator=_positive("hours", 24 * 366))
-    seed: int = 1
-    arrivals_per_hour: Mapping[str, float] = attrs.field(factory=dict)
-    chat_length: str = "lognormal"
-    chat_mean_seconds: float = attrs.field(
-        default=300.0, validator=_positive("chat_mean_seconds")
-    )
-    patience_seconds: float = attrs.field(
-        default=120.0, validator=_positive("patience_seconds")
-    )
-    service_level_seconds: float = attrs.field(
-        default=20.0, validator=_positive("service_level_seconds")
-    )
-    classify_seconds: float = attrs.field(
-        default=30.0, validator=_positive("classify_seconds")
-    )
-    classify_during_chat: float = attrs.field(
-        default=0.5, validator=_share("classify_during_chat")
-    )
-    extend_share: float = attrs.field(default=0.2, validator=_share("extend_share"))
-    extend_when_seconds_left: float = attrs.field(
-        default=10.0, validator=_positive("extend_when_seconds_left", 3600)
-    )
-    forget_share: float = attrs.field(default=0.1, validator=_share("forget_share"))
-    abuse_rate: float = attrs.field(default=0.01, validator=_share("abuse_rate"))
-
-    def __attrs_post_init__(self) -> None:
-        if self.chat_length not in ("exponential", "lognormal"):
-            raise InvalidPolicy(
-                "chat_length",
-                f"must be exponential or lognormal, not {self.chat_length!r}",
-            )
-        agents: object = self.agents
-        if isinstance(agents, bool) or not isinstance(agents, int):
-            raise InvalidPolicy("agents", f"must be a whole number, not {agents!r}")
-        for queue, rate in self.arrivals_per_hour.items():
-            _positive(f"arrivals.{queue}")(None, None, rate)
-
-
-@attrs.frozen
-class Customer:
-    """One customer's part of the day, drawn from the seed."""
-
-    number: int
-    queue: str
-    arrives: float
-    chat_seconds: float
-    patience: float
-    classify_during_chat: bool
-    classify_after: float
-    extends: bool
-    forgets: bool
-    abusive: bool
-    choice: float
-
-
-@attrs.frozen
-class Results:
-    """What a planner reads off a simulated day."""
-
-    label: str
-    offered: int
-    answered: int
-    abandoned: int
-    service_level: float
-    average_speed_of_answer: float
-    abandonment: float
-    occupancy: float
-    wrap_up_share: float
-    extensions: int
-    expired: int
-    history_entries: int
-    interrupted: bool = False
-
-    def rows(self) -> list[tuple[str, str]]:
-        """The results as (name, formatted value) pairs, in print order."""
-        return [
-            ("customers offered", f"{self.offered}"),
-            ("answered", f"{self.answered}"),
-            ("abandoned", f"{self.abandoned} ({self.abandonment:.1%})"),
-            ("service level", f"{self.service_level:.1%}"),
-            ("average speed of answer", f"{self.average_speed_of_answer:.1f} s"),
-            ("agent occupancy", f"{self.occupancy:.1%}"),
-            ("agent time in wrap-up", f"{self.wrap_up_share:.1%}"),
-            ("extensions used", f"{self.extensions}"),
-            ("wrap-ups that expired", f"{self.expired}"),
-            ("contact-history entries", f"{self.history_entries}"),
-        ]
-
-
-def draw_traffic(settings: SimulationSettings, queues: list[str]) -> list[Customer]:
-    """Every customer of the day, in arrival order, from the settings' seed."""
-    rng = random.Random(settings.seed)
-    horizon = settings.hours * 3600
-    customers: list[Customer] = []
-    for queue in queues:
-        rate = settings.arrivals_per_hour.get(queue, 0.0)
-        t = 0.0
-        while rate > 0:
-            t += rng.expovariate(rate / 3600)
-            if t >= horizon:
-                break
-            customers.append(_customer(rng, settings, queue, t))
-    customers.sort(key=lambda c: (c.arrives, c.queue))
-    return [attrs.evolve(c, number=n) for n, c in enumerate(customers, start=1)]
-
-
-def _customer(
-    rng: random.Random, settings: SimulationSettings, queue: str, t: float
-) -> Customer:
-    mean = settings.chat_mean_seconds
-    if settings.chat_length == "exponential":
-        length = rng.expovariate(1 / mean)
-    else:
-        sigma = 0.6
-        length = rng.lognormvariate(math.log(mean) - sigma**2 / 2, sigma)
-    return Customer(
-        number=0,
-        queue=queue,
-        arrives=t,
-        chat_seconds=max(5.0, length),
-        patience=rng.expovariate(1 / settings.patience_seconds),
-        classify_during_chat=rng.random() < settings.classify_during_chat,
-        classify_after=rng.expovariate(1 / settings.classify_seconds),
-        extends=rng.random() < settings.extend_share,
-        forgets=rng.random() < settings.forget_share,
-        abusive=rng.random() < settings.abuse_rate,
-        choice=rng.random(),
-    )
 
 
 @attrs.define
@@ -214,12 +84,23 @@ class _Agent:
     chats: set[str] = attrs.field(factory=set)
     free_since: float = 0.0
     stamp: int = 0
-    """Moves on whenever ``chats`` or ``free_since`` change: older entries
-    for this agent in the free-agent heap are stale."""
-    status: Status = Status.AVAILABLE
-    status_since: float = 0.0
-    busy_seconds: float = 0.0
-    wrap_up_seconds: float = 0.0
+    """Moves on whenever ``chats``, ``free_since`` or the presence change:
+    older entries for this agent in the free-agent heap are stale."""
+    presence: Presence = Presence.AVAILABLE
+    next_presence: Presence | None = None
+    time: AgentTime = attrs.field(factory=AgentTime)
+
+    def takes_chats(self) -> bool:
+        """What the core's assign rule says of presence: Available, and no
+        other next status pending."""
+        return self.presence is Presence.AVAILABLE and self.next_presence in (
+            None,
+            Presence.AVAILABLE,
+        )
+
+
+def _seconds(instant: datetime) -> float:
+    return (instant - runs.EPOCH).total_seconds()
 
 
 class Simulation:
@@ -258,6 +139,10 @@ class Simulation:
         self._extensions = 0
         self._expired = 0
         self._history = 0
+        self._pauses = 0
+        self._paused_seconds = 0.0
+        self._paused_since: dict[str, float] = {}
+        self._breaks = 0
         self._now = 0.0
         self._last_change = 0.0
         service.subscribe(self._hear)
@@ -269,7 +154,10 @@ class Simulation:
     def run_day(self, customers: list[Customer]) -> Results:
         """Play the day; stops cleanly (results so far) on Ctrl-C."""
         for number in range(1, self.settings.agents + 1):
-            self._add_agent(runs.agent_id(self.run, number))
+            agent = runs.agent_id(self.run, number)
+            self._add_agent(agent)
+            for seconds in break_starts(self.settings, number):
+                self._at(seconds, self._on_break_due, agent)
         for customer in customers:
             self._at(customer.arrives, self._on_arrive, customer)
         interrupted = False
@@ -286,7 +174,7 @@ class Simulation:
             self._sweep()
         except KeyboardInterrupt:
             interrupted = True
-        return self._results(customers, interrupted)
+        return self._results(interrupted)
 
     def _add_agent(self, agent: str) -> None:
         settings = self.policies.agent(runs.name_in_run(agent))
@@ -298,39 +186,77 @@ class Simulation:
         self._agents[agent] = _Agent(agent, settings.capacity)
         self._touch(self._agents[agent])
 
-    # Events from the service: who is free, what expired.
+    # Events from the service: who is free, what expired, who is away.
 
     def _hear(self, event: Event) -> None:
         agent = self._agents.get(event.agent_id)
         if agent is None:
             return
-        at = (event.at - runs.EPOCH).total_seconds()
+        at = _seconds(event.at)
         if isinstance(event, StatusChanged):
-            self._account(agent, at)
-            agent.status = event.status
+            agent.time.status_changed(event.status, at)
             self._last_change = max(self._last_change, at)
-        elif isinstance(event, (WrapUpStarted, WrapUpExtended)):
-            if event.deadline is not None:
-                offset = (event.deadline - runs.EPOCH).total_seconds()
-                self._at(offset, self._on_deadline, event.chat_id)
+        elif isinstance(event, (WrapUpStarted, WrapUpExtended, WrapUpResumed)):
+            self._hear_deadline(event, at)
         elif isinstance(event, WrapUpCompleted):
-            agent.chats.discard(event.chat_id)
-            self._chats.pop(event.chat_id, None)
-            self._history += 1
-            if event.ending.value.startswith("expired"):
-                self._expired += 1
-            if not agent.chats:
-                agent.free_since = at
+            self._hear_completed(agent, event, at)
+        elif isinstance(event, WrapUpPaused):
+            self._hear_paused(event, at)
+        elif isinstance(event, NextPresenceChosen):
+            agent.next_presence = event.presence
             self._touch(agent)
-            self._at(self._now, self._on_dispatch, None)
+        elif isinstance(event, PresenceChanged):
+            self._hear_presence(agent, event.presence, at)
 
-    def _account(self, agent: _Agent, until: float) -> None:
-        spent = until - agent.status_since
-        if agent.status is not Status.AVAILABLE:
-            agent.busy_seconds += spent
-        if agent.status is Status.WRAP_UP:
-            agent.wrap_up_seconds += spent
-        agent.status_since = until
+    def _hear_deadline(
+        self, event: WrapUpStarted | WrapUpExtended | WrapUpResumed, at: float
+    ) -> None:
+        if isinstance(event, WrapUpResumed):
+            self._pause_over(event.chat_id, at)
+        if event.deadline is not None:
+            self._at(_seconds(event.deadline), self._on_deadline, event.chat_id)
+
+    def _hear_completed(self, agent: _Agent, event: WrapUpCompleted, at: float) -> None:
+        self._pause_over(event.chat_id, at)
+        agent.chats.discard(event.chat_id)
+        self._chats.pop(event.chat_id, None)
+        self._history += 1
+        if event.ending.value.startswith("expired"):
+            self._expired += 1
+        if not agent.chats:
+            agent.free_since = at
+        self._touch(agent)
+        self._at(self._now, self._on_dispatch, None)
+
+    def _hear_paused(self, event: WrapUpPaused, at: float) -> None:
+        self._pauses += 1
+        self._paused_since[event.chat_id] = at
+        # A queue that caps pausing resumes the countdown by itself, with no
+        # event until someone acts: the core's own rule says when it is due.
+        stored = self.service.store.load(event.agent_id)
+        chat = None if stored is None else stored.state.chat(event.chat_id)
+        due = None if chat is None else chat.due_at()
+        if due is not None:
+            self._at(_seconds(due), self._on_deadline, event.chat_id)
+
+    def _pause_over(self, chat_id: str, at: float) -> None:
+        since = self._paused_since.pop(chat_id, None)
+        if since is not None:
+            self._paused_seconds += at - since
+
+    def _hear_presence(self, agent: _Agent, presence: Presence, at: float) -> None:
+        if agent.presence is Presence.BREAK:
+            agent.time.break_ended(at)
+        agent.presence, agent.next_presence = presence, None
+        if presence is Presence.BREAK:
+            self._breaks += 1
+            agent.time.break_started(at)
+            ends = at + self.settings.break_minutes * 60
+            self._at(ends, self._on_break_over, agent.agent_id)
+        else:
+            agent.free_since = at
+            self._at(self._now, self._on_dispatch, None)
+        self._touch(agent)
 
     # The day's events.
 
@@ -383,6 +309,8 @@ class Simulation:
 
     def _touch(self, agent: _Agent) -> None:
         agent.stamp += 1
+        if not agent.takes_chats():
+            return  # back in the heaps when the presence allows it again
         entry = (agent.free_since, agent.agent_id, agent.stamp)
         for queue, limit in self.policies.queue_capacity.items():
             if len(agent.chats) < min(limit, agent.capacity):
@@ -410,18 +338,54 @@ class Simulation:
         wrap_up = self.policies.queues[customer.queue].wrap_up
         if chat_id not in self._chats:
             return
+        if customer.pauses:  # half-way through the work, before the rest
+            pause_at = self._now + customer.classify_after / 2
+            self._at(pause_at, self._on_pause, chat_id)
         if customer.forgets and wrap_up.countdown is not None:
             return  # the countdown expires the wrap-up
-        done = self._now + customer.classify_after
-        if customer.forgets:  # no countdown: nothing ends it but the agent
-            done += _FORGETFUL_AGENTS_REMEMBER_AFTER_SECONDS
         if customer.extends and wrap_up.countdown is not None:
             left = self.settings.extend_when_seconds_left
             when = self._now + max(0.0, wrap_up.countdown.total_seconds() - left)
             self._at(when, self._on_extend, chat_id)
+        if not customer.pauses:
+            self._finish(chat_id, customer, customer.classify_after)
+
+    def _finish(self, chat_id: str, customer: Customer, after: float) -> None:
+        """Plan the rest of the agent's wrap-up work, done ``after`` seconds on."""
+        wrap_up = self.policies.queues[customer.queue].wrap_up
+        if customer.forgets and wrap_up.countdown is not None:
+            return  # the countdown expires the wrap-up
+        done = self._now + after
+        if customer.forgets:  # no countdown: nothing ends it but the agent
+            done += _FORGETFUL_AGENTS_REMEMBER_AFTER_SECONDS
         if not customer.classify_during_chat:
             self._at(done, self._on_classify, chat_id)
         self._at(done + 1, self._on_complete, chat_id)
+
+    def _on_pause(self, chat_id: str) -> None:
+        """The agent pauses the wrap-up and comes back to it later; the rest
+        of the work waits as long. A queue that forbids pausing refuses,
+        and the agent carries on at once."""
+        held = self._chats.get(chat_id)
+        if held is None:
+            return
+        customer = held[0]
+        away = customer.pause_seconds if self._act(chat_id, self.service.pause) else 0
+        if away:
+            self._at(self._now + away, self._on_resume, chat_id)
+        self._finish(chat_id, customer, customer.classify_after / 2 + away)
+
+    def _on_resume(self, chat_id: str) -> None:
+        # Refused when the queue's pause allowance already resumed it.
+        self._act(chat_id, self.service.resume)
+
+    def _on_break_due(self, agent_id: str) -> None:
+        # Holding chats, this is the next status: it starts when the last
+        # wrap-up ends. A break still pending or under way makes it a no-op.
+        self.service.choose_presence(agent_id, Presence.BREAK)
+
+    def _on_break_over(self, agent_id: str) -> None:
+        self.service.choose_presence(agent_id, Presence.AVAILABLE)
 
     def _act(self, chat_id: str, action: Callable[[str, str], object]) -> bool:
         held = self._chats.get(chat_id)
@@ -474,17 +438,20 @@ class Simulation:
             return self._now
         return max(self.settings.hours * 3600, self._last_change)
 
-    def _results(self, customers: list[Customer], interrupted: bool) -> Results:
+    def _results(self, interrupted: bool) -> Results:
         measured = self._measured_seconds(interrupted)
-        for agent in self._agents.values():
-            self._account(agent, measured)
+        times = [agent.time for agent in self._agents.values()]
+        for time in times:
+            time.status_changed(time.status, measured)
         answered = len(self._waits)
         threshold = self.settings.service_level_seconds
         within = sum(1 for wait in self._waits if wait <= threshold)
         offered = answered + self._abandoned
         agent_time = max(measured, 1e-9) * len(self._agents)
-        busy = sum(a.busy_seconds for a in self._agents.values())
-        wrap = sum(a.wrap_up_seconds for a in self._agents.values())
+        on_break = sum(time.break_seconds(measured) for time in times)
+        present = max(agent_time - on_break, 1e-9)  # a break is not capacity
+        busy = sum(time.busy_seconds for time in times)
+        wrap = sum(time.wrap_up_seconds for time in times)
         return Results(
             label=self.policies.source,
             offered=offered,
@@ -493,35 +460,14 @@ class Simulation:
             service_level=within / offered if offered else 1.0,
             average_speed_of_answer=sum(self._waits) / answered if answered else 0.0,
             abandonment=self._abandoned / offered if offered else 0.0,
-            occupancy=busy / agent_time,
-            wrap_up_share=wrap / agent_time,
+            occupancy=busy / present,
+            wrap_up_share=wrap / present,
             extensions=self._extensions,
             expired=self._expired,
             history_entries=self._history,
+            pauses=self._pauses,
+            paused_seconds=self._paused_seconds,
+            breaks=self._breaks,
+            break_share=on_break / agent_time,
             interrupted=interrupted,
         )
-
-
-def settings_from(
-    section: Mapping[str, Any], overrides: Mapping[str, Any], queues: list[str]
-) -> SimulationSettings:
-    """Settings from a ``[simulation]`` section, then command-line overrides."""
-    known = {field.name for field in attrs.fields(SimulationSettings)}
-    values: dict[str, Any] = {}
-    for key, value in section.items():
-        if key == "arrivals":
-            if not isinstance(value, dict):
-                raise InvalidPolicy("simulation.arrivals", "must be a table")
-            values["arrivals_per_hour"] = dict(value)
-        elif key in known and key != "arrivals_per_hour":
-            values[key] = value
-        else:
-            raise InvalidPolicy(f"simulation.{key}", "unknown key")
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    arrivals = values.setdefault("arrivals_per_hour", {})
-    for queue in arrivals:
-        if queue not in queues:
-            raise InvalidPolicy(f"simulation.arrivals.{queue}", "no such queue")
-    for queue in queues:
-        arrivals.setdefault(queue, DEFAULT_ARRIVALS_PER_HOUR)
-    return SimulationSettings(**values)

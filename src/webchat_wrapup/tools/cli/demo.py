@@ -1,15 +1,26 @@
-"""A walk-through of the seed page on one agent, printed step by step."""
+"""A walk-through of the seed page on one agent, printed step by step.
+
+Two parts: the seed page itself (classify, flag, extend until the icon
+greys out, complete, a countdown that runs out), then pause and park,
+and a break chosen during wrap-up that starts when the wrap-up ends.
+"""
 
 from __future__ import annotations
 
+import math
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
 from ... import (
+    ActivateChat,
+    AgentState,
     AgentView,
     AssignChat,
+    Chat,
+    ChatView,
+    ChoosePresence,
     ClassificationOption,
     ClassificationPolicy,
     ClassifyChat,
@@ -21,8 +32,13 @@ from ... import (
     ExpiryRule,
     ExtendWrapUp,
     FlagAbusive,
+    ParkChat,
+    PauseWrapUp,
+    Presence,
     QueuePolicy,
+    ResumeWrapUp,
     WrapUpError,
+    effective_state,
 )
 from ...clocks import ManualClock
 from ...service import WrapUpService
@@ -30,6 +46,7 @@ from ...stores.sqlite import SQLiteStore
 from ..runs import EPOCH
 
 AGENT = "agent-ana"
+CUSTOMERS = ("cust-42", "cust-7", "cust-9")
 
 SUPPORT = QueuePolicy(
     "support",
@@ -47,12 +64,71 @@ SUPPORT = QueuePolicy(
     ),
 )
 
+Step = tuple[int, str, Command | None]
+"""Seconds into the walk, what happens, and the command (``None``: time
+passes and the desk is shown)."""
 
-def screen(view: AgentView) -> str:
-    """One line per chat: what the agent's desk shows."""
-    lines = [f"  status: {view.status_label}"]
+SEED_PAGE: Sequence[Step] = (
+    (0, "a chat is assigned", AssignChat(AGENT, "chat-1", "cust-42", SUPPORT)),
+    (
+        40,
+        "classified from the dropdown during the chat",
+        ClassifyChat(
+            AGENT,
+            "chat-1",
+            code="billing-refund",
+            additional_text="Refund for order 1234 agreed",
+        ),
+    ),
+    (55, "flagged as abusive", FlagAbusive(AGENT, "chat-1", "Insults")),
+    (90, "the customer ends the chat", EndChat(AGENT, "chat-1")),
+    (100, "extend (1)", ExtendWrapUp(AGENT, "chat-1")),
+    (101, "extend (2)", ExtendWrapUp(AGENT, "chat-1")),
+    (102, "extend (3)", ExtendWrapUp(AGENT, "chat-1")),
+    (103, "extend again", ExtendWrapUp(AGENT, "chat-1")),
+    (130, "complete wrap-up early", CompleteWrapUp(AGENT, "chat-1")),
+    (200, "a second chat is assigned", AssignChat(AGENT, "chat-2", "cust-7", SUPPORT)),
+    (320, "the customer ends it", EndChat(AGENT, "chat-2")),
+    (380, "the countdown runs out", None),
+)
+
+PAUSE_AND_BREAK: Sequence[Step] = (
+    (400, "a third chat is assigned", AssignChat(AGENT, "chat-3", "cust-9", SUPPORT)),
+    (420, "park it: set aside, still held", ParkChat(AGENT, "chat-3")),
+    (440, "take it up again", ActivateChat(AGENT, "chat-3")),
+    (460, "park it again", ParkChat(AGENT, "chat-3")),
+    (
+        480,
+        "the customer ends it while parked: wrap-up starts paused",
+        EndChat(AGENT, "chat-3"),
+    ),
+    (540, "a minute on, the countdown has not moved", None),
+    (545, "resume: the countdown runs", ResumeWrapUp(AGENT, "chat-3")),
+    (565, "pause it", PauseWrapUp(AGENT, "chat-3")),
+    (595, "half a minute on, the time left is frozen", None),
+    (600, "resume it where it stopped", ResumeWrapUp(AGENT, "chat-3")),
+    (605, "choose Break during wrap-up", ChoosePresence(AGENT, Presence.BREAK)),
+    (610, "no new chat meanwhile", AssignChat(AGENT, "chat-4", "cust-5", SUPPORT)),
+    (620, "complete wrap-up: the break starts", CompleteWrapUp(AGENT, "chat-3")),
+    (625, "no chat on a break", AssignChat(AGENT, "chat-4", "cust-5", SUPPORT)),
+    (1500, "back from the break", ChoosePresence(AGENT, Presence.AVAILABLE)),
+)
+
+
+def screen(view: AgentView, state: AgentState) -> str:
+    """One line for the agent, one per chat: what the agent's desk shows.
+
+    ``state`` is the agent at the view's instant: the status line shows
+    the presence and a pending next status from it, and a stopped
+    countdown its frozen time left.
+    """
+    status = state.label()
+    if state.next_presence is not None:
+        chosen = state.next_presence_reason or state.next_presence.label
+        status += f", next status: {chosen}"
+    lines = [f"  status: {status}"]
     for chat in view.chats:
-        countdown = "-" if chat.seconds_left is None else f"{chat.seconds_left}s"
+        countdown = _countdown(chat, state.chat(chat.chat_id))
         icon = f"extend [{chat.extensions_left}]"
         if not chat.extend_enabled:
             icon += " (greyed out)"
@@ -65,10 +141,19 @@ def screen(view: AgentView) -> str:
     return "\n".join(lines)
 
 
+def _countdown(view: ChatView, chat: Chat | None) -> str:
+    if chat is not None and chat.paused_at is not None:
+        if chat.deadline is None:
+            return "- (stopped)"
+        left = (chat.deadline - chat.paused_at).total_seconds()
+        return f"{math.ceil(left)}s (stopped)"
+    return "-" if view.seconds_left is None else f"{view.seconds_left}s"
+
+
 def run(
     write: Callable[[str], None] = print, path: Path | None = None
 ) -> list[ContactHistoryEntry]:
-    """Walk one agent through two chats, through the service and a SQLite file.
+    """Walk one agent through three chats, through the service and a SQLite file.
 
     ``path`` is the database file; a temporary one by default. Returns the
     contact history read back from the database.
@@ -86,56 +171,53 @@ def _walk(
     if not isinstance(clock, ManualClock):  # the walk-through moves time itself
         raise TypeError("the demo needs a ManualClock")
     service.add_agent(AGENT)
-    steps: list[tuple[int, str, Command]] = [
-        (0, "a chat is assigned", AssignChat(AGENT, "chat-1", "cust-42", SUPPORT)),
-        (
-            40,
-            "classified from the dropdown during the chat",
-            ClassifyChat(
-                AGENT,
-                "chat-1",
-                code="billing-refund",
-                additional_text="Refund for order 1234 agreed",
-            ),
-        ),
-        (55, "flagged as abusive", FlagAbusive(AGENT, "chat-1", "Insults")),
-        (90, "the customer ends the chat", EndChat(AGENT, "chat-1")),
-        (100, "extend (1)", ExtendWrapUp(AGENT, "chat-1")),
-        (101, "extend (2)", ExtendWrapUp(AGENT, "chat-1")),
-        (102, "extend (3)", ExtendWrapUp(AGENT, "chat-1")),
-        (103, "extend again", ExtendWrapUp(AGENT, "chat-1")),
-        (130, "complete wrap-up early", CompleteWrapUp(AGENT, "chat-1")),
-        (
-            200,
-            "a second chat is assigned",
-            AssignChat(AGENT, "chat-2", "cust-7", SUPPORT),
-        ),
-        (320, "the customer ends it", EndChat(AGENT, "chat-2")),
-    ]
-    for offset, what, command in steps:
-        clock.set(EPOCH + timedelta(seconds=offset))
-        write(f"[{clock.now():%H:%M:%S}] {what}")
-        try:
-            service.execute(command)
-        except WrapUpError as error:
-            write(f"  refused: {error.code.value}: {error}")
-            continue
-        write(screen(service.view(AGENT)))
-    clock.set(EPOCH + timedelta(seconds=380))
-    write(f"[{clock.now():%H:%M:%S}] the countdown runs out")
-    write(screen(service.view(AGENT)))
+    write("== the seed page")
+    _play(service, clock, SEED_PAGE, write)
     write(f"  a sweeper makes it permanent: {service.sweep().expired} expired")
+    write("\n== park and pause, then a break chosen during wrap-up")
+    _play(service, clock, PAUSE_AND_BREAK, write)
     history = [
-        entry
-        for customer in ("cust-42", "cust-7")
-        for entry in service.history(customer).entries
+        entry for customer in CUSTOMERS for entry in service.history(customer).entries
     ]
     write("\ncontact history:")
     for entry in history:
-        label = entry.classification.label if entry.classification else "-"
-        notes = "; ".join(entry.notes) or "-"
-        write(
-            f"  {entry.customer_id} {entry.chat_id}: {label}, {entry.ending.value}, "
-            f"{entry.extensions_used} extension(s), notes: {notes}"
-        )
+        write(_history_line(entry))
     return history
+
+
+def _play(
+    service: WrapUpService,
+    clock: ManualClock,
+    steps: Sequence[Step],
+    write: Callable[[str], None],
+) -> None:
+    for offset, what, command in steps:
+        clock.set(EPOCH + timedelta(seconds=offset))
+        write(f"[{clock.now():%H:%M:%S}] {what}")
+        if command is not None:
+            try:
+                service.execute(command)
+            except WrapUpError as error:
+                write(f"  refused: {error.code.value}: {error}")
+                continue
+        write(_desk(service, AGENT))
+
+
+def _desk(service: WrapUpService, agent_id: str) -> str:
+    stored = service.store.load(agent_id)
+    if stored is None:  # the walk added the agent itself
+        raise TypeError(f"{agent_id} is not in the store")
+    now = service.clock.now()
+    return screen(service.view(agent_id), effective_state(stored.state, now))
+
+
+def _history_line(entry: ContactHistoryEntry) -> str:
+    label = entry.classification.label if entry.classification else "-"
+    notes = "; ".join(entry.notes) or "-"
+    paused = ""
+    if entry.pause_count:
+        paused = f", paused {entry.pause_count} time(s) for {entry.paused_seconds:g} s"
+    return (
+        f"  {entry.customer_id} {entry.chat_id}: {label}, {entry.ending.value}, "
+        f"{entry.extensions_used} extension(s){paused}, notes: {notes}"
+    )

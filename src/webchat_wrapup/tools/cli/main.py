@@ -62,6 +62,10 @@ _SIMULATION_FLAGS: dict[str, tuple[type, str]] = {
     ),
     "forget_share": (float, "share who let wrap-up expire"),
     "abuse_rate": (float, "share of chats flagged abusive"),
+    "pause_share": (float, "share of wrap-ups the agent pauses"),
+    "pause_seconds": (float, "mean length of a pause"),
+    "breaks": (int, "breaks per agent over the day"),
+    "break_minutes": (float, "length of a break"),
 }
 """Every numeric ``SimulationSettings`` field as a flag: its type and meaning."""
 
@@ -91,9 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     demo_parser = commands.add_parser(
         "demo",
         help="walk one agent through the seed page",
-        description="Walk one agent through two chats, printing the agent's "
-        "screen at each step and the contact history at the end. Uses a "
-        "temporary database unless --db is given.",
+        description="Walk one agent through three chats: the seed page, then "
+        "parking, pausing and a break chosen during wrap-up, printing the "
+        "agent's screen at each step and the contact history at the end. Uses "
+        "a temporary database unless --db is given.",
     )
     demo_parser.add_argument("--db", type=Path, help="keep the walk-through here")
     _simulate_parser(commands, database)
@@ -120,7 +125,8 @@ def _simulate_parser(commands: Any, database: argparse.ArgumentParser) -> None:
         help="simulate a day of webchat traffic under a policy",
         description="Simulate webchat traffic for N agents across the policy's "
         "queues, through the real service and store, and print service level, "
-        "speed of answer, abandonment, occupancy and time in wrap-up. Settings "
+        "speed of answer, abandonment, occupancy, time in wrap-up, pauses and "
+        "time on a break (occupancy counts only time not on a break). Settings "
         "come from the file's [simulation] section; flags override them. "
         "Without a file, one queue runs the library's default policy.",
     )
@@ -160,8 +166,8 @@ def _report_parser(commands: Any) -> None:
         "report",
         help="report on the contact history in the database",
         description="Classification trends (timeout defaults and unclassified "
-        "chats kept apart), abuse flags, wrap-up time and extension use per "
-        "queue and agent.",
+        "chats kept apart), abuse flags, wrap-up time, extension use and "
+        "pauses of wrap-up per queue and agent.",
     )
     # A string, not a Path: a Path would fold the "//" of a URL.
     report.add_argument(

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from ..._core._history import ContactHistoryEntry
-from ..report import Report
+from ..report import PauseRow, Report
 from ..runs import UNLABELLED, run_of
 
 
@@ -65,7 +65,24 @@ def _table_of_run(report: Report) -> str:
             f"{w.median_seconds:>6.1f}s {w.p90_seconds:>6.1f}s {w.extensions:>5} "
             f"{w.share_extended:>6.1%} {w.expired:>7} {w.abuse_flags:>5}\n"
         )
+    if report.pauses:
+        write(_pause_table(report.pauses))
     return out.getvalue()
+
+
+def _pause_table(rows: tuple[PauseRow, ...]) -> str:
+    lines = [
+        "\npauses of wrap-up\n",
+        f"  {'':<6} {'name':<22} {'chats':>6} {'paused':>6} {'paused%':>7} "
+        f"{'pauses':>6} {'paused time':>11} {'mean pause':>10}\n",
+    ]
+    for p in rows:
+        lines.append(
+            f"  {p.group:<6} {p.name:<22} {p.chats:>6} {p.paused_chats:>6} "
+            f"{p.share_paused:>7.1%} {p.pauses:>6} {p.paused_seconds:>10.1f}s "
+            f"{p.mean_pause_seconds:>9.1f}s\n"
+        )
+    return "".join(lines)
 
 
 def _csv_rows(report: Report) -> list[list[object]]:
@@ -88,6 +105,9 @@ def _csv_rows(report: Report) -> list[list[object]]:
         rows.append(
             ["extensions", w.group, w.name, w.extensions, f"{w.share_extended:.4f}"]
         )
+    for p in report.pauses:
+        rows.append(["pauses", p.group, p.name, p.pauses, f"{p.share_paused:.4f}"])
+        rows.append(["paused_seconds", p.group, p.name, p.paused_seconds, ""])
     return rows
 
 
