@@ -310,12 +310,6 @@ def test_agents_may_pause_as_long_as_they_like_unless_the_queue_says_not() -> No
     assert not any(e.pause_count for e in history)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the core's decide step skips a paused wrap-up's automatic resume "
-    "while its stored deadline has not passed, so a wrap-up completed after its "
-    "pause allowance ran out counts the whole pause (core bug, reported)",
-)
 def test_the_queues_pause_allowance_caps_every_pause() -> None:
     results, history = paused_day({"max_paused_seconds": 20})
     assert results.pauses > 0

@@ -7,7 +7,6 @@ and a break chosen during wrap-up that starts when the wrap-up ends.
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -15,10 +14,8 @@ from pathlib import Path
 
 from ... import (
     ActivateChat,
-    AgentState,
     AgentView,
     AssignChat,
-    Chat,
     ChatView,
     ChoosePresence,
     ClassificationOption,
@@ -38,7 +35,6 @@ from ... import (
     QueuePolicy,
     ResumeWrapUp,
     WrapUpError,
-    effective_state,
 )
 from ...clocks import ManualClock
 from ...service import WrapUpService
@@ -115,39 +111,29 @@ PAUSE_AND_BREAK: Sequence[Step] = (
 )
 
 
-def screen(view: AgentView, state: AgentState) -> str:
-    """One line for the agent, one per chat: what the agent's desk shows.
-
-    ``state`` is the agent at the view's instant: the status line shows
-    the presence and a pending next status from it, and a stopped
-    countdown its frozen time left.
-    """
-    status = state.label()
-    if state.next_presence is not None:
-        chosen = state.next_presence_reason or state.next_presence.label
+def screen(view: AgentView) -> str:
+    """One line for the agent, one per chat: what the agent's desk shows."""
+    status = view.status_label
+    if view.next_presence is not None:
+        chosen = view.next_presence_reason or view.next_presence.label
         status += f", next status: {chosen}"
     lines = [f"  status: {status}"]
     for chat in view.chats:
-        countdown = _countdown(chat, state.chat(chat.chat_id))
         icon = f"extend [{chat.extensions_left}]"
         if not chat.extend_enabled:
             icon += " (greyed out)"
         chosen = "-" if chat.classification is None else chat.classification.label
         abusive = " flagged abusive" if chat.flagged_abusive else ""
         lines.append(
-            f"  chat {chat.chat_id}: {chat.phase.value}, countdown {countdown}, "
-            f"{icon}, classification {chosen}{abusive}"
+            f"  chat {chat.chat_id}: {chat.phase.value}, countdown "
+            f"{_countdown(chat)}, {icon}, classification {chosen}{abusive}"
         )
     return "\n".join(lines)
 
 
-def _countdown(view: ChatView, chat: Chat | None) -> str:
-    if chat is not None and chat.paused_at is not None:
-        if chat.deadline is None:
-            return "- (stopped)"
-        left = (chat.deadline - chat.paused_at).total_seconds()
-        return f"{math.ceil(left)}s (stopped)"
-    return "-" if view.seconds_left is None else f"{view.seconds_left}s"
+def _countdown(chat: ChatView) -> str:
+    left = "-" if chat.seconds_left is None else f"{chat.seconds_left}s"
+    return f"{left} (stopped)" if chat.paused else left
 
 
 def run(
@@ -204,11 +190,7 @@ def _play(
 
 
 def _desk(service: WrapUpService, agent_id: str) -> str:
-    stored = service.store.load(agent_id)
-    if stored is None:  # the walk added the agent itself
-        raise TypeError(f"{agent_id} is not in the store")
-    now = service.clock.now()
-    return screen(service.view(agent_id), effective_state(stored.state, now))
+    return screen(service.view(agent_id))
 
 
 def _history_line(entry: ContactHistoryEntry) -> str:
