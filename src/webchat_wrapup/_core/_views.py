@@ -118,8 +118,9 @@ def check_view(view: AgentView) -> None:
     check_identifier(view.agent_id, "$.agent_id")
     if view.status_label != view.status.label:
         raise broken("$.status_label", "is not the status's label")
-    if not 1 <= view.capacity <= MAX_CAPACITY or len(view.chats) > view.capacity:
-        raise broken("$.capacity", "is out of range, or fewer than the chats")
+    if not 1 <= view.capacity <= MAX_CAPACITY or len(view.chats) > MAX_CAPACITY:
+        # A lowered capacity leaves the chats already held: fewer is fine.
+        raise broken("$.capacity", "is out of range, or the chats too many")
     for index, chat in enumerate(view.chats):
         _check_chat_view(chat, f"$.chats[{index}]")
 
