@@ -102,7 +102,7 @@ def test_a_schema_from_a_newer_version_is_refused(schema: str) -> None:
     with psycopg.connect(DSN, autocommit=True) as connection:
         version = connection.execute(f'SELECT version FROM "{schema}".meta').fetchone()
     assert version == (99,)
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
 
 
 FIRST_RELEASE = """
@@ -276,7 +276,7 @@ def test_a_schema_1_is_migrated_on_open_and_keeps_everything(schema: str) -> Non
         for change in SCHEMA_1_CHANGES:
             assert store.load(change.agent_id) == StoredAgent(change.state, 1)
         record = store.find_command("cmd-1")
-    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(2,)]
+    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(3,)]
     assert record is not None
     assert (record.agent_id, record.outcome) == ("agent-2", Outcome("agent-2", 1))
     # Dated at the upgrade, so a retry within the retention is still replayed.
@@ -341,15 +341,16 @@ def test_a_damaged_agent_row_does_not_stop_the_migration(
         assert caught.value.code is ErrorCode.STORE_CORRUPT
         # What agent-1 held is free: its row holds nothing the store can read.
         store.save(Change("agent-3", 1, holding("agent-3", "chat-1")))
-    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(2,)]
+    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(3,)]
 
 
 def test_a_migration_that_fails_leaves_the_schema_at_1(
     schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_schema_1(schema, SCHEMA_1_CHANGES)
-    broken = (*_MIGRATIONS[1], "SELECT no_such_function()")
-    monkeypatch.setattr(postgres_module, "_MIGRATIONS", (_MIGRATIONS[0], broken))
+    first, second, *later = _MIGRATIONS
+    broken = (*second, "SELECT no_such_function()")
+    monkeypatch.setattr(postgres_module, "_MIGRATIONS", (first, broken, *later))
     with pytest.raises(StoreError):
         PostgresStore(DSN, schema=schema)
     assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(1,)]

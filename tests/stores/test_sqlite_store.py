@@ -313,7 +313,7 @@ def test_a_schema_1_file_is_migrated_on_open_and_keeps_everything(
         for change in SCHEMA_1_CHANGES:
             assert store.load(change.agent_id) == StoredAgent(change.state, 1)
         record = store.find_command("cmd-1")
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 2
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 3
     assert record is not None
     assert (record.agent_id, record.outcome) == ("agent-2", Outcome("agent-2", 1))
     # Dated at the upgrade, so a retry within the retention is still replayed.
@@ -367,10 +367,9 @@ def test_a_migration_that_fails_leaves_the_file_at_schema_1(
 ) -> None:
     path = tmp_path / "w.db"
     write_schema_1_file(path, SCHEMA_1_CHANGES)
-    broken = (*sqlite_module._MIGRATIONS[1], "SELECT no_such_function()")
-    monkeypatch.setattr(
-        sqlite_module, "_MIGRATIONS", (sqlite_module._MIGRATIONS[0], broken)
-    )
+    first, second, *later = sqlite_module._MIGRATIONS
+    broken = (*second, "SELECT no_such_function()")
+    monkeypatch.setattr(sqlite_module, "_MIGRATIONS", (first, broken, *later))
     with pytest.raises(StoreError):
         SQLiteStore(path)
     assert pragma(path, "user_version") == 1
