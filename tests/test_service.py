@@ -771,3 +771,33 @@ def test_retiring_an_agent_makes_its_due_expiries_permanent_first(
     assert any(isinstance(event, WrapUpCompleted) for event in heard)
     with pytest.raises(UnknownAgent):
         service.view("agent-1")
+
+
+def refuse_every_event(event: Event) -> None:
+    raise RuntimeError("desk offline")
+
+
+def test_a_failing_subscriber_on_a_due_expiry_does_not_stop_an_erasure(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    in_wrap_up(service, clock)
+    clock.advance(61)
+    service.subscribe(refuse_every_event)
+    with pytest.raises(NotificationFailed):
+        service.erase_customer("cust-1", erased_by="dpo-ana")
+    (erasure,) = service.erasures()
+    assert erasure.history_entries == 1
+    assert service.history("cust-1").entries == ()
+
+
+def test_a_failing_subscriber_on_a_due_expiry_does_not_stop_a_retirement(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    in_wrap_up(service, clock)
+    clock.advance(61)
+    service.subscribe(refuse_every_event)
+    with pytest.raises(NotificationFailed):
+        service.retire_agent("agent-1")
+    with pytest.raises(UnknownAgent):
+        service.view("agent-1")
+    assert len(service.history("cust-1").entries) == 1

@@ -275,19 +275,33 @@ class WrapUpService:
         (``customer_chat_held``) and nothing is deleted: erase once the
         chat has ended. A wrap-up past its deadline has ended: its expiry
         is made permanent first, as a sweep would, and the erasure goes on.
+        Should a subscriber fail on that expiry's events, the erasure is
+        still made (:meth:`erasures` has its record), then
+        :class:`NotificationFailed` says so.
         """
         check_identifier(customer_id, "customer_id")
         check_identifier(erased_by, "erased_by")
+        unheard: NotificationFailed | None = None
         for _ in range(self.attempts - 1):
             try:
-                return self._erase(customer_id, erased_by)
+                erasure = self._erase(customer_id, erased_by)
             except CommandRefused as refused:
                 if refused.code is not ErrorCode.CUSTOMER_CHAT_HELD:
                     raise
-                now = utc_instant(self.clock.now())
-                if not self._expire_agent(refused.details["agent_id"], now):
-                    raise  # a chat still under way: not for us to end
-        return self._erase(customer_id, erased_by)
+                holder = refused.details["agent_id"]
+                try:
+                    if not self._expire_agent(holder, utc_instant(self.clock.now())):
+                        raise  # a chat still under way: not for us to end
+                except NotificationFailed as error:
+                    unheard = error  # the expiry was saved: go on erasing
+                continue
+            if unheard is not None:
+                raise unheard
+            return erasure
+        erasure = self._erase(customer_id, erased_by)
+        if unheard is not None:
+            raise unheard
+        return erasure
 
     def _erase(self, customer_id: str, erased_by: str) -> ErasureRecord:
         return self.store.erase_customer(
