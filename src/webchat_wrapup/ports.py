@@ -253,7 +253,9 @@ class Store(Protocol):
         :class:`~webchat_wrapup.CommandRefused` with the code
         ``chat_held_by_another_agent`` and writes nothing when the new state
         holds a chat that another agent's stored state holds: one chat, one
-        holder, across every app server.
+        holder, across every app server. Keeps the command record findable
+        by each of ``change.record_customer_ids()``, for
+        :meth:`erase_customer`.
         """
 
     def find_command(self, command_id: str) -> CommandRecord | None:
