@@ -110,6 +110,22 @@ class WrapUpCompleted:
 
 
 @attrs.frozen
+class ChatTransferred:
+    """The agent transferred the chat: this agent's leg ended (wrap-up for
+    it follows) and ``next_leg`` goes to ``to_agent_id`` at once, or waits
+    in ``to_queue_id`` for a router's assign with ``leg=next_leg``."""
+
+    type: ClassVar[str] = "chat_transferred"
+    agent_id: str
+    at: datetime
+    chat_id: str
+    customer_id: str
+    to_agent_id: str | None
+    to_queue_id: str | None
+    next_leg: int
+
+
+@attrs.frozen
 class ChatParked:
     """The agent parked the chat: still held, set aside."""
 
@@ -207,6 +223,7 @@ Event: TypeAlias = (
     | ChatFlaggedAbusive
     | WrapUpCompleted
     | StatusChanged
+    | ChatTransferred
     | ChatParked
     | ChatActivated
     | WrapUpPaused
@@ -227,6 +244,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ChatFlaggedAbusive,
         WrapUpCompleted,
         StatusChanged,
+        ChatTransferred,
         ChatParked,
         ChatActivated,
         WrapUpPaused,
@@ -250,7 +268,7 @@ def event_from_dict(data: object) -> Event:
 
 def check_event(event: Event) -> None:
     """Refuse an event the decide step could never have emitted."""
-    for name in ("agent_id", "chat_id", "customer_id", "queue_id"):
+    for name in ("agent_id", "chat_id", "customer_id", "queue_id", "to_agent_id"):
         if hasattr(event, name):
             check_identifier(getattr(event, name), f"$.{name}")
     instant_at(event.at, "$.at")
