@@ -19,6 +19,7 @@ import pytest
 
 from support import AGENT, T0, Desk, at, queue
 from webchat_wrapup import (
+    MAX_CAPACITY,
     MAX_INSTANT,
     MIN_INSTANT,
     AgentState,
@@ -279,13 +280,24 @@ def test_a_state_document_to_dict_could_never_write_is_refused_naming_the_part(
     assert error.details["path"] == path
 
 
-def test_more_chats_than_the_capacity_is_refused() -> None:
-    document = _wrap_up_document()
-    document = _with(document, "capacity", 1)
-    document["chats"] = document["chats"] * 1 + [
-        {**document["chats"][0], "chat_id": "chat-2"}
+def _holding(chats: int, capacity: int) -> dict[str, Any]:
+    document = _with(_wrap_up_document(), "capacity", capacity)
+    first = document["chats"][0]
+    document["chats"] = [
+        {**first, "chat_id": f"chat-{number}"} for number in range(1, chats + 1)
     ]
+    return document
+
+
+def test_more_chats_than_any_agent_may_hold_is_refused() -> None:
+    document = _holding(MAX_CAPACITY + 1, MAX_CAPACITY)
     assert refused(lambda: AgentState.from_dict(document)).details["path"] == "$.chats"
+
+
+def test_more_chats_than_a_lowered_capacity_is_a_state_update_agent_writes() -> None:
+    # An agent whose capacity was lowered keeps the chats it holds.
+    state = AgentState.from_dict(_holding(3, 1))
+    assert (state.capacity, len(state.chats)) == (1, 3)
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from support import T0, at, queue
 from webchat_wrapup import (
     AgentExists,
+    AgentView,
     AssignChat,
     ChatAssigned,
     ClassifyChat,
@@ -21,6 +23,7 @@ from webchat_wrapup import (
     Event,
     ExtendWrapUp,
     InvalidInput,
+    InvalidPolicy,
     NotificationFailed,
     QueuePolicy,
     Status,
@@ -488,3 +491,313 @@ def test_a_late_click_with_a_command_id_records_nothing(
     with pytest.raises(CommandRefused):
         service.extend("agent-1", "c1", command_id="late-1")
     assert store.find_command("late-1") is None
+
+
+# Erasing a customer's data
+
+TEXTS = ("Call back on 0612 7f3a", "said 7f3a rude words")
+
+
+def a_finished_chat(
+    service: WrapUpService,
+    clock: ManualClock,
+    chat_id: str,
+    customer_id: str,
+    agent_id: str = "agent-1",
+) -> list[str]:
+    """A chat with texts, from assign to complete, every command with an id;
+    the ids."""
+    ids = [f"{chat_id}-{step}" for step in range(5)]
+    service.assign(agent_id, chat_id, customer_id, queue(), command_id=ids[0])
+    clock.advance(30)
+    service.end_chat(agent_id, chat_id, command_id=ids[1])
+    service.classify(
+        agent_id, chat_id, code="refund", additional_text=TEXTS[0], command_id=ids[2]
+    )
+    service.flag_abusive(agent_id, chat_id, TEXTS[1], command_id=ids[3])
+    service.complete(agent_id, chat_id, command_id=ids[4])
+    return ids
+
+
+def test_erasing_a_customer_removes_their_history_and_their_command_records(
+    service: WrapUpService, store: Store, clock: ManualClock
+) -> None:
+    mine = a_finished_chat(service, clock, "c1", "cust-1")
+    theirs = a_finished_chat(service, clock, "c2", "cust-2")
+    clock.advance(10)
+    erasure = service.erase_customer("cust-1", erased_by="dpo-ana")
+    assert (erasure.history_entries, erasure.command_records) == (1, 5)
+    assert (erasure.erased_at, erasure.erased_by) == (clock.now(), "dpo-ana")
+    assert str(uuid.UUID(erasure.erasure_id)) == erasure.erasure_id
+    assert service.history("cust-1").entries == ()
+    assert [c for c in mine if store.find_command(c)] == []
+    assert [c for c in theirs if store.find_command(c)] == theirs
+    assert len(service.history("cust-2").entries) == 1
+    assert service.erasures() == (erasure,)
+    assert "cust-1" not in json.dumps(erasure.to_dict())
+
+
+def test_a_retry_of_an_erased_command_is_decided_afresh(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    ids = a_finished_chat(service, clock, "c1", "cust-1")
+    service.erase_customer("cust-1", erased_by="dpo-ana")
+    with pytest.raises(CommandRefused) as caught:  # no record to replay
+        service.complete("agent-1", "c1", command_id=ids[4])
+    assert caught.value.code is ErrorCode.WRAP_UP_OVER
+
+
+def test_an_agent_keeps_no_data_of_a_customer_whose_chats_ended(
+    service: WrapUpService, store: Store, clock: ManualClock
+) -> None:
+    a_finished_chat(service, clock, "c1", "cust-1")
+    stored = store.load("agent-1")
+    assert stored is not None
+    assert [finished.chat_id for finished in stored.state.finished] == ["c1"]
+    text = json.dumps(stored.state.to_dict())
+    assert [t for t in ("cust-1", *TEXTS) if t in text] == []
+
+
+@pytest.mark.parametrize("phase", ["active", "parked", "wrap-up", "paused"])
+def test_an_erasure_is_refused_while_the_customers_chat_is_held(
+    service: WrapUpService, store: Store, clock: ManualClock, phase: str
+) -> None:
+    a_finished_chat(service, clock, "c1", "cust-1")
+    service.add_agent("agent-2")
+    service.assign("agent-2", "c2", "cust-1", queue())
+    if phase == "parked":
+        service.park("agent-2", "c2")
+    if phase in ("wrap-up", "paused"):
+        service.end_chat("agent-2", "c2")
+    if phase == "paused":
+        service.pause("agent-2", "c2")
+    with pytest.raises(CommandRefused) as caught:
+        service.erase_customer("cust-1", erased_by="dpo-ana")
+    assert caught.value.code is ErrorCode.CUSTOMER_CHAT_HELD
+    assert (caught.value.details["agent_id"], caught.value.details["chat_id"]) == (
+        "agent-2",
+        "c2",
+    )
+    assert len(service.history("cust-1").entries) == 1
+    assert store.find_command("c1-0") is not None
+    assert service.erasures() == ()
+
+
+def test_an_erasure_makes_a_due_expiry_permanent_first(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    heard: list[Event] = []
+    service.subscribe(heard.append)
+    in_wrap_up(service, clock)  # the deadline is 60 s after the end
+    clock.advance(61)
+    erasure = service.erase_customer("cust-1", erased_by="dpo-ana")
+    assert erasure.history_entries == 1  # the expiry's entry, written then erased
+    assert [type(e) for e in heard if isinstance(e, WrapUpCompleted)] == [
+        WrapUpCompleted
+    ]
+    assert service.history("cust-1").entries == ()
+
+
+@pytest.mark.parametrize(
+    ("customer_id", "erased_by"), [("", "dpo"), ("cust-1", " dpo"), (7, "dpo")]
+)
+def test_an_erasure_checks_its_ids_first(
+    service: WrapUpService, customer_id: object, erased_by: str
+) -> None:
+    with pytest.raises(InvalidInput):
+        service.erase_customer(customer_id, erased_by=erased_by)  # type: ignore[arg-type]
+    assert service.erasures() == ()
+
+
+# Managing agents
+
+
+def test_a_lowered_capacity_keeps_the_chats_held_and_takes_none_until_below(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    service.add_agent("agent-3", capacity=3)
+    for chat_id in ("c1", "c2", "c3"):
+        service.assign("agent-3", chat_id, f"cust-{chat_id}", queue())
+    state = service.update_agent("agent-3", capacity=1)
+    assert (state.capacity, [c.chat_id for c in state.chats]) == (1, ["c1", "c2", "c3"])
+    view = service.view("agent-3")
+    assert AgentView.from_dict(view.to_dict()) == view
+    for finished in ("c1", "c2", "c3"):
+        with pytest.raises(CommandRefused) as caught:
+            service.assign("agent-3", "c9", "cust-9", queue())
+        assert caught.value.code is ErrorCode.CAPACITY_REACHED
+        service.end_chat("agent-3", finished)
+        service.complete("agent-3", finished)
+    service.assign("agent-3", "c9", "cust-9", queue())
+    with pytest.raises(CommandRefused):
+        service.assign("agent-3", "c10", "cust-9", queue())
+
+
+def test_a_raised_capacity_takes_more_chats(service: WrapUpService) -> None:
+    service.assign("agent-1", "c1", "cust-1", queue())
+    service.update_agent("agent-1", capacity=2)
+    service.assign("agent-1", "c2", "cust-2", queue())
+    assert len(service.view("agent-1").chats) == 2
+
+
+def test_updating_an_agent_changes_only_the_settings_given(
+    service: WrapUpService, store: Store
+) -> None:
+    service.add_agent("agent-2", capacity=2, classification_profile=["late"])
+    state = service.update_agent("agent-2", capacity=3)
+    assert (state.capacity, state.classification_profile) == (3, frozenset({"late"}))
+    state = service.update_agent("agent-2", classification_profile=["refund"])
+    assert (state.capacity, state.classification_profile) == (3, frozenset({"refund"}))
+    state = service.update_agent("agent-2", classification_profile=None)
+    assert (state.capacity, state.classification_profile) == (3, None)
+    stored = store.load("agent-2")
+    assert stored is not None
+    assert (stored.state, stored.version) == (state, 4)
+    assert service.update_agent("agent-2") == state  # nothing given: no save
+    assert store.load("agent-2") == stored
+
+
+def test_a_new_profile_applies_from_the_next_classification(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    in_wrap_up(service, clock)
+    service.update_agent("agent-1", classification_profile=["late"])
+    with pytest.raises(InvalidInput) as caught:
+        service.classify("agent-1", "c1", code="refund")
+    assert caught.value.code is ErrorCode.CLASSIFICATION_NOT_IN_PROFILE
+    service.classify("agent-1", "c1", code="late")
+
+
+def test_a_lowered_capacity_remembers_only_the_newest_finished_chats(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    service.add_agent("agent-3", capacity=3)
+    for number in range(6):
+        service.assign("agent-3", f"c{number}", "cust-1", queue())
+        service.end_chat("agent-3", f"c{number}")
+        service.complete("agent-3", f"c{number}")
+    state = service.update_agent("agent-3", capacity=1)
+    assert [finished.chat_id for finished in state.finished] == ["c4", "c5"]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"capacity": 0},
+        {"capacity": 11},
+        {"capacity": True},
+        {"classification_profile": "late"},
+    ],
+)
+def test_updating_an_agent_refuses_bad_settings_and_saves_nothing(
+    service: WrapUpService, store: Store, settings: dict[str, object]
+) -> None:
+    with pytest.raises(InvalidPolicy):
+        service.update_agent("agent-1", **settings)  # type: ignore[arg-type]
+    stored = store.load("agent-1")
+    assert stored is not None
+    assert stored.version == 1
+
+
+def test_an_unknown_agent_cannot_be_updated_or_retired(service: WrapUpService) -> None:
+    with pytest.raises(UnknownAgent):
+        service.update_agent("agent-9", capacity=2)
+    with pytest.raises(UnknownAgent):
+        service.retire_agent("agent-9")
+
+
+class SavesBetween(MemoryStore):
+    """A memory store on which another server saves the agent once, between
+    the service's load and its save."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.other: Callable[[], object] | None = None
+
+    def save(self, change: Change) -> None:
+        other, self.other = self.other, None
+        if other is not None:
+            other()
+        super().save(change)
+
+
+def test_updating_an_agent_decides_again_after_a_conflict(clock: ManualClock) -> None:
+    store = SavesBetween()
+    service = WrapUpService(store, clock)
+    service.add_agent("agent-1")
+    store.other = lambda: service.assign("agent-1", "c1", "cust-1", queue())
+    state = service.update_agent("agent-1", capacity=2)
+    assert (state.capacity, [c.chat_id for c in state.chats]) == (2, ["c1"])
+    assert service.view("agent-1").capacity == 2
+
+
+def test_retiring_an_agent_holding_a_chat_is_refused(
+    service: WrapUpService, store: Store
+) -> None:
+    service.assign("agent-1", "c1", "cust-1", queue())
+    with pytest.raises(CommandRefused) as caught:
+        service.retire_agent("agent-1")
+    assert caught.value.code is ErrorCode.AGENT_HOLDS_CHATS
+    assert caught.value.details["chat_id"] == "c1"
+    stored = store.load("agent-1")
+    assert stored is not None
+    assert stored.version == 2
+
+
+def test_a_retired_agent_is_unknown_and_may_be_added_again(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    a_finished_chat(service, clock, "c1", "cust-1")
+    service.retire_agent("agent-1")
+    with pytest.raises(UnknownAgent):
+        service.view("agent-1")
+    with pytest.raises(UnknownAgent):
+        service.assign("agent-1", "c2", "cust-1", queue())
+    assert len(service.history("cust-1").entries) == 1  # the customer's, kept
+    state = service.add_agent("agent-1", capacity=2)
+    assert service.view("agent-1").capacity == state.capacity == 2
+    service.assign("agent-1", "c2", "cust-1", queue())
+
+
+def test_retiring_an_agent_makes_its_due_expiries_permanent_first(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    heard: list[Event] = []
+    service.subscribe(heard.append)
+    in_wrap_up(service, clock)
+    clock.advance(61)
+    service.retire_agent("agent-1")
+    assert [entry.chat_id for entry in service.history("cust-1").entries] == ["c1"]
+    assert any(isinstance(event, WrapUpCompleted) for event in heard)
+    with pytest.raises(UnknownAgent):
+        service.view("agent-1")
+
+
+def refuse_every_event(event: Event) -> None:
+    raise RuntimeError("desk offline")
+
+
+def test_a_failing_subscriber_on_a_due_expiry_does_not_stop_an_erasure(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    in_wrap_up(service, clock)
+    clock.advance(61)
+    service.subscribe(refuse_every_event)
+    with pytest.raises(NotificationFailed):
+        service.erase_customer("cust-1", erased_by="dpo-ana")
+    (erasure,) = service.erasures()
+    assert erasure.history_entries == 1
+    assert service.history("cust-1").entries == ()
+
+
+def test_a_failing_subscriber_on_a_due_expiry_does_not_stop_a_retirement(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    in_wrap_up(service, clock)
+    clock.advance(61)
+    service.subscribe(refuse_every_event)
+    with pytest.raises(NotificationFailed):
+        service.retire_agent("agent-1")
+    with pytest.raises(UnknownAgent):
+        service.view("agent-1")
+    assert len(service.history("cust-1").entries) == 1

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from ._core._agent import AgentState
-from ._core._errors import WrapUpError
+from ._core._errors import CommandRefused, ErrorCode, WrapUpError
 from ._core._events import Event, event_to_dict
 from ._core._history import ContactHistoryEntry
 
@@ -84,7 +84,9 @@ class Change:
 
     ``expected_version`` is the version the state was loaded at (0 for an
     agent not stored yet); the store writes ``state`` at
-    ``expected_version + 1``.
+    ``expected_version + 1``, except that an agent added again after it was
+    retired goes on from the version it was retired at (see
+    :meth:`Store.retire`).
     """
 
     agent_id: str
@@ -92,6 +94,64 @@ class Change:
     state: AgentState
     history: tuple[ContactHistoryEntry, ...] = ()
     command: CommandRecord | None = None
+
+    def record_customer_ids(self) -> tuple[str, ...]:
+        """The customers whose data the command record carries, sorted.
+
+        Every customer its outcome names (an assign, a completed wrap-up, a
+        history entry), and the customer of every chat its events name: an
+        event such as a classification names only the chat, whose customer
+        is in the new state (or, for a chat the command finished, in its
+        completion). One command may name several customers, since due
+        expiries of other chats come first. A store keeps the record
+        findable by each of them, so that erasing a customer removes it.
+        """
+        record = self.command
+        if record is None:
+            return ()
+        outcome = record.outcome
+        customer_of = {chat.chat_id: chat.customer_id for chat in self.state.chats}
+        named: set[str] = set()
+        for entry in outcome.history:
+            customer_of.setdefault(entry.chat_id, entry.customer_id)
+            named.add(entry.customer_id)
+        for event in outcome.events:
+            customer = getattr(event, "customer_id", None)
+            if isinstance(customer, str):
+                customer_of.setdefault(getattr(event, "chat_id", ""), customer)
+                named.add(customer)
+        for event in outcome.events:
+            customer = customer_of.get(getattr(event, "chat_id", None) or "")
+            if customer is not None:
+                named.add(customer)
+        return tuple(sorted(named))
+
+
+@attrs.frozen
+class ErasureRecord:
+    """That a customer's data was erased: when, by whom, and how much.
+
+    It never holds the erased data, so not the customer's id either:
+    ``erasure_id`` names the erasure (a receipt to give the customer, or to
+    file with the request). ``history_entries`` and ``command_records`` are
+    how many of each were deleted.
+    """
+
+    erasure_id: str
+    erased_at: datetime
+    erased_by: str
+    history_entries: int
+    command_records: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-ready data, the instant in ISO 8601."""
+        return {
+            "erasure_id": self.erasure_id,
+            "erased_at": self.erased_at.isoformat(),
+            "erased_by": self.erased_by,
+            "history_entries": self.history_entries,
+            "command_records": self.command_records,
+        }
 
 
 @attrs.frozen
@@ -149,6 +209,18 @@ class HistoryPage:
         }
 
 
+def customer_chat_held(agent_id: str, chat_id: str) -> CommandRefused:
+    """The refusal :meth:`Store.erase_customer` raises while ``agent_id``
+    holds the customer's chat ``chat_id`` (every store raises this one)."""
+    return CommandRefused(
+        ErrorCode.CUSTOMER_CHAT_HELD,
+        "erase_customer",
+        agent_id,
+        chat_id,
+        "the customer's chat is still held: erase their data once it has ended",
+    )
+
+
 class Store(Protocol):
     """Where agents' states, the contact history and command records live.
 
@@ -181,7 +253,9 @@ class Store(Protocol):
         :class:`~webchat_wrapup.CommandRefused` with the code
         ``chat_held_by_another_agent`` and writes nothing when the new state
         holds a chat that another agent's stored state holds: one chat, one
-        holder, across every app server.
+        holder, across every app server. Keeps the command record findable
+        by each of ``change.record_customer_ids()``, for
+        :meth:`erase_customer`.
         """
 
     def save_all(self, changes: Sequence[Change]) -> None:
@@ -219,6 +293,45 @@ class Store(Protocol):
         For reports and exports: entries are read as the iterator advances,
         so memory stays flat however long the history is. An iterator that
         is dropped half-way releases what it held.
+        """
+
+    def erase_customer(
+        self,
+        customer_id: str,
+        *,
+        erasure_id: str,
+        erased_at: datetime,
+        erased_by: str,
+    ) -> ErasureRecord:
+        """Delete every copy of the customer's data, and record that it was.
+
+        In one transaction: the customer's contact-history entries, every
+        command record holding their data (those saved with the customer
+        among :meth:`Change.record_customer_ids`), and anything else the
+        store keeps of them; and an :class:`ErasureRecord` with the counts,
+        which is returned and which :meth:`erasures` reads back.
+
+        Raises :class:`~webchat_wrapup.CommandRefused` with the code
+        ``customer_chat_held`` and deletes nothing while a stored agent
+        holds a chat of the customer (active, parked or in wrap-up), on
+        whichever app server it was saved. A store whose files keep deleted
+        bytes (SQLite's free pages and its write-ahead log) overwrites them.
+        """
+
+    def erasures(self) -> tuple[ErasureRecord, ...]:
+        """Every erasure record, oldest first (then by id)."""
+
+    def retire(self, agent_id: str, expected_version: int) -> None:
+        """Remove the agent if it is still at ``expected_version``: its
+        state, its claim, and the chats it holds (the service retires only
+        agents holding none). Its history entries and command records stay.
+
+        Raises :class:`~webchat_wrapup.VersionConflict` and removes nothing
+        when the agent is not stored at that version. The store remembers
+        the version it was retired at: the agent added again under the same
+        id is stored at the next version, so a version is never written
+        twice for one agent id, and a server still holding the retired
+        agent's state can never save over the new one.
         """
 
     def close(self) -> None:

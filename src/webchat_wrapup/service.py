@@ -8,13 +8,18 @@ subscribers hear the events.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Literal
 
-from ._core._agent import AgentState
+import attrs
+
+from ._core._agent import AgentState, finished_limit
 from ._core._commands import (
     ActivateChat,
     AssignChat,
@@ -61,6 +66,7 @@ from .ports import (
     Change,
     Clock,
     CommandRecord,
+    ErasureRecord,
     HistoryPage,
     Outcome,
     Store,
@@ -71,6 +77,16 @@ from .ports import (
 
 Subscriber = Callable[[Event], None]
 """Called once per event, after the change is committed."""
+
+
+class _Keep(enum.Enum):
+    """The default of :meth:`WrapUpService.update_agent`'s settings: "not
+    given", which differs from ``None`` (no classification profile)."""
+
+    KEEP = "keep"
+
+
+KEEP = _Keep.KEEP
 
 DEFAULT_ATTEMPTS = 8
 DEFAULT_LEASE = timedelta(seconds=30)
@@ -149,6 +165,156 @@ class WrapUpService:
                 raise AgentExists(agent_id) from error
             return stored.state
         return state
+
+    def update_agent(
+        self,
+        agent_id: str,
+        *,
+        capacity: int | Literal[_Keep.KEEP] = KEEP,
+        classification_profile: Iterable[str] | Literal[_Keep.KEEP] | None = KEEP,
+    ) -> AgentState:
+        """Change the agent's capacity and/or classification profile; a
+        setting left out is kept. Returns the state stored.
+
+        The capacity counts from the next assign: a lower one never drops a
+        chat the agent holds (an agent holding 3 lowered to 1 keeps all 3,
+        and is refused new chats with ``capacity_reached`` until it holds
+        fewer than 1). The profile (``None``: every option) applies from the
+        next classification, of a chat already held too. Saved like a
+        command, against the version it was loaded at, and decided again on
+        fresh state after a conflict. Subscribers hear nothing: no event
+        describes it.
+        """
+        check_identifier(agent_id, "agent_id")
+        checked = AgentState.new(  # the settings checked as add_agent checks them
+            agent_id,
+            capacity=1 if capacity is KEEP else capacity,
+            classification_profile=(
+                None if classification_profile is KEEP else classification_profile
+            ),
+        )
+        version = 0
+        for _ in range(self.attempts):
+            stored = self._load_known(agent_id)
+            version = stored.version
+            state = _updated(stored.state, checked, capacity, classification_profile)
+            if state == stored.state:
+                return state
+            try:
+                self.store.save(Change(agent_id, version, state))
+            except VersionConflict:
+                continue
+            return state
+        raise VersionConflict(agent_id, version, self.attempts)
+
+    def retire_agent(self, agent_id: str) -> None:
+        """Remove an agent that holds no chat; it is then unknown
+        (:class:`UnknownAgent`) and may be added again.
+
+        Wrap-ups past their deadline are made permanent first, as a sweep
+        would (their history entries written, subscribers told), so nothing
+        of them is lost. An agent still holding a chat (active, parked, or
+        in a wrap-up not yet due) is refused with
+        :class:`CommandRefused` (``agent_holds_chats``) and left as it is.
+        Its contact-history entries stay (they are the customers'), and its
+        command records until they are pruned. Should a subscriber fail on
+        the expiries' events, the agent is still retired, then
+        :class:`NotificationFailed` says so.
+        """
+        check_identifier(agent_id, "agent_id")
+        version = 0
+        unheard: NotificationFailed | None = None
+        for _ in range(self.attempts):
+            stored = self._load_known(agent_id)
+            version = stored.version
+            now = utc_instant(self.clock.now())
+            try:
+                if self._expire_before_retiring(stored, now):
+                    continue  # saved: decide on the state just stored
+                chats = stored.state.chats
+                if chats:
+                    raise _holds_chats(agent_id, chats[0].chat_id, len(chats))
+                self.store.retire(agent_id, version)
+            except VersionConflict:
+                continue
+            except NotificationFailed as error:
+                unheard = error  # the expiries were saved: go on retiring
+                continue
+            if unheard is not None:
+                raise unheard
+            return
+        raise VersionConflict(agent_id, version, self.attempts)
+
+    def _load_known(self, agent_id: str) -> StoredAgent:
+        stored = self.store.load(agent_id)
+        if stored is None:
+            raise UnknownAgent(agent_id)
+        return stored
+
+    def _expire_before_retiring(self, stored: StoredAgent, now: datetime) -> bool:
+        """Make the agent's due expiries permanent; True if it saved any."""
+        decision = expire_due(stored.state, now)
+        if not decision.events:
+            return False
+        agent_id = stored.state.agent_id
+        change = Change(agent_id, stored.version, decision.state, decision.history)
+        self.store.save(change)
+        self._notify(_outcome(agent_id, stored.version + 1, decision))
+        return True
+
+    def erase_customer(self, customer_id: str, *, erased_by: str) -> ErasureRecord:
+        """Erase every copy of the customer's data the store keeps.
+
+        In one transaction: their contact-history entries and every command
+        record holding their data are deleted, and an
+        :class:`~webchat_wrapup.ports.ErasureRecord` is kept instead (its
+        own id, when, ``erased_by``, and how many entries and records were
+        deleted; never the customer's id), which is returned.
+
+        While an agent holds a chat of the customer (active, parked or in
+        wrap-up) the erasure is refused with :class:`CommandRefused`
+        (``customer_chat_held``) and nothing is deleted: erase once the
+        chat has ended. A wrap-up past its deadline has ended: its expiry
+        is made permanent first, as a sweep would, and the erasure goes on.
+        Should a subscriber fail on that expiry's events, the erasure is
+        still made (:meth:`erasures` has its record), then
+        :class:`NotificationFailed` says so.
+        """
+        check_identifier(customer_id, "customer_id")
+        check_identifier(erased_by, "erased_by")
+        unheard: NotificationFailed | None = None
+        for _ in range(self.attempts - 1):
+            try:
+                erasure = self._erase(customer_id, erased_by)
+            except CommandRefused as refused:
+                if refused.code is not ErrorCode.CUSTOMER_CHAT_HELD:
+                    raise
+                holder = refused.details["agent_id"]
+                try:
+                    if not self._expire_agent(holder, utc_instant(self.clock.now())):
+                        raise  # a chat still under way: not for us to end
+                except NotificationFailed as error:
+                    unheard = error  # the expiry was saved: go on erasing
+                continue
+            if unheard is not None:
+                raise unheard
+            return erasure
+        erasure = self._erase(customer_id, erased_by)
+        if unheard is not None:
+            raise unheard
+        return erasure
+
+    def _erase(self, customer_id: str, erased_by: str) -> ErasureRecord:
+        return self.store.erase_customer(
+            customer_id,
+            erasure_id=str(uuid.uuid4()),
+            erased_at=utc_instant(self.clock.now()),
+            erased_by=erased_by,
+        )
+
+    def erasures(self) -> tuple[ErasureRecord, ...]:
+        """Every erasure made in this store, oldest first."""
+        return self.store.erasures()
 
     def execute(self, command: Command, *, command_id: str | None = None) -> Outcome:
         """Decide and save ``command``; a retried ``command_id`` is replayed.
@@ -570,6 +736,36 @@ class WrapUpService:
 
 
 _A_DAY = timedelta(days=1)
+
+
+def _updated(
+    state: AgentState,
+    checked: AgentState,
+    capacity: int | _Keep,
+    profile: object,
+) -> AgentState:
+    """``state`` with the settings given (their checked form in ``checked``)."""
+    if capacity is not KEEP:
+        # Fewer finished chats are remembered at a lower capacity: the newest.
+        limit = finished_limit(checked.capacity)
+        state = attrs.evolve(
+            state, capacity=checked.capacity, finished=state.finished[-limit:]
+        )
+    if profile is not KEEP:
+        state = attrs.evolve(
+            state, classification_profile=checked.classification_profile
+        )
+    return state
+
+
+def _holds_chats(agent_id: str, chat_id: str, count: int) -> CommandRefused:
+    return CommandRefused(
+        ErrorCode.AGENT_HOLDS_CHATS,
+        "retire_agent",
+        agent_id,
+        chat_id,
+        f"the agent holds {count} chat(s): retire it once they have ended",
+    )
 
 
 def _check_sweep_limit(limit: object) -> None:

@@ -394,6 +394,64 @@ def test_a_chat_another_server_is_taking_goes_to_whichever_commits(
     assert held == [("agent-1",) if ending == "commit" else ("agent-2",)]
 
 
+# Erasure and retirement, across servers
+
+
+def erase(store: PostgresStore, customer_id: str) -> tuple[int, int]:
+    erasure = store.erase_customer(
+        customer_id, erasure_id=f"e-{customer_id}", erased_at=T0, erased_by="dpo-1"
+    )
+    return erasure.history_entries, erasure.command_records
+
+
+def test_an_erasure_sees_a_chat_another_server_holds(schema: str) -> None:
+    with (
+        PostgresStore(DSN, schema=schema) as first,
+        PostgresStore(DSN, schema=schema) as second,
+    ):
+        first.save(Change("agent-1", 0, holding("agent-1", "chat-1")))
+        with pytest.raises(CommandRefused) as refused:
+            erase(second, "cust-1")
+        assert refused.value.code is ErrorCode.CUSTOMER_CHAT_HELD
+        first.save(Change("agent-1", 1, holding("agent-1"), (entry("chat-1"),)))
+        assert erase(second, "cust-1") == (1, 0)
+
+
+def test_a_chat_a_save_under_way_lets_go_of_is_still_held_for_an_erasure(
+    schema: str,
+) -> None:
+    with PostgresStore(DSN, schema=schema) as store:
+        store.save(Change("agent-1", 0, holding("agent-1", "chat-1")))
+        with psycopg.connect(DSN) as other:  # agent-1's save, under way
+            other.execute(f'DELETE FROM "{schema}".held_chats')
+            with pytest.raises(CommandRefused):
+                erase(store, "cust-1")  # refused at once: it waits for nothing
+            other.commit()
+        assert erase(store, "cust-1") == (0, 0)
+
+
+def test_an_agent_added_while_its_retirement_is_under_way_goes_on_from_it(
+    schema: str, app_name: str
+) -> None:
+    with PostgresStore(f"{DSN} application_name={app_name}", schema=schema) as store:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        store.save(Change("agent-1", 1, holding("agent-1")))
+        again = AgentState.new("agent-1", capacity=3)
+        with psycopg.connect(DSN) as other:  # another server's retire_agent
+            other.execute(store._sql.lock_agent_id, store._agent_lock("agent-1"))
+            other.execute(store._sql.retire, {"agent": "agent-1", "version": 2})
+            adding = InThread(lambda: store.save(Change("agent-1", 0, again)))
+            assert until(lambda: adding.done() or waits_for_a_lock(app_name))
+            waited = not adding.done()
+            other.commit()
+        adding.join()
+        stored = store.load("agent-1")
+    assert waited
+    assert adding.error is None
+    assert stored == StoredAgent(again, 3)
+    assert execute(schema, "SELECT * FROM {schema}.retired_agents") == []
+
+
 def test_of_agents_taking_one_chat_with_command_ids_exactly_one_holds_it(
     schema: str,
 ) -> None:

@@ -7,13 +7,26 @@ starts a throwaway one). Without it they skip locally and fail in CI
 
 from __future__ import annotations
 
+import glob
+import os
 import re
+import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
+from erasure_days import (
+    ERASABLE,
+    HELD,
+    SECRET,
+    TRACES,
+    Schema2Day,
+    busy_day,
+    schema_2_day,
+)
 
 from support import postgres_dsn
 from webchat_wrapup import (
@@ -102,7 +115,7 @@ def test_a_schema_from_a_newer_version_is_refused(schema: str) -> None:
     with psycopg.connect(DSN, autocommit=True) as connection:
         version = connection.execute(f'SELECT version FROM "{schema}".meta').fetchone()
     assert version == (99,)
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
 
 
 FIRST_RELEASE = """
@@ -276,7 +289,7 @@ def test_a_schema_1_is_migrated_on_open_and_keeps_everything(schema: str) -> Non
         for change in SCHEMA_1_CHANGES:
             assert store.load(change.agent_id) == StoredAgent(change.state, 1)
         record = store.find_command("cmd-1")
-    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(2,)]
+    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(3,)]
     assert record is not None
     assert (record.agent_id, record.outcome) == ("agent-2", Outcome("agent-2", 1))
     # Dated at the upgrade, so a retry within the retention is still replayed.
@@ -341,15 +354,16 @@ def test_a_damaged_agent_row_does_not_stop_the_migration(
         assert caught.value.code is ErrorCode.STORE_CORRUPT
         # What agent-1 held is free: its row holds nothing the store can read.
         store.save(Change("agent-3", 1, holding("agent-3", "chat-1")))
-    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(2,)]
+    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(3,)]
 
 
 def test_a_migration_that_fails_leaves_the_schema_at_1(
     schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_schema_1(schema, SCHEMA_1_CHANGES)
-    broken = (*_MIGRATIONS[1], "SELECT no_such_function()")
-    monkeypatch.setattr(postgres_module, "_MIGRATIONS", (_MIGRATIONS[0], broken))
+    first, second, *later = _MIGRATIONS
+    broken = (*second, "SELECT no_such_function()")
+    monkeypatch.setattr(postgres_module, "_MIGRATIONS", (first, broken, *later))
     with pytest.raises(StoreError):
         PostgresStore(DSN, schema=schema)
     assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(1,)]
@@ -371,6 +385,131 @@ def test_a_migration_that_fails_leaves_the_schema_at_1(
     monkeypatch.undo()
     with PostgresStore(DSN, schema=schema) as store:  # and migrates once fixed
         assert store.load("agent-1") == StoredAgent(SCHEMA_1_CHANGES[0].state, 1)
+
+
+# Schema 2 is migrated to schema 3 on open
+
+
+def write_schema_2(schema: str, day: Schema2Day) -> None:
+    """A version-2 schema (the first two migrations, as the version-2 code
+    ran them) holding ``day``'s rows as that code wrote them."""
+    name = f'"{schema}"'
+    with psycopg.connect(DSN, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {name}")
+        connection.execute(f"CREATE TABLE {name}.meta (version INT NOT NULL)")
+        for step in _MIGRATIONS[:2]:
+            for statement in step:
+                connection.execute(statement.format(schema=name))
+        connection.execute(f"INSERT INTO {name}.meta VALUES (2)")
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {name}.agents VALUES (%s, %s, %s, %s, NULL)", day.agents
+            )
+            cursor.executemany(
+                f"INSERT INTO {name}.policies VALUES (%s, %s)", day.policies
+            )
+            cursor.executemany(
+                f"INSERT INTO {name}.held_chats VALUES (%s, %s)", day.held_chats
+            )
+            cursor.executemany(
+                f"INSERT INTO {name}.commands VALUES (%s, %s, %s, %s, %s)",
+                day.commands,
+            )
+            cursor.executemany(
+                f"INSERT INTO {name}.history (customer_id, agent_id, chat_id, "
+                "chat_started_at, wrap_up_ended_at, entry) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                day.history,
+            )
+
+
+def _erase(store: Store, customer_id: str) -> tuple[int, int]:
+    erasure = store.erase_customer(
+        customer_id, erasure_id=f"e-{customer_id}", erased_at=T0, erased_by="dpo-1"
+    )
+    return erasure.history_entries, erasure.command_records
+
+
+def test_a_schema_2_is_migrated_and_erases_as_the_reference_store(
+    schema: str,
+) -> None:
+    day = schema_2_day()
+    write_schema_2(schema, day)
+    reference = day.reference
+    with PostgresStore(DSN, schema=schema) as store:
+        for agent_id, *_ in day.agents:
+            assert store.load(agent_id) == reference.load(agent_id)
+        for command_id in day.command_ids:
+            assert store.find_command(command_id) == reference.find_command(command_id)
+        for customer_id, (agent_id, chat_id) in HELD.items():
+            with pytest.raises(CommandRefused) as refused:
+                _erase(store, customer_id)
+            assert refused.value.code is ErrorCode.CUSTOMER_CHAT_HELD
+            assert refused.value.details["agent_id"] == agent_id
+            assert refused.value.details["chat_id"] == chat_id
+        for customer_id in ERASABLE:
+            erased = _erase(store, customer_id)
+            assert erased == _erase(reference, customer_id)
+            assert erased[1] > 0
+        left = [c for c in day.command_ids if store.find_command(c) is not None]
+        assert list(store.all_history()) == list(reference.all_history()) == []
+    assert left == [c for c in day.command_ids if reference.find_command(c)]
+    assert left == ["a1-0", "a1-1", "a1-2", "a1-3", "a2-4"]
+    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(3,)]
+    leftovers = rows_of(
+        schema,
+        "SELECT count(*) FROM pg_proc WHERE pronamespace = to_regnamespace(%s)",
+        schema,
+    )
+    helper = rows_of(schema, "SELECT to_regclass(%s)", f"{schema}.history_by_chat")
+    assert (leftovers, helper) == ([(0,)], [(None,)])  # the migration's own
+
+
+def test_a_schema_2_migrated_has_the_layout_of_a_new_one(schema: str) -> None:
+    made = fresh_schema()
+    try:
+        with PostgresStore(DSN, schema=made):
+            pass
+        write_schema_2(schema, schema_2_day())
+        with PostgresStore(DSN, schema=schema):
+            pass
+        assert layout(schema) == layout(made)
+    finally:
+        drop(made)
+
+
+# Erasure leaves nothing in a dump
+
+
+def pg_dump(schema: str) -> str:
+    """The schema as ``pg_dump`` writes it: every live row, as SQL text."""
+    found = shutil.which("pg_dump") or next(
+        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"))), None
+    )
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the erasure dump test: no pg_dump")
+        pytest.skip("no pg_dump to dump the schema with")
+    done = subprocess.run(
+        [found, f"--dbname={DSN}", f"--schema={schema}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_an_erased_customer_is_in_no_dump_of_the_schema(schema: str) -> None:
+    with PostgresStore(DSN, schema=schema) as store:
+        service = busy_day(store, rounds=15)
+        before = pg_dump(schema)
+        erasure = service.erase_customer(SECRET, erased_by="dpo-1")
+        after = pg_dump(schema)
+        assert service.history("cust-3-1").entries != ()
+    assert all(trace in before for trace in TRACES)  # the test can fail
+    assert (erasure.history_entries, erasure.command_records) == (2, 12)
+    assert [trace for trace in TRACES if trace in after] == []
+    assert erasure.erasure_id in after  # the record of it stays
 
 
 def test_reopening_a_schema_keeps_its_data(schema: str) -> None:

@@ -13,6 +13,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from erasure_days import (
+    ERASABLE,
+    HELD,
+    SECRET,
+    TRACES,
+    Schema2Day,
+    busy_day,
+    schema_2_day,
+)
 
 from webchat_wrapup import (
     AgentState,
@@ -23,6 +32,7 @@ from webchat_wrapup import (
     ErrorCode,
     QueuePolicy,
     StoreError,
+    VersionConflict,
     WrapUpEnding,
     decide,
 )
@@ -313,7 +323,7 @@ def test_a_schema_1_file_is_migrated_on_open_and_keeps_everything(
         for change in SCHEMA_1_CHANGES:
             assert store.load(change.agent_id) == StoredAgent(change.state, 1)
         record = store.find_command("cmd-1")
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 2
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 3
     assert record is not None
     assert (record.agent_id, record.outcome) == ("agent-2", Outcome("agent-2", 1))
     # Dated at the upgrade, so a retry within the retention is still replayed.
@@ -367,10 +377,9 @@ def test_a_migration_that_fails_leaves_the_file_at_schema_1(
 ) -> None:
     path = tmp_path / "w.db"
     write_schema_1_file(path, SCHEMA_1_CHANGES)
-    broken = (*sqlite_module._MIGRATIONS[1], "SELECT no_such_function()")
-    monkeypatch.setattr(
-        sqlite_module, "_MIGRATIONS", (sqlite_module._MIGRATIONS[0], broken)
-    )
+    first, second, *later = sqlite_module._MIGRATIONS
+    broken = (*second, "SELECT no_such_function()")
+    monkeypatch.setattr(sqlite_module, "_MIGRATIONS", (first, broken, *later))
     with pytest.raises(StoreError):
         SQLiteStore(path)
     assert pragma(path, "user_version") == 1
@@ -382,6 +391,139 @@ def test_a_migration_that_fails_leaves_the_file_at_schema_1(
         [],
     )
     db.close()
+
+
+# Schema 2 is migrated to schema 3 on open
+
+SCHEMA_2 = Path(__file__).with_name("sqlite_schema_2.sql").read_text()
+
+
+def _master(db: sqlite3.Connection) -> list[tuple[str, ...]]:
+    rows = db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+    return sorted((*row[:3], " ".join((row[3] or "").split())) for row in rows)
+
+
+def test_migrations_zero_and_one_make_the_released_schema_2() -> None:
+    made, released = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+    for step in sqlite_module._MIGRATIONS[:2]:
+        for statement in step:
+            made.execute(statement)
+    released.executescript(SCHEMA_2)
+    assert _master(made) == _master(released)
+
+
+def write_schema_2_file(path: Path, day: Schema2Day) -> None:
+    """A version-2 file holding ``day``'s rows as the version-2 code wrote them."""
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA_2)
+    db.executemany("INSERT INTO agents VALUES (?, ?, ?, ?, NULL)", day.agents)
+    db.executemany("INSERT INTO policies VALUES (?, ?)", day.policies)
+    db.executemany("INSERT INTO held_chats VALUES (?, ?)", day.held_chats)
+    db.executemany("INSERT INTO commands VALUES (?, ?, ?, ?, ?)", day.commands)
+    db.executemany(
+        "INSERT INTO history (customer_id, agent_id, chat_id, chat_started_at, "
+        "wrap_up_ended_at, entry) VALUES (?, ?, ?, ?, ?, ?)",
+        day.history,
+    )
+    db.commit()
+    db.close()
+
+
+def _erase(store: Store, customer_id: str) -> tuple[int, int]:
+    erasure = store.erase_customer(
+        customer_id, erasure_id=f"e-{customer_id}", erased_at=T0, erased_by="dpo-1"
+    )
+    return erasure.history_entries, erasure.command_records
+
+
+def test_a_schema_2_file_is_migrated_and_erases_as_the_reference_store(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.db"
+    day = schema_2_day()
+    write_schema_2_file(path, day)
+    reference = day.reference
+    with SQLiteStore(path) as store:
+        for agent_id, *_ in day.agents:
+            assert store.load(agent_id) == reference.load(agent_id)
+        for command_id in day.command_ids:
+            assert store.find_command(command_id) == reference.find_command(command_id)
+        for customer_id, (agent_id, chat_id) in HELD.items():
+            with pytest.raises(CommandRefused) as refused:
+                _erase(store, customer_id)
+            assert refused.value.code is ErrorCode.CUSTOMER_CHAT_HELD
+            assert refused.value.details["agent_id"] == agent_id
+            assert refused.value.details["chat_id"] == chat_id
+        for customer_id in ERASABLE:
+            erased = _erase(store, customer_id)
+            assert erased == _erase(reference, customer_id)
+            assert erased[1] > 0
+        left = [c for c in day.command_ids if store.find_command(c) is not None]
+        assert list(store.all_history()) == list(reference.all_history()) == []
+    assert left == [c for c in day.command_ids if reference.find_command(c)]
+    assert left == ["a1-0", "a1-1", "a1-2", "a1-3", "a2-4"]
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 3
+    db = sqlite3.connect(path)
+    helper = db.execute("SELECT name FROM sqlite_master WHERE name = 'history_by_chat'")
+    assert helper.fetchall() == []  # the migration's own index is gone
+    db.close()
+
+
+# Erasure leaves no byte behind
+
+
+def _traces(path: Path) -> dict[str, int]:
+    """How often the erased customer's id or texts occur in each file."""
+    found = {}
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if name.exists():
+            data = name.read_bytes()
+            found[name.name] = sum(data.count(t.encode()) for t in TRACES)
+    return found
+
+
+def test_an_erased_customer_leaves_no_byte_in_the_file_or_its_wal(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.db"
+    with SQLiteStore(path, synchronous="NORMAL") as store:
+        service = busy_day(store)
+        assert sum(_traces(path).values()) > 0  # the test can fail
+        erasure = service.erase_customer(SECRET, erased_by="dpo-1")
+        # 4 chats, each with 6 command records (and the next assign's
+        # record never names them: every wrap-up was completed).
+        assert (erasure.history_entries, erasure.command_records) == (4, 24)
+        while_open = _traces(path)
+        assert service.history("cust-3-1").entries != ()
+    assert while_open == {"w.db": 0, "w.db-wal": 0, "w.db-shm": 0}
+    assert _traces(path) == {"w.db": 0}
+
+
+def test_an_erasure_sees_a_chat_another_store_object_holds(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    with SQLiteStore(path) as first, SQLiteStore(path) as second:
+        first.save(Change("agent-1", 0, _holding("agent-1", "chat-1")))
+        with pytest.raises(CommandRefused) as refused:
+            _erase(second, "cust-1")
+        assert refused.value.code is ErrorCode.CUSTOMER_CHAT_HELD
+        first.save(Change("agent-1", 1, _holding("agent-1")))
+        assert _erase(second, "cust-1") == (0, 0)
+
+
+def test_an_agent_added_again_by_another_store_object_goes_on_from_its_version(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.db"
+    with SQLiteStore(path) as first, SQLiteStore(path) as second:
+        first.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        first.save(Change("agent-1", 1, _holding("agent-1", "chat-1")))
+        assert first.load("agent-1") is not None  # in the first one's memory
+        second.retire("agent-1", 2)
+        second.save(Change("agent-1", 0, AgentState.new("agent-1", capacity=2)))
+        stored = first.load("agent-1")
+        with pytest.raises(VersionConflict):
+            first.save(Change("agent-1", 2, _holding("agent-1", "chat-1", "chat-2")))
+    assert stored == StoredAgent(AgentState.new("agent-1", capacity=2), 3)
 
 
 # One chat, one holder, whatever this store object has seen

@@ -248,9 +248,11 @@ def check_state(state: object) -> AgentState:
 
     What :meth:`AgentState.to_dict` could never have written is refused with
     an :class:`InvalidInput` whose ``field`` is the path of the first broken
-    part: a capacity out of range, more chats than that, a status the chats
-    contradict, an end before the start, a deadline outside wrap-up, an
-    extension budget overspent, a value of the wrong type.
+    part: a capacity out of range, more chats than ``MAX_CAPACITY`` (an
+    agent may hold more than its own capacity after it was lowered), a
+    status the chats contradict, an end before the start, a deadline
+    outside wrap-up, an extension budget overspent, a value of the wrong
+    type.
     """
     if not isinstance(state, AgentState):
         raise broken("$", f"{shown(state)} is not an agent state")
@@ -297,8 +299,11 @@ def _check_tuple(value: object, path: str, kind: type = tuple) -> None:
 
 def _check_chats(state: AgentState) -> None:
     _check_tuple(state.chats, "$.chats")
-    if len(state.chats) > state.capacity:
-        raise broken("$.chats", f"holds more than the capacity of {state.capacity}")
+    # Up to the most any agent may hold, not the agent's own capacity: an
+    # agent whose capacity is lowered keeps the chats it holds, and takes
+    # no new one until it holds fewer than the new capacity.
+    if len(state.chats) > MAX_CAPACITY:
+        raise broken("$.chats", f"holds more than {MAX_CAPACITY} chats")
     for index, chat in enumerate(state.chats):
         _check_chat(chat, f"$.chats[{index}]")
     if len({chat.chat_id for chat in state.chats}) != len(state.chats):

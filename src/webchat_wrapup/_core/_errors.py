@@ -51,6 +51,8 @@ class ErrorCode(str, enum.Enum):
     PAUSE_NOT_ALLOWED = "pause_not_allowed"
     AGENT_NOT_AVAILABLE = "agent_not_available"
     NEXT_STATUS_PENDING = "next_status_pending"
+    CUSTOMER_CHAT_HELD = "customer_chat_held"
+    AGENT_HOLDS_CHATS = "agent_holds_chats"
     INVALID_PAGE = "invalid_page"
     INVALID_LIMIT = "invalid_limit"
     UNKNOWN_AGENT = "unknown_agent"
@@ -217,6 +219,8 @@ class CommandRefused(WrapUpError, RuntimeError):
             ErrorCode.PAUSE_NOT_ALLOWED,
             ErrorCode.AGENT_NOT_AVAILABLE,
             ErrorCode.NEXT_STATUS_PENDING,
+            ErrorCode.CUSTOMER_CHAT_HELD,
+            ErrorCode.AGENT_HOLDS_CHATS,
         }
     )
     http_status = 409

@@ -40,6 +40,8 @@ class ChangeRows:
     policies: list[tuple[str, str]]
     history: list[HistoryRow]
     command: tuple[str, str, str, str] | None
+    record_customers: tuple[str, ...] = ()
+    """The customers whose data the command record carries (for erasure)."""
 
 
 def change_rows(change: Change, codec: StateCodec, known: set[str]) -> ChangeRows:
@@ -70,6 +72,7 @@ def change_rows(change: Change, codec: StateCodec, known: set[str]) -> ChangeRow
             record.fingerprint,
             outcome_to_json(record.outcome),
         ),
+        record_customers=change.record_customer_ids(),
     )
 
 

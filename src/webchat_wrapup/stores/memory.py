@@ -19,7 +19,14 @@ from .._core._errors import (
     invalid_argument,
 )
 from .._core._history import ContactHistoryEntry
-from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
+from ..ports import (
+    Change,
+    CommandRecord,
+    ErasureRecord,
+    HistoryPage,
+    StoredAgent,
+    customer_chat_held,
+)
 from ._codec import instant_to_micros
 from ._paging import check_limit, decode_cursor, encode_cursor
 
@@ -68,6 +75,11 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._agents: dict[str, StoredAgent] = {}
         self._commands: dict[str, CommandRecord] = {}
+        # The customers whose data each record carries, to find it by them.
+        self._record_customers: dict[str, tuple[str, ...]] = {}
+        self._erasures: list[ErasureRecord] = []
+        # The version each retired agent had: one added again goes on from it.
+        self._retired: dict[str, int] = {}
         self._history: dict[str, list[tuple[int, int, ContactHistoryEntry]]] = {}
         self._written = 0
         self._due: list[_DueEntry] = []
@@ -141,6 +153,8 @@ class MemoryStore:
 
     def _apply(self, change: Change, current: StoredAgent | None) -> None:
         version = 0 if current is None else current.version
+        if current is None:  # an agent added again goes on from its version
+            version = self._retired.pop(change.agent_id, 0)
         old = () if current is None else current.state.chats
         for chat in old:
             if self._holders.get(chat.holding_key) == change.agent_id:
@@ -151,6 +165,7 @@ class MemoryStore:
         record = change.command
         if record is not None:
             self._commands[record.command_id] = record
+            self._record_customers[record.command_id] = change.record_customer_ids()
         for entry in change.history:
             self._add_entry(entry)
         self._claims.pop(change.agent_id, None)
@@ -190,7 +205,63 @@ class MemoryStore:
             ][:limit]
             for command_id in old:
                 del self._commands[command_id]
+                self._record_customers.pop(command_id, None)
         return len(old)
+
+    def erase_customer(
+        self,
+        customer_id: str,
+        *,
+        erasure_id: str,
+        erased_at: datetime,
+        erased_by: str,
+    ) -> ErasureRecord:
+        """Delete the customer's entries and the records holding their data."""
+        self._check_open()
+        with self._lock:
+            self._refuse_if_held(customer_id)
+            entries = self._history.pop(customer_id, [])
+            records = [
+                command_id
+                for command_id, customers in self._record_customers.items()
+                if customer_id in customers
+            ]
+            for command_id in records:
+                del self._commands[command_id]
+                del self._record_customers[command_id]
+            erasure = ErasureRecord(
+                erasure_id, erased_at, erased_by, len(entries), len(records)
+            )
+            self._erasures.append(erasure)
+        return erasure
+
+    def _refuse_if_held(self, customer_id: str) -> None:
+        for agent_id, stored in self._agents.items():
+            for chat in stored.state.chats:
+                if chat.customer_id == customer_id:
+                    raise customer_chat_held(agent_id, chat.chat_id)
+
+    def erasures(self) -> tuple[ErasureRecord, ...]:
+        """Every erasure record, oldest first."""
+        self._check_open()
+        with self._lock:
+            return tuple(
+                sorted(self._erasures, key=lambda e: (e.erased_at, e.erasure_id))
+            )
+
+    def retire(self, agent_id: str, expected_version: int) -> None:
+        """Remove the agent if it is still at ``expected_version``."""
+        self._check_open()
+        with self._lock:
+            current = self._agents.get(agent_id)
+            if current is None or current.version != expected_version:
+                raise VersionConflict(agent_id, expected_version)
+            for chat in current.state.chats:
+                if self._holders.get(chat.holding_key) == agent_id:
+                    del self._holders[chat.holding_key]
+            del self._agents[agent_id]
+            self._claims.pop(agent_id, None)
+            self._retired[agent_id] = current.version
 
     def history(
         self, customer_id: str, *, cursor: str | None = None, limit: int = 50

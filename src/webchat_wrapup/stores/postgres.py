@@ -44,19 +44,27 @@ from .._core._errors import (
     invalid_argument,
 )
 from .._core._history import ContactHistoryEntry
-from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
-from ._codec import StateCodec, instant_to_micros
+from ..ports import (
+    Change,
+    CommandRecord,
+    ErasureRecord,
+    HistoryPage,
+    StoredAgent,
+    customer_chat_held,
+)
+from ._codec import StateCodec, instant_to_micros, micros_to_instant
 from ._paging import check_limit, decode_cursor
 from ._rows import (
     ChangeRows,
     change_rows,
     checked_history_page,
+    damage_reason,
     decode_entry,
     decode_record,
     decode_state,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The newest schema this version of the library writes."""
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -144,6 +152,113 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
                 AND jsonb_typeof(chat -> 0) = 'string'
             ORDER BY chat ->> 0, agent_id""",
         "DROP FUNCTION {schema}.jsonb_or_null(text)",
+    ),
+    (  # 2 -> 3: erasing a customer's data, retiring agents
+        # Whose each held chat is: an erasure is refused while one is held,
+        # and the check must see every app server's saves.
+        "ALTER TABLE {schema}.held_chats ADD COLUMN customer_id TEXT",
+        "CREATE INDEX held_chats_by_customer ON {schema}.held_chats (customer_id)",
+        # As in 1 -> 2: damaged JSON must not stop the upgrade.
+        """CREATE FUNCTION {schema}.jsonb_or_null(text) RETURNS jsonb
+            LANGUAGE plpgsql IMMUTABLE AS $$
+            BEGIN
+                RETURN $1::jsonb;
+            EXCEPTION WHEN data_exception THEN
+                RETURN NULL;
+            END
+            $$""",
+        # Read from the schema-2 form of an agent's state, in which each
+        # chat is a list [chat_id, customer_id, ...]. A state too damaged
+        # to read leaves it empty (loading the agent reports the damage).
+        """UPDATE {schema}.held_chats AS held SET customer_id = chat ->> 1
+            FROM (
+                SELECT agent_id, {schema}.jsonb_or_null(state) AS state
+                FROM {schema}.agents
+            ) AS stored,
+            jsonb_array_elements(
+                CASE WHEN jsonb_typeof(state) = 'array'
+                    AND jsonb_typeof(state -> 4) = 'array'
+                THEN state -> 4 ELSE '[]' END
+            ) AS chat
+            WHERE stored.agent_id = held.agent_id
+                AND jsonb_typeof(chat) = 'array'
+                AND chat ->> 0 = held.chat_id
+                AND jsonb_typeof(chat -> 1) = 'string'""",
+        # The customers whose data each command record carries, so an
+        # erasure finds the records by customer. One command may carry
+        # several (due expiries of other chats come first).
+        """CREATE TABLE {schema}.command_customers (
+            customer_id TEXT NOT NULL,
+            command_id TEXT NOT NULL,
+            PRIMARY KEY (customer_id, command_id)
+        )""",
+        """CREATE INDEX command_customers_by_command
+            ON {schema}.command_customers (command_id)""",
+        # Only for the join below: a history of millions of rows would
+        # otherwise be scanned for the events' chats.
+        "CREATE INDEX history_by_chat ON {schema}.history (chat_id)",
+        # Records written before the upgrade, read from the schema-2 form of
+        # an outcome: [agent_id, version, events, entries], each event a
+        # list [type, agent_id, at, chat_id, ...] (chat_assigned and
+        # wrap_up_completed then name the customer), each entry an object
+        # with its customer_id. An event such as a classification names
+        # only its chat, whose customer is found where the chat is now: held
+        # by the record's agent, or in that agent's history. Should a chat
+        # id have come back for another customer, the record is found by
+        # both: erasing either deletes it, which only means a retry of that
+        # command is decided afresh, as after the retention.
+        """INSERT INTO {schema}.command_customers (customer_id, command_id)
+            WITH records AS (
+                SELECT command_id, agent_id,
+                    {schema}.jsonb_or_null(outcome) AS outcome
+                FROM {schema}.commands
+            ), events AS (
+                SELECT command_id, agent_id, event
+                FROM records, jsonb_array_elements(
+                    CASE WHEN jsonb_typeof(outcome) = 'array'
+                        AND jsonb_typeof(outcome -> 2) = 'array'
+                    THEN outcome -> 2 ELSE '[]' END
+                ) AS event
+                WHERE jsonb_typeof(event) = 'array'
+            )
+            SELECT event ->> 4, command_id FROM events
+            WHERE event ->> 0 IN ('chat_assigned', 'wrap_up_completed')
+                AND jsonb_typeof(event -> 4) = 'string'
+            UNION
+            SELECT entry ->> 'customer_id', command_id
+            FROM records, jsonb_array_elements(
+                CASE WHEN jsonb_typeof(outcome) = 'array'
+                    AND jsonb_typeof(outcome -> 3) = 'array'
+                THEN outcome -> 3 ELSE '[]' END
+            ) AS entry
+            WHERE jsonb_typeof(entry -> 'customer_id') = 'string'
+            UNION
+            SELECT held.customer_id, events.command_id
+            FROM events JOIN {schema}.held_chats AS held
+                ON held.chat_id = events.event ->> 3
+                AND held.agent_id = events.agent_id
+            WHERE held.customer_id IS NOT NULL
+            UNION
+            SELECT history.customer_id, events.command_id
+            FROM events JOIN {schema}.history AS history
+                ON history.chat_id = events.event ->> 3
+                AND history.agent_id = events.agent_id""",
+        "DROP INDEX {schema}.history_by_chat",
+        "DROP FUNCTION {schema}.jsonb_or_null(text)",
+        # That an erasure happened, never what it erased.
+        """CREATE TABLE {schema}.erasures (
+            erasure_id TEXT PRIMARY KEY,
+            erased_at BIGINT NOT NULL,
+            erased_by TEXT NOT NULL,
+            history_entries BIGINT NOT NULL,
+            command_records BIGINT NOT NULL
+        )""",
+        # The version each retired agent had: the agent added again goes on
+        # from it, so no version of one agent id is ever written twice.
+        """CREATE TABLE {schema}.retired_agents (
+            agent_id TEXT PRIMARY KEY,
+            version BIGINT NOT NULL
+        )""",
     ),
 )
 """The statements that take a schema from version ``n`` to ``n + 1``, at
@@ -468,12 +583,12 @@ class PostgresStore:
         rows = change_rows(change, self._codec, self._known_policies)
         before = self._held_before(change)
         after = {chat.chat_id for chat in change.state.chats}
-        if not self._saved_in_one_statement(change, rows, before, after):
-            self._save_in_transaction(change, rows, before, after)
+        if self._saved_in_one_statement(change, rows, before, after):
+            version = change.expected_version + 1
+        else:
+            version = self._save_in_transaction(change, rows, before, after)
         self._known_policies.update(key for key, _ in rows.policies)
-        self._remember(
-            change.agent_id, StoredAgent(change.state, change.expected_version + 1)
-        )
+        self._remember(change.agent_id, StoredAgent(change.state, version))
 
     def _held_before(self, change: Change) -> set[str] | None:
         """The chats the agent held at the version it is saved from, if known
@@ -491,26 +606,33 @@ class PostgresStore:
         rows: ChangeRows,
         before: set[str] | None,
         after: set[str],
-    ) -> None:
+    ) -> int:
+        """Save ``change`` in a transaction; the version written."""
         with self._transaction() as cursor:
             if before is None:
                 before = self._stored_chat_ids(cursor, change)
-            self._write_agent(cursor, change, rows, sorted(before - after))
+            version = self._write_agent(cursor, change, rows, sorted(before - after))
             record = change.command
             if record is not None and rows.command is not None:
                 cursor.execute(
                     self._sql.insert_command,
-                    (*rows.command, _micros(record.recorded_at)),
+                    (
+                        *rows.command,
+                        _micros(record.recorded_at),
+                        list(rows.record_customers),
+                    ),
                 )
-                if cursor.rowcount != 1:
+                inserted = cursor.fetchone()
+                if inserted is None or inserted[0] != 1:
                     raise CommandIdReused(rows.command[0])
             taken = after - before
             if taken:
-                self._take(cursor, change.agent_id, taken)
+                self._take(cursor, change, taken)
             if rows.policies:
                 cursor.executemany(self._sql.insert_policy, rows.policies)
             if rows.history:
                 cursor.executemany(self._sql.insert_history, rows.history)
+        return version
 
     def _stored_chat_ids(self, cursor: psycopg.Cursor[Any], change: Change) -> set[str]:
         """The chats of the stored state the change replaces (none if it is
@@ -525,12 +647,14 @@ class PostgresStore:
         return {chat.chat_id for chat in state.chats}
 
     def _take(
-        self, cursor: psycopg.Cursor[Any], agent_id: str, taken: set[str]
+        self, cursor: psycopg.Cursor[Any], change: Change, taken: set[str]
     ) -> None:
         """Write who holds the chats the agent takes; refuse a chat another
         agent holds (the transaction then writes nothing)."""
+        agent_id = change.agent_id
         # One order, so two transactions taking the same chats never deadlock.
-        cursor.execute(self._sql.take_chats, (agent_id, sorted(taken)))
+        chat_ids, customer_ids = _held_columns(change, taken)
+        cursor.execute(self._sql.take_chats, (agent_id, chat_ids, customer_ids))
         for chat_id, holder in cursor.fetchall():
             if holder != agent_id:
                 raise CommandRefused(
@@ -574,12 +698,15 @@ class PostgresStore:
             "fingerprint": fingerprint,
             "outcome": outcome,
             "recorded": None if record is None else _micros(record.recorded_at),
+            "customers": list(rows.record_customers),
         }
         query = self._sql.update_and_record
         if before != after:  # only then is held_chats touched at all
             query = self._sql.update_hold_and_record
             parameters["released"] = sorted(before - after)
-            parameters["taken"] = sorted(after - before)
+            taken, customers = _held_columns(change, after - before)
+            parameters["taken"] = taken
+            parameters["taken_customers"] = customers
         with self._connection() as connection:
             try:
                 cursor = connection.execute(query, parameters)
@@ -597,21 +724,29 @@ class PostgresStore:
         change: Change,
         rows: ChangeRows,
         released: list[str],
-    ) -> None:
+    ) -> int:
         """Insert or update the agent's row, letting go of ``released`` chats
-        in the same statement (no round trip more)."""
+        in the same statement (no round trip more); the version written."""
         version = change.expected_version
         if version == 0:  # a new agent, holding nothing before
-            cursor.execute(
-                self._sql.insert_agent, (change.agent_id, rows.state, rows.due)
-            )
-        elif released:
+            # Waits for a retirement of the same id under way, so the insert
+            # reads the version it was retired at (see retire).
+            cursor.execute(self._sql.lock_agent_id, self._agent_lock(change.agent_id))
+            row = cursor.execute(
+                self._sql.insert_agent,
+                {"agent": change.agent_id, "state": rows.state, "due": rows.due},
+            ).fetchone()
+            if row is None:
+                raise VersionConflict(change.agent_id, version)
+            return int(row[0])
+        if released:
             parameters = {**_agent_parameters(change, rows), "released": released}
             cursor.execute(self._sql.update_and_release, parameters)
         else:
             cursor.execute(self._sql.update_agent, _agent_parameters(change, rows))
         if cursor.rowcount != 1:
             raise VersionConflict(change.agent_id, version)
+        return version + 1
 
     def find_command(self, command_id: str) -> CommandRecord | None:
         """The record saved with ``command_id``, if any."""
@@ -623,11 +758,84 @@ class PostgresStore:
         """Delete up to ``limit`` records recorded before ``before`` (or never
         dated); how many were deleted."""
         with self._connection() as connection:
-            cursor = connection.execute(
+            row = connection.execute(
                 self._sql.prune,
                 {"before": instant_to_micros(before), "limit": max(limit, 0)},
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    # Erasure and retirement
+
+    def erase_customer(
+        self,
+        customer_id: str,
+        *,
+        erasure_id: str,
+        erased_at: datetime,
+        erased_by: str,
+    ) -> ErasureRecord:
+        """Delete the customer's entries and the records holding their data,
+        in one transaction.
+
+        The held-chat check reads ``held_chats``, which every server's saves
+        keep in their own transactions: a chat being let go of by a save
+        still under way is still seen as held (the erasure is refused; try
+        again once it has ended), and one being taken by a save still under
+        way belongs to a chat that begins after the erasure.
+        """
+        with self._transaction() as cursor:
+            held = cursor.execute(self._sql.customer_held, (customer_id,)).fetchone()
+            if held is not None:
+                raise customer_chat_held(held[0], held[1])
+            entries = cursor.execute(self._sql.erase_history, (customer_id,)).rowcount
+            row = cursor.execute(self._sql.erase_records, (customer_id,)).fetchone()
+            records = 0 if row is None else int(row[0])
+            cursor.execute(
+                self._sql.insert_erasure,
+                (erasure_id, instant_to_micros(erased_at), erased_by, entries, records),
             )
-        return int(cursor.rowcount)
+        return ErasureRecord(erasure_id, erased_at, erased_by, entries, records)
+
+    def erasures(self) -> tuple[ErasureRecord, ...]:
+        """Every erasure record, oldest first."""
+        with self._connection() as connection:
+            rows = connection.execute(self._sql.erasures).fetchall()
+        return tuple(self._erasure(row) for row in rows)
+
+    def _erasure(self, row: tuple[Any, ...]) -> ErasureRecord:
+        erasure_id, erased_at, erased_by, entries, records = row
+        try:
+            return ErasureRecord(
+                erasure_id, micros_to_instant(erased_at), erased_by, entries, records
+            )
+        except Exception as error:  # whatever damage makes the decoder raise
+            reason = damage_reason(error)
+            raise self._damaged("erasure", erasure_id, reason) from error
+
+    def retire(self, agent_id: str, expected_version: int) -> None:
+        """Remove the agent if it is still at ``expected_version``; remember
+        the version, so the agent added again goes on from it.
+
+        Under the same advisory lock as adding an agent: an add racing this
+        retirement waits for it to commit, then reads the version kept here
+        (at READ COMMITTED, an insert that waited on the deleted row would
+        otherwise go on with what it read before, and start again at 1).
+        """
+        with self._transaction() as cursor:
+            cursor.execute(self._sql.lock_agent_id, self._agent_lock(agent_id))
+            row = cursor.execute(
+                self._sql.retire, {"agent": agent_id, "version": expected_version}
+            ).fetchone()
+            if row is None or row[0] != 1:
+                raise VersionConflict(agent_id, expected_version)
+        self._recent.pop(agent_id, None)
+
+    def _agent_lock(self, agent_id: str) -> tuple[int, int]:
+        """The two keys of the advisory lock for one agent id in this schema."""
+        return (
+            _signed(zlib.crc32(f"webchat_wrapup:{self.schema}:agent".encode())),
+            _signed(zlib.crc32(agent_id.encode("utf-8", "surrogatepass"))),
+        )
 
     def history(
         self, customer_id: str, *, cursor: str | None = None, limit: int = 50
@@ -689,6 +897,21 @@ def _micros(instant: datetime | None) -> int | None:
     return None if instant is None else instant_to_micros(instant)
 
 
+def _signed(key: int) -> int:
+    """An unsigned 32-bit number as the signed ``int4`` an advisory lock takes."""
+    return key - (1 << 32) if key >= 1 << 31 else key
+
+
+def _held_columns(change: Change, taken: set[str]) -> tuple[list[str], list[str]]:
+    """The chats taken, in chat order, and the customer of each."""
+    chats = sorted(
+        (chat.chat_id, chat.customer_id)
+        for chat in change.state.chats
+        if chat.chat_id in taken
+    )
+    return [chat_id for chat_id, _ in chats], [customer for _, customer in chats]
+
+
 def _agent_parameters(change: Change, rows: ChangeRows) -> dict[str, object]:
     """The parameters of the statements that update an agent's row."""
     version = change.expected_version
@@ -720,10 +943,16 @@ class _Statements:
         self.insert_policy = q(
             "INSERT INTO {schema}.policies VALUES (%s, %s) ON CONFLICT DO NOTHING"
         )
+        # A new agent, or one added again after it was retired: it goes on
+        # from the version it was retired at, and the mark is removed.
         self.insert_agent = q(
-            "INSERT INTO {schema}.agents VALUES (%s, 1, %s, %s, NULL) "
-            "ON CONFLICT DO NOTHING"
+            "WITH retired AS (DELETE FROM {schema}.retired_agents "
+            "WHERE agent_id = %(agent)s RETURNING version) "
+            "INSERT INTO {schema}.agents SELECT %(agent)s, "
+            "1 + coalesce((SELECT version FROM retired), 0), %(state)s, %(due)s, "
+            "NULL ON CONFLICT DO NOTHING RETURNING version"
         )
+        self.lock_agent_id = "SELECT pg_advisory_xact_lock(%s, %s)"
         set_agent = (
             "UPDATE {schema}.agents SET version = %(next)s, state = %(state)s, "
             "next_deadline = %(due)s, claimed_until = NULL "
@@ -740,8 +969,14 @@ class _Statements:
         )
         taken = (
             "taken AS (INSERT INTO {schema}.held_chats "
-            "SELECT chat_id, agent_id FROM updated, "
-            "unnest(%(taken)s::text[]) AS chat_id)"
+            "SELECT chat_id, agent_id, customer_id FROM updated, "
+            "unnest(%(taken)s::text[], %(taken_customers)s::text[]) "
+            "AS chats (chat_id, customer_id))"
+        )
+        linked = (
+            "linked AS (INSERT INTO {schema}.command_customers "
+            "SELECT customer_id, %(command)s FROM updated, "
+            "unnest(%(customers)s::text[]) AS customer_id)"
         )
         recorded = (
             "INSERT INTO {schema}.commands (command_id, agent_id, fingerprint, "
@@ -752,15 +987,25 @@ class _Statements:
         self.update_and_release = q(
             f"{updated}, {released} SELECT agent_id FROM updated"
         )
-        self.update_and_record = q(f"{updated} {recorded}")
-        self.update_hold_and_record = q(f"{updated}, {released}, {taken} {recorded}")
+        self.update_and_record = q(f"{updated}, {linked} {recorded}")
+        self.update_hold_and_record = q(
+            f"{updated}, {released}, {taken}, {linked} {recorded}"
+        )
         self.insert_history = q(
             "INSERT INTO {schema}.history (customer_id, agent_id, chat_id, "
             "chat_started_at, wrap_up_ended_at, entry) VALUES (%s, %s, %s, %s, %s, %s)"
         )
+        # The record and the customers it is found by, in one statement;
+        # the count is 0 when the command id was already recorded.
         self.insert_command = q(
-            "INSERT INTO {schema}.commands (command_id, agent_id, fingerprint, "
-            "outcome, recorded_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+            "WITH recorded AS (INSERT INTO {schema}.commands (command_id, "
+            "agent_id, fingerprint, outcome, recorded_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING "
+            "RETURNING command_id), "
+            "linked AS (INSERT INTO {schema}.command_customers "
+            "SELECT customer_id, command_id FROM recorded, "
+            "unnest(%s::text[]) AS customer_id) "
+            "SELECT count(*) FROM recorded"
         )
         self.command = q(
             "SELECT agent_id, fingerprint, outcome, recorded_at "
@@ -772,22 +1017,63 @@ class _Statements:
         # would make each prune slower. SKIP LOCKED: two sweepers pruning
         # at once share the work rather than one waiting for the other. The
         # DELETE finds its rows by key through an array, as the claim does.
+        # The records' links to customers go with them.
         self.prune = q(
             "WITH undated AS (SELECT command_id FROM {schema}.commands "
             "WHERE recorded_at IS NULL LIMIT %(limit)s FOR UPDATE SKIP LOCKED), "
             "oldest AS (SELECT command_id FROM {schema}.commands "
             "WHERE recorded_at < %(before)s ORDER BY recorded_at "
             "LIMIT %(limit)s - (SELECT count(*) FROM undated) "
-            "FOR UPDATE SKIP LOCKED) "
-            "DELETE FROM {schema}.commands WHERE command_id = ANY(ARRAY("
-            "SELECT command_id FROM undated UNION ALL SELECT command_id FROM oldest))"
+            "FOR UPDATE SKIP LOCKED), "
+            "pruned AS (DELETE FROM {schema}.commands WHERE command_id = ANY(ARRAY("
+            "SELECT command_id FROM undated UNION ALL SELECT command_id FROM oldest)) "
+            "RETURNING command_id), "
+            "unlinked AS (DELETE FROM {schema}.command_customers "
+            "WHERE command_id = ANY(ARRAY(SELECT command_id FROM pruned))) "
+            "SELECT count(*) FROM pruned"
+        )
+        self.customer_held = q(
+            "SELECT agent_id, chat_id FROM {schema}.held_chats "
+            "WHERE customer_id = %s ORDER BY agent_id, chat_id LIMIT 1"
+        )
+        self.erase_history = q("DELETE FROM {schema}.history WHERE customer_id = %s")
+        # Each record's links to every customer it names go with it, not
+        # only this customer's.
+        self.erase_records = q(
+            "WITH found AS (SELECT command_id FROM {schema}.command_customers "
+            "WHERE customer_id = %s), "
+            "unlinked AS (DELETE FROM {schema}.command_customers "
+            "WHERE command_id = ANY(ARRAY(SELECT command_id FROM found))), "
+            "erased AS (DELETE FROM {schema}.commands "
+            "WHERE command_id = ANY(ARRAY(SELECT command_id FROM found)) "
+            "RETURNING command_id) "
+            "SELECT count(*) FROM erased"
+        )
+        self.insert_erasure = q(
+            "INSERT INTO {schema}.erasures VALUES (%s, %s, %s, %s, %s)"
+        )
+        self.erasures = q(
+            "SELECT erasure_id, erased_at, erased_by, history_entries, "
+            "command_records FROM {schema}.erasures ORDER BY erased_at, erasure_id"
+        )
+        self.retire = q(
+            "WITH gone AS (DELETE FROM {schema}.agents "
+            "WHERE agent_id = %(agent)s AND version = %(version)s "
+            "RETURNING agent_id, version), "
+            "released AS (DELETE FROM {schema}.held_chats "
+            "WHERE agent_id = (SELECT agent_id FROM gone)), "
+            "kept AS (INSERT INTO {schema}.retired_agents "
+            "SELECT agent_id, version FROM gone ON CONFLICT (agent_id) "
+            "DO UPDATE SET version = EXCLUDED.version) "
+            "SELECT count(*) FROM gone"
         )
         # A chat another agent holds is returned with its holder, its row
         # locked until this transaction ends; one inserted by a transaction
         # still under way makes this wait for it to end.
         self.take_chats = q(
             "INSERT INTO {schema}.held_chats AS held "
-            "SELECT chat_id, %s FROM unnest(%s::text[]) AS chat_id "
+            "SELECT chat_id, %s, customer_id "
+            "FROM unnest(%s::text[], %s::text[]) AS chats (chat_id, customer_id) "
             "ON CONFLICT (chat_id) DO UPDATE SET agent_id = held.agent_id "
             "RETURNING chat_id, agent_id"
         )

@@ -36,7 +36,14 @@ from .._core._errors import (
     invalid_argument,
 )
 from .._core._history import ContactHistoryEntry
-from ..ports import Change, CommandRecord, HistoryPage, StoredAgent
+from ..ports import (
+    Change,
+    CommandRecord,
+    ErasureRecord,
+    HistoryPage,
+    StoredAgent,
+    customer_chat_held,
+)
 from ._codec import (
     StateCodec,
     entry_from_json,
@@ -47,7 +54,7 @@ from ._codec import (
 from ._paging import check_limit, decode_cursor
 from ._rows import ChangeRows, change_rows, history_page
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The newest schema this version of the library writes (``user_version``)."""
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -131,6 +138,121 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ORDER BY agents.agent_id
         """,
     ),
+    (  # 2 -> 3: erasing a customer's data, retiring agents
+        # Whose each held chat is: an erasure is refused while one is held,
+        # and the check must see every app server's saves.
+        "ALTER TABLE held_chats ADD COLUMN customer_id TEXT",
+        # Read from the schema-2 form of an agent's state, in which each
+        # chat is a list [chat_id, customer_id, ...]. A state too damaged
+        # to read leaves it empty (loading the agent reports the damage).
+        """
+        UPDATE held_chats SET customer_id = (
+            SELECT json_extract(chat.value, '$[1]')
+            FROM agents, json_each(
+                CASE WHEN json_valid(agents.state) THEN agents.state ELSE '[]' END,
+                '$[4]'
+            ) AS chat
+            WHERE agents.agent_id = held_chats.agent_id
+                AND chat.type = 'array'
+                AND json_extract(chat.value, '$[0]') = held_chats.chat_id
+                AND json_type(chat.value, '$[1]') = 'text'
+        )
+        """,
+        "CREATE INDEX held_chats_by_customer ON held_chats (customer_id)",
+        # The customers whose data each command record carries, so an
+        # erasure finds the records by customer. One command may carry
+        # several (due expiries of other chats come first).
+        """
+        CREATE TABLE command_customers (
+            customer_id TEXT NOT NULL,
+            command_id TEXT NOT NULL,
+            PRIMARY KEY (customer_id, command_id)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX command_customers_by_command ON command_customers (command_id)",
+        # Records written before the upgrade, read from the schema-2 form of
+        # an outcome: [agent_id, version, events, entries], each event a
+        # list [type, agent_id, at, chat_id, ...] (chat_assigned and
+        # wrap_up_completed then name the customer), each entry an object
+        # with its customer_id. An event such as a classification names
+        # only its chat, whose customer is found where the chat is now: held
+        # by the record's agent, or in that agent's history. Should a chat
+        # id have come back for another customer, the record is found by
+        # both: erasing either deletes it, which only means a retry of that
+        # command is decided afresh, as after the retention.
+        """
+        INSERT OR IGNORE INTO command_customers (customer_id, command_id)
+        SELECT json_extract(event.value, '$[4]'), commands.command_id
+        FROM commands, json_each(
+            CASE WHEN json_valid(commands.outcome) THEN commands.outcome
+            ELSE '[]' END,
+            '$[2]'
+        ) AS event
+        WHERE event.type = 'array'
+            AND json_extract(event.value, '$[0]')
+                IN ('chat_assigned', 'wrap_up_completed')
+            AND json_type(event.value, '$[4]') = 'text'
+        """,
+        """
+        INSERT OR IGNORE INTO command_customers (customer_id, command_id)
+        SELECT json_extract(entry.value, '$.customer_id'), commands.command_id
+        FROM commands, json_each(
+            CASE WHEN json_valid(commands.outcome) THEN commands.outcome
+            ELSE '[]' END,
+            '$[3]'
+        ) AS entry
+        WHERE entry.type = 'object'
+            AND json_type(entry.value, '$.customer_id') = 'text'
+        """,
+        """
+        INSERT OR IGNORE INTO command_customers (customer_id, command_id)
+        SELECT held_chats.customer_id, commands.command_id
+        FROM commands, json_each(
+            CASE WHEN json_valid(commands.outcome) THEN commands.outcome
+            ELSE '[]' END,
+            '$[2]'
+        ) AS event
+        JOIN held_chats
+            ON held_chats.chat_id = json_extract(event.value, '$[3]')
+            AND held_chats.agent_id = commands.agent_id
+        WHERE event.type = 'array' AND held_chats.customer_id IS NOT NULL
+        """,
+        # Only for the join below: a history of millions of rows would
+        # otherwise be scanned once per event.
+        "CREATE INDEX history_by_chat ON history (chat_id)",
+        """
+        INSERT OR IGNORE INTO command_customers (customer_id, command_id)
+        SELECT history.customer_id, commands.command_id
+        FROM commands, json_each(
+            CASE WHEN json_valid(commands.outcome) THEN commands.outcome
+            ELSE '[]' END,
+            '$[2]'
+        ) AS event
+        JOIN history
+            ON history.chat_id = json_extract(event.value, '$[3]')
+            AND history.agent_id = commands.agent_id
+        WHERE event.type = 'array'
+        """,
+        "DROP INDEX history_by_chat",
+        # That an erasure happened, never what it erased.
+        """
+        CREATE TABLE erasures (
+            erasure_id TEXT PRIMARY KEY,
+            erased_at INTEGER NOT NULL,
+            erased_by TEXT NOT NULL,
+            history_entries INTEGER NOT NULL,
+            command_records INTEGER NOT NULL
+        )
+        """,
+        # The version each retired agent had: the agent added again goes on
+        # from it, so no version of one agent id is ever written twice.
+        """
+        CREATE TABLE retired_agents (
+            agent_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """,
+    ),
 )
 """Migration ``n`` takes a file from schema ``n`` to ``n + 1``, one statement
 at a time, all in the one transaction that opens the store."""
@@ -151,6 +273,9 @@ _INSERT_COMMAND = (
     "INSERT INTO commands (command_id, agent_id, fingerprint, outcome, "
     "recorded_at) VALUES (?, ?, ?, ?, ?)"
 )
+_INSERT_COMMAND_CUSTOMER = "INSERT INTO command_customers VALUES (?, ?)"
+_INSERT_AGENT = "INSERT INTO agents VALUES (?, ?, ?, ?, NULL)"
+_SELECT_RETIRED = "SELECT version FROM retired_agents WHERE agent_id = ?"
 # Two claims, each walking the due index in deadline order and stopping at
 # the limit: agents never claimed since their last save, then agents whose
 # claim ran out unsaved. One query ordered by "claimed before" would sort
@@ -164,8 +289,12 @@ _CLAIM_RAN_OUT = (
     "AND claimed_until <= ? ORDER BY next_deadline LIMIT ?"
 )
 _PRUNE = (
-    "DELETE FROM commands WHERE rowid IN (SELECT rowid FROM commands "
-    "WHERE recorded_at IS NULL OR recorded_at < ? LIMIT ?)"
+    "SELECT rowid, command_id FROM commands "
+    "WHERE recorded_at IS NULL OR recorded_at < ? LIMIT ?"
+)
+"""The records a prune deletes, with the customers they are found by."""
+_ERASED_RECORDS = (
+    "SELECT DISTINCT command_id FROM command_customers WHERE customer_id = ?"
 )
 
 
@@ -403,6 +532,11 @@ class SQLiteStore:
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"cannot use WAL (journal mode {mode})")
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
+            # Whatever this store deletes or overwrites (an agent's earlier
+            # state, a pruned record, an erased entry) is overwritten with
+            # zeros, not left in the file's free space: an erasure must
+            # leave no byte of the customer's data behind.
+            self._db.execute("PRAGMA secure_delete = ON")
 
     def _migrate(self) -> None:
         if self._refuse_if_too_new() == SCHEMA_VERSION:
@@ -608,7 +742,7 @@ class SQLiteStore:
         with self._transaction() as db:
             if held is None:
                 held = self._stored_chat_ids(db, change)
-            self._write_agent(db, change, rows)
+            version = self._write_agent(db, change, rows)
             record = change.command
             if record is not None and rows.command is not None:
                 recorded = record.recorded_at
@@ -622,15 +756,18 @@ class SQLiteStore:
                     )
                 except sqlite3.IntegrityError:
                     raise CommandIdReused(rows.command[0]) from None
+                if rows.record_customers:
+                    db.executemany(
+                        _INSERT_COMMAND_CUSTOMER,
+                        [(c, rows.command[0]) for c in rows.record_customers],
+                    )
             self._hold(db, change, held)
             if rows.policies:
                 db.executemany(_INSERT_POLICY, rows.policies)
             if rows.history:
                 db.executemany(_INSERT_HISTORY, rows.history)
         self._known_policies.update(key for key, _ in rows.policies)
-        self._remember(
-            change.agent_id, StoredAgent(change.state, change.expected_version + 1)
-        )
+        self._remember(change.agent_id, StoredAgent(change.state, version))
 
     def _held_before(self, change: Change) -> list[str] | None:
         """The chats the agent held at the version it is saved from, if known
@@ -670,34 +807,35 @@ class SQLiteStore:
                 "DELETE FROM held_chats WHERE chat_id = ? AND agent_id = ?",
                 [(chat_id, agent_id) for chat_id in released],
             )
-        for chat_id in set(after).difference(before):
+        taken = set(after).difference(before)
+        for chat in change.state.chats:
+            if chat.chat_id not in taken:
+                continue
             try:
-                db.execute("INSERT INTO held_chats VALUES (?, ?)", (chat_id, agent_id))
+                db.execute(
+                    "INSERT INTO held_chats VALUES (?, ?, ?)",
+                    (chat.chat_id, agent_id, chat.customer_id),
+                )
             except sqlite3.IntegrityError:
                 (holder,) = db.execute(
-                    "SELECT agent_id FROM held_chats WHERE chat_id = ?", (chat_id,)
+                    "SELECT agent_id FROM held_chats WHERE chat_id = ?",
+                    (chat.chat_id,),
                 ).fetchone()
                 raise CommandRefused(
                     ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
                     "save",
                     agent_id,
-                    chat_id,
+                    chat.chat_id,
                     f"agent {holder!r} holds it",
                 ) from None
 
     def _write_agent(
         self, db: sqlite3.Connection, change: Change, rows: ChangeRows
-    ) -> None:
+    ) -> int:
+        """Insert or update the agent's row; the version written."""
         version = change.expected_version
         if version == 0:
-            try:
-                db.execute(
-                    "INSERT INTO agents VALUES (?, 1, ?, ?, NULL)",
-                    (change.agent_id, rows.state, rows.due),
-                )
-            except sqlite3.IntegrityError:
-                raise VersionConflict(change.agent_id, version) from None
-            return
+            return self._insert_agent(db, change, rows)
         cursor = db.execute(
             "UPDATE agents SET version = ?, state = ?, next_deadline = ?, "
             "claimed_until = NULL WHERE agent_id = ? AND version = ?",
@@ -705,6 +843,23 @@ class SQLiteStore:
         )
         if cursor.rowcount != 1:
             raise VersionConflict(change.agent_id, version)
+        return version + 1
+
+    def _insert_agent(
+        self, db: sqlite3.Connection, change: Change, rows: ChangeRows
+    ) -> int:
+        """A new agent at version 1, or one added again after it was retired
+        at the version after that one (a version is never written twice)."""
+        agent_id = change.agent_id
+        retired = db.execute(_SELECT_RETIRED, (agent_id,)).fetchone()
+        version = 1 if retired is None else int(retired[0]) + 1
+        try:
+            db.execute(_INSERT_AGENT, (agent_id, version, rows.state, rows.due))
+        except sqlite3.IntegrityError:
+            raise VersionConflict(agent_id, 0) from None
+        if retired is not None:
+            db.execute("DELETE FROM retired_agents WHERE agent_id = ?", (agent_id,))
+        return version
 
     # Command records
 
@@ -736,8 +891,108 @@ class SQLiteStore:
         if limit < 1:
             return 0
         with self._transaction() as db:
-            cursor = db.execute(_PRUNE, (instant_to_micros(before), limit))
-        return int(cursor.rowcount)
+            old = db.execute(_PRUNE, (instant_to_micros(before), limit)).fetchall()
+            db.executemany(
+                "DELETE FROM command_customers WHERE command_id = ?",
+                [(command_id,) for _, command_id in old],
+            )
+            db.executemany(
+                "DELETE FROM commands WHERE rowid = ?", [(rowid,) for rowid, _ in old]
+            )
+        return len(old)
+
+    # Erasure and retirement
+
+    def erase_customer(
+        self,
+        customer_id: str,
+        *,
+        erasure_id: str,
+        erased_at: datetime,
+        erased_by: str,
+    ) -> ErasureRecord:
+        """Delete the customer's entries and the records holding their data,
+        in one transaction, then checkpoint the write-ahead log.
+
+        Deleted rows are overwritten with zeros (``secure_delete``, on for
+        every write of this store); the checkpoint copies the erasing
+        transaction into the file and truncates the ``-wal``, whose earlier
+        frames still held the rows. It waits up to the busy timeout for
+        readers of older snapshots; should one still be reading, the old
+        frames stay in the ``-wal`` until the next checkpoint that completes.
+        """
+        with self._transaction() as db:
+            held = db.execute(
+                "SELECT agent_id, chat_id FROM held_chats WHERE customer_id = ? "
+                "ORDER BY agent_id, chat_id LIMIT 1",
+                (customer_id,),
+            ).fetchone()
+            if held is not None:
+                raise customer_chat_held(held[0], held[1])
+            entries = db.execute(
+                "DELETE FROM history WHERE customer_id = ?", (customer_id,)
+            ).rowcount
+            records = [row[0] for row in db.execute(_ERASED_RECORDS, (customer_id,))]
+            # Each record's links to every customer it names, not only this one.
+            db.executemany(
+                "DELETE FROM command_customers WHERE command_id = ?",
+                [(command_id,) for command_id in records],
+            )
+            db.executemany(
+                "DELETE FROM commands WHERE command_id = ?",
+                [(command_id,) for command_id in records],
+            )
+            db.execute(
+                "INSERT INTO erasures VALUES (?, ?, ?, ?, ?)",
+                (
+                    erasure_id,
+                    instant_to_micros(erased_at),
+                    erased_by,
+                    entries,
+                    len(records),
+                ),
+            )
+        self._checkpoint()
+        return ErasureRecord(erasure_id, erased_at, erased_by, entries, len(records))
+
+    def _checkpoint(self) -> None:
+        with self._lock, self._translated():
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+    def erasures(self) -> tuple[ErasureRecord, ...]:
+        """Every erasure record, oldest first."""
+        rows = self._read(
+            "SELECT erasure_id, erased_at, erased_by, history_entries, "
+            "command_records FROM erasures ORDER BY erased_at, erasure_id",
+            (),
+        )
+        return tuple(self._erasure(row) for row in rows)
+
+    def _erasure(self, row: Sequence[Any]) -> ErasureRecord:
+        erasure_id, erased_at, erased_by, entries, records = row
+        try:
+            return ErasureRecord(
+                erasure_id, micros_to_instant(erased_at), erased_by, entries, records
+            )
+        except Exception as error:  # whatever damage makes the decoder raise
+            raise self._damaged("erasure", erasure_id, _reason(error)) from error
+
+    def retire(self, agent_id: str, expected_version: int) -> None:
+        """Remove the agent if it is still at ``expected_version``; remember
+        the version, so the agent added again goes on from it."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM agents WHERE agent_id = ? AND version = ?",
+                (agent_id, expected_version),
+            )
+            if cursor.rowcount != 1:
+                raise VersionConflict(agent_id, expected_version)
+            db.execute("DELETE FROM held_chats WHERE agent_id = ?", (agent_id,))
+            db.execute(
+                "INSERT OR REPLACE INTO retired_agents VALUES (?, ?)",
+                (agent_id, expected_version),
+            )
+        self._recent.pop(agent_id, None)
 
     # Contact history
 

@@ -23,7 +23,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from .._core._agent import AgentState
-from .._core._commands import AssignChat, EndChat, ExtendWrapUp, TransferChat
+from .._core._commands import (
+    AssignChat,
+    ClassifyChat,
+    EndChat,
+    ExtendWrapUp,
+    TransferChat,
+)
 from .._core._decide import decide
 from .._core._errors import (
     CommandIdReused,
@@ -36,7 +42,7 @@ from .._core._errors import (
 )
 from .._core._history import ContactHistoryEntry, EndedBy, WrapUpEnding
 from .._core._policy import QueuePolicy, WrapUpPolicy
-from ..ports import Change, CommandRecord, Outcome, Store
+from ..ports import Change, CommandRecord, ErasureRecord, Outcome, Store
 from .strategies import command_sequences
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
@@ -81,13 +87,35 @@ def _record(
     return CommandRecord(command_id, agent_id, "fingerprint", Outcome(agent_id, 2), at)
 
 
-def _holding(agent_id: str, *chat_ids: str) -> AgentState:
+def _holding(agent_id: str, *chat_ids: str, customer_id: str = "cust-1") -> AgentState:
     policy = QueuePolicy("support")
     state = AgentState.new(agent_id, capacity=10)
     for chat_id in chat_ids:
-        assign = AssignChat(agent_id, chat_id, "cust-1", policy)
+        assign = AssignChat(agent_id, chat_id, customer_id, policy)
         state = decide(state, assign, T0).state
     return state
+
+
+def _naming(
+    command_id: str, *entries: ContactHistoryEntry, agent_id: str = "agent-1"
+) -> CommandRecord:
+    """A record whose outcome carries ``entries`` (and so their customers)."""
+    outcome = Outcome(agent_id, 2, (), entries)
+    return CommandRecord(command_id, agent_id, "fingerprint", outcome, T0)
+
+
+def _erase(store: Store, customer_id: str, seconds: float = 0) -> ErasureRecord:
+    return store.erase_customer(
+        customer_id,
+        erasure_id=f"erasure-{customer_id}-{seconds}",
+        erased_at=_at(seconds),
+        erased_by="dpo-1",
+    )
+
+
+def _version(store: Store, agent_id: str) -> int:
+    stored = store.load(agent_id)
+    return 0 if stored is None else stored.version
 
 
 class StoreContract:
@@ -565,3 +593,176 @@ class StoreContract:
             thread.join()
         claimed = [agent for claim in claims for agent in claim]
         assert len(claimed) == len(set(claimed)) == 40
+
+    # Erasing a customer's data
+
+    def test_erasing_a_customer_deletes_their_entries_and_records_only(
+        self, store: Store
+    ) -> None:
+        mine = (_entry("cust-1", "chat-1", 1), _entry("cust-1", "chat-2", 2))
+        theirs = _entry("cust-2", "chat-3", 3)
+        idle = AgentState.new("agent-1")
+        store.save(Change("agent-1", 0, idle, mine, _naming("c-1", *mine)))
+        store.save(Change("agent-1", 1, idle, (theirs,), _naming("c-2", theirs)))
+        store.save(Change("agent-1", 2, idle, (), _record("c-3")))
+        erasure = _erase(store, "cust-1", 5)
+        assert erasure == ErasureRecord("erasure-cust-1-5", _at(5), "dpo-1", 2, 1)
+        assert store.history("cust-1").entries == ()
+        assert store.find_command("c-1") is None
+        assert store.history("cust-2").entries == (theirs,)
+        assert store.find_command("c-2") == _naming("c-2", theirs)
+        assert store.find_command("c-3") == _record("c-3")
+        assert list(store.all_history()) == [theirs]
+        assert store.erasures() == (erasure,)
+
+    def test_a_record_naming_two_customers_goes_with_either(self, store: Store) -> None:
+        both = (_entry("cust-1", "chat-1", 1), _entry("cust-2", "chat-2", 1))
+        idle = AgentState.new("agent-1")
+        store.save(Change("agent-1", 0, idle, both, _naming("c-1", *both)))
+        assert _erase(store, "cust-2").command_records == 1
+        assert store.find_command("c-1") is None
+        later = _erase(store, "cust-1", 1)
+        assert (later.history_entries, later.command_records) == (1, 0)
+
+    def test_a_record_is_found_by_the_customer_of_the_chat_its_events_name(
+        self, store: Store
+    ) -> None:
+        # A classification's event names only its chat; the store finds the
+        # customer in the state the record was saved with.
+        state = AgentState.new("agent-1")
+        assign = AssignChat("agent-1", "chat-1", "cust-7", QueuePolicy("support"))
+        state = decide(state, assign, T0).state
+        store.save(Change("agent-1", 0, state))
+        classify = ClassifyChat("agent-1", "chat-1", text="Refund", additional_text="x")
+        decision = decide(state, classify, _at(1))
+        outcome = Outcome("agent-1", 2, decision.events)
+        record = CommandRecord("c-1", "agent-1", "fingerprint", outcome, T0)
+        store.save(Change("agent-1", 1, decision.state, (), record))
+        store.save(Change("agent-1", 2, AgentState.new("agent-1")))  # it ended
+        assert _erase(store, "cust-7").command_records == 1
+        assert store.find_command("c-1") is None
+
+    @pytest.mark.parametrize("ended", [None, 30.0], ids=["active", "in wrap-up"])
+    def test_erasing_a_customer_whose_chat_is_held_is_refused_and_deletes_nothing(
+        self, store: Store, ended: float | None
+    ) -> None:
+        entry = _entry("cust-1", "chat-0", 1)
+        idle = AgentState.new("agent-2")
+        store.save(Change("agent-2", 0, idle, (entry,), _naming("c-1", entry)))
+        held = (
+            _holding("agent-1", "chat-1")
+            if ended is None
+            else (_in_wrap_up("agent-1", ended))
+        )
+        store.save(Change("agent-1", 0, held))
+        with pytest.raises(CommandRefused) as refused:
+            _erase(store, "cust-1")
+        assert refused.value.code is ErrorCode.CUSTOMER_CHAT_HELD
+        assert refused.value.details["agent_id"] == "agent-1"
+        assert refused.value.details["chat_id"] == held.chats[0].chat_id
+        assert store.history("cust-1").entries == (entry,)
+        assert store.find_command("c-1") is not None
+        assert store.erasures() == ()
+
+    def test_a_customer_may_be_erased_once_their_chat_is_let_go_of(
+        self, store: Store
+    ) -> None:
+        store.save(Change("agent-1", 0, _holding("agent-1", "chat-1")))
+        store.save(Change("agent-2", 0, _holding("agent-2", "chat-2", customer_id="x")))
+        with pytest.raises(CommandRefused):
+            _erase(store, "cust-1")
+        store.save(Change("agent-1", 1, AgentState.new("agent-1")))
+        assert _erase(store, "cust-1") == ErasureRecord(
+            "erasure-cust-1-0", T0, "dpo-1", 0, 0
+        )
+
+    def test_a_pruned_record_is_not_counted_by_a_later_erasure(
+        self, store: Store
+    ) -> None:
+        entry = _entry("cust-1", "chat-1", 1)
+        idle = AgentState.new("agent-1")
+        store.save(Change("agent-1", 0, idle, (entry,), _naming("c-1", entry)))
+        assert store.prune_commands(_at(1), 10) == 1
+        assert _erase(store, "cust-1").command_records == 0
+
+    def test_erasures_read_back_oldest_first(self, store: Store) -> None:
+        late = _erase(store, "cust-1", 20)
+        early = _erase(store, "cust-2", 10)
+        assert store.erasures() == (early, late)
+
+    # Retiring an agent
+
+    def test_a_retired_agent_is_gone_with_its_claim(self, store: Store) -> None:
+        store.save(Change("agent-1", 0, _in_wrap_up("agent-1", 0)))
+        store.save(Change("agent-2", 0, _in_wrap_up("agent-2", 0)))
+        store.retire("agent-1", 1)
+        assert store.load("agent-1") is None
+        assert store.load_settled("agent-1") is None
+        assert store.claim_due(_at(100), 10, LEASE) == ["agent-2"]
+
+    def test_the_chats_of_a_retired_agent_may_be_held_by_another(
+        self, store: Store
+    ) -> None:
+        # The store removes what the agent holds (the service retires only
+        # agents holding nothing): no stale holder is left behind.
+        store.save(Change("agent-1", 0, _holding("agent-1", "chat-1")))
+        store.retire("agent-1", 1)
+        assert _erase(store, "cust-1").history_entries == 0
+        store.save(Change("agent-2", 0, _holding("agent-2", "chat-1")))
+        stored = store.load("agent-2")
+        assert stored is not None
+        assert [chat.chat_id for chat in stored.state.chats] == ["chat-1"]
+
+    def test_retiring_at_a_stale_version_conflicts_and_removes_nothing(
+        self, store: Store
+    ) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        store.save(Change("agent-1", 1, AgentState.new("agent-1", capacity=2)))
+        with pytest.raises(VersionConflict):
+            store.retire("agent-1", 1)
+        with pytest.raises(VersionConflict):
+            store.retire("ghost", 1)
+        stored = store.load("agent-1")
+        assert stored is not None
+        assert (stored.version, stored.state.capacity) == (2, 2)
+
+    def test_an_agent_added_again_goes_on_from_its_retired_version(
+        self, store: Store
+    ) -> None:
+        for version in range(3):
+            store.save(Change("agent-1", version, AgentState.new("agent-1")))
+        store.retire("agent-1", 3)
+        again = AgentState.new("agent-1", capacity=4)
+        store.save(Change("agent-1", 0, again))
+        stored = store.load("agent-1")
+        assert stored is not None
+        assert (stored.state, stored.version) == (again, 4)
+        # A state read before the retirement can never be saved over it.
+        for stale in (1, 2, 3):
+            with pytest.raises(VersionConflict):
+                store.save(Change("agent-1", stale, AgentState.new("agent-1")))
+        store.save(Change("agent-1", 4, again))
+        store.retire("agent-1", 5)
+        store.save(Change("agent-1", 0, again))
+        assert _version(store, "agent-1") == 6
+
+    def test_retiring_an_agent_keeps_its_customers_history(self, store: Store) -> None:
+        entry = _entry("cust-1", "chat-1", 1)
+        store.save(Change("agent-1", 0, AgentState.new("agent-1"), (entry,)))
+        store.retire("agent-1", 1)
+        assert store.history("cust-1").entries == (entry,)
+
+    def test_a_closed_store_refuses_erasure_and_retirement_as_closed(
+        self, store: Store
+    ) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        store.close()
+        calls: list[Callable[[], object]] = [
+            lambda: _erase(store, "cust-1"),
+            lambda: store.erasures(),
+            lambda: store.retire("agent-1", 1),
+        ]
+        for call in calls:
+            with pytest.raises(StoreError) as raised:
+                call()
+            assert raised.value.code is ErrorCode.STORE_CLOSED
