@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
-from support import T0, at, queue
+from support import T0, at, postgres_dsn, queue
 from webchat_wrapup import (
     AssignChat,
     ChatTransferred,
@@ -19,6 +23,7 @@ from webchat_wrapup import (
     WrapUpService,
 )
 from webchat_wrapup.ports import Store
+from webchat_wrapup.stores import SQLiteStore
 
 
 @pytest.fixture
@@ -26,9 +31,31 @@ def clock() -> ManualClock:
     return ManualClock(T0)
 
 
-@pytest.fixture
-def store() -> Store:
-    return MemoryStore()
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore()
+    elif request.param == "sqlite":
+        with SQLiteStore(tmp_path / "wrapup.db", synchronous="NORMAL") as store:
+            yield store
+    else:
+        yield from _postgres_store()
+
+
+def _postgres_store() -> Iterator[Store]:
+    """A store in a fresh schema, dropped afterwards (skipped without a
+    server, as the PostgreSQL store's own tests are)."""
+    dsn = postgres_dsn()
+    psycopg = pytest.importorskip("psycopg")
+    from webchat_wrapup.stores.postgres import PostgresStore
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    try:
+        with PostgresStore(dsn, schema=schema, pool_size=2) as store:
+            yield store
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture

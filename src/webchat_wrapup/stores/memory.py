@@ -16,7 +16,6 @@ from .._core._errors import (
     ErrorCode,
     StoreError,
     VersionConflict,
-    invalid_argument,
 )
 from .._core._history import ContactHistoryEntry
 from ..ports import (
@@ -29,6 +28,7 @@ from ..ports import (
 )
 from ._codec import instant_to_micros
 from ._paging import check_limit, decode_cursor, encode_cursor
+from ._rows import held_chat_id, one_change_per_agent
 
 _DueEntry = tuple[bool, datetime, int, str]
 """(claimed since the last save, next deadline, version, agent id)."""
@@ -43,14 +43,8 @@ class _Batch:
     ids: set[str] = attrs.Factory(set)
 
 
-def _one_change_per_agent(changes: Sequence[Change]) -> None:
-    agents = [change.agent_id for change in changes]
-    if len(set(agents)) != len(agents):
-        raise invalid_argument("changes", "one change per agent", agents)
-
-
 def _held_elsewhere(agent_id: str, key: str, holder: str) -> CommandRefused:
-    chat_id = key.split("\x1f")[0]
+    chat_id = held_chat_id(key)
     return CommandRefused(
         ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
         "save",
@@ -122,7 +116,7 @@ class MemoryStore:
         expected version, and a chat one change lets go of may be taken by
         a later one (a transfer)."""
         self._check_open()
-        _one_change_per_agent(changes)
+        one_change_per_agent(changes)
         with self._lock:
             batch = _Batch()
             currents = [self._check(change, batch) for change in changes]
