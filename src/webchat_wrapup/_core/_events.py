@@ -268,9 +268,13 @@ def event_from_dict(data: object) -> Event:
 
 def check_event(event: Event) -> None:
     """Refuse an event the decide step could never have emitted."""
-    for name in ("agent_id", "chat_id", "customer_id", "queue_id", "to_agent_id"):
+    for name in ("agent_id", "chat_id", "customer_id", "queue_id"):
         if hasattr(event, name):
             check_identifier(getattr(event, name), f"$.{name}")
+    for name in ("to_agent_id", "to_queue_id"):  # one of the two is set
+        target = getattr(event, name, None)
+        if target is not None:
+            check_identifier(target, f"$.{name}")
     instant_at(event.at, "$.at")
     left = getattr(event, "extensions_left", 0)
     if isinstance(left, bool) or not isinstance(left, int):
