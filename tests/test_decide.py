@@ -696,6 +696,7 @@ def test_the_chat_fields_keep_the_order_the_fast_paths_rely_on() -> None:
         "pause_count",
         "paused_seconds",
         "leg",
+        "transfer",
     ]
 
 

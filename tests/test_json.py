@@ -52,8 +52,9 @@ def test_every_command_round_trips_through_json(command: object) -> None:
 
 
 def test_every_event_type_has_a_distinct_name() -> None:
-    assert len(EVENT_TYPES) == 14
+    assert len(EVENT_TYPES) == 15
     assert set(EVENT_TYPES) == {
+        "chat_transferred",
         "chat_parked",
         "chat_activated",
         "wrap_up_paused",

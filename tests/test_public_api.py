@@ -23,6 +23,7 @@ FORBIDDEN_NAMES = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"
 CLOCK_OWNERS = {"datetime", "date", "time"}
 
 PUBLIC_API = {
+    "TransferChat", "ChatTransferred",
     "ActivateChat", "CancelNextPresence", "ChoosePresence", "ParkChat",
     "PauseWrapUp", "ResumeWrapUp", "ChatActivated", "ChatParked",
     "NextPresenceChosen", "PresenceChanged", "WrapUpPaused", "WrapUpResumed",

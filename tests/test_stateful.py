@@ -44,6 +44,7 @@ from webchat_wrapup import (
     QueuePolicy,
     ResumeWrapUp,
     StatusChanged,
+    TransferChat,
     WrapUpCompleted,
     WrapUpError,
     decide,
@@ -161,6 +162,10 @@ class AgentMachine(RuleBasedStateMachine):
         chat = self.state.chat(chat_id)
         deadline = self.now if chat is None or chat.deadline is None else chat.deadline
         self.run(ExpireWrapUp(AGENT, chat_id, deadline))
+
+    @rule(chat_id=chats)
+    def transfer_to_a_queue(self, chat_id: str) -> None:
+        self.run(TransferChat(AGENT, chat_id, to_queue_id="sales"))
 
     @rule(chat_id=chats)
     def park(self, chat_id: str) -> None:

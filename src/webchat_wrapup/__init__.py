@@ -21,6 +21,7 @@ from ._core._commands import (
     ParkChat,
     PauseWrapUp,
     ResumeWrapUp,
+    TransferChat,
     command_from_dict,
     command_to_dict,
 )
@@ -46,6 +47,7 @@ from ._core._events import (
     ChatEnded,
     ChatFlaggedAbusive,
     ChatParked,
+    ChatTransferred,
     Event,
     NextPresenceChosen,
     PresenceChanged,
@@ -92,6 +94,8 @@ from .service import WrapUpService
 from .stores import MemoryStore, SQLiteStore
 
 __all__ = [
+    "TransferChat",
+    "ChatTransferred",
     "ActivateChat",
     "CancelNextPresence",
     "ChoosePresence",

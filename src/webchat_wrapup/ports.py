@@ -8,7 +8,7 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -256,6 +256,16 @@ class Store(Protocol):
         holder, across every app server. Keeps the command record findable
         by each of ``change.record_customer_ids()``, for
         :meth:`erase_customer`.
+        """
+
+    def save_all(self, changes: Sequence[Change]) -> None:
+        """Write several agents' changes atomically: all of them, or none.
+
+        Each change is checked as :meth:`save` checks one, in order, so a
+        chat one change lets go of may be taken by a later one (a transfer
+        from agent to agent: the first agent's leg goes to wrap-up, the
+        next leg is the other agent's). Chats are held by chat id and leg.
+        At most one change per agent.
         """
 
     def find_command(self, command_id: str) -> CommandRecord | None:

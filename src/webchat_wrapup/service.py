@@ -35,6 +35,7 @@ from ._core._commands import (
     ParkChat,
     PauseWrapUp,
     ResumeWrapUp,
+    TransferChat,
     check_command,
     command_to_dict,
 )
@@ -322,12 +323,18 @@ class WrapUpService:
         a refusal is only reported once no save of the agent is under way,
         so a retry racing its first attempt is told what the first did.
         """
+        if self.observer is None:
+            return self._execute(command, command_id)
+        return self._observed(command, lambda: self._execute(command, command_id))
+
+    def _observed(self, command: Command, run: Callable[[], Outcome]) -> Outcome:
+        """``run()``, reported to the observer with its time and outcome."""
         observer = self.observer
         if observer is None:
-            return self._execute(command, command_id)
+            return run()
         started = time.perf_counter()
         try:
-            outcome = self._execute(command, command_id)
+            outcome = run()
         except WrapUpError as error:
             seconds = time.perf_counter() - started
             observer.command_finished(command.name, seconds, error.code.value, False)
@@ -567,6 +574,111 @@ class WrapUpService:
     ) -> Outcome:
         """End the wrap-up early."""
         return self.execute(CompleteWrapUp(agent_id, chat_id), command_id=command_id)
+
+    def transfer(
+        self,
+        agent_id: str,
+        chat_id: str,
+        *,
+        to_agent_id: str | None = None,
+        to_queue_id: str | None = None,
+        queue: QueuePolicy | None = None,
+        command_id: str | None = None,
+    ) -> Outcome:
+        """Transfer the chat: this agent's leg ends and wrap-up starts for it.
+
+        To a queue, the next leg waits for a router's assign with the
+        ``next_leg`` of the ``chat_transferred`` event. To an agent, that
+        agent holds the next leg at once (under ``queue``, or the chat's own
+        queue policy), if available with room; otherwise the transfer is
+        refused and nothing changes. Both agents are saved in one
+        transaction; the outcome is the first agent's, with both agents'
+        events.
+        """
+        command = TransferChat(agent_id, chat_id, to_agent_id, to_queue_id)
+        if to_agent_id is None:
+            return self.execute(command, command_id=command_id)
+        check_command(command)
+        if queue is not None and not isinstance(queue, QueuePolicy):
+            raise invalid_argument("queue", "a QueuePolicy", queue)
+        return self._observed(
+            command, lambda: self._hand_over(command, queue, command_id)
+        )
+
+    def _hand_over(
+        self, command: TransferChat, queue: QueuePolicy | None, command_id: str | None
+    ) -> Outcome:
+        fingerprint = None
+        if command_id is not None:
+            check_identifier(command_id, "command_id")
+            fingerprint = fingerprint_of(command)
+        for _ in range(self.attempts):
+            try:
+                return self._hand_over_once(command, queue, command_id, fingerprint)
+            except (VersionConflict, CommandIdReused):
+                replay = self._replay_if_recorded(command_id, fingerprint)
+                if replay is not None:
+                    return replay
+            except (CommandRefused, ChatNotHeld, InvalidInput, UnknownAgent):
+                replay = self._replay_if_recorded(command_id, fingerprint)
+                if replay is not None:
+                    return replay
+                raise
+        raise VersionConflict(command.agent_id, 0, self.attempts)
+
+    def _hand_over_once(
+        self,
+        command: TransferChat,
+        queue: QueuePolicy | None,
+        command_id: str | None,
+        fingerprint: str | None,
+    ) -> Outcome:
+        giver, taker = (
+            self._stored(command.agent_id),
+            self._stored(command.to_agent_id or ""),
+        )
+        chat = giver.state.chat(command.chat_id)
+        now = self.clock.now()
+        given = decide(giver.state, command, now)
+        if chat is None:  # decide refused already, unless a sweep just ended it
+            raise ChatNotHeld(command.name, command.agent_id, command.chat_id)
+        assign = AssignChat(
+            taker.state.agent_id,
+            chat.chat_id,
+            chat.customer_id,
+            queue or chat.queue,
+            chat.leg + 1,
+        )
+        taken = decide(taker.state, assign, now)
+        events = given.events + taken.events
+        outcome = Outcome(
+            giver.state.agent_id, giver.version + 1, events, given.history
+        )
+        record = None
+        if command_id is not None and fingerprint is not None:
+            record = CommandRecord(
+                command_id, command.agent_id, fingerprint, outcome, now
+            )
+        self.store.save_all(
+            [
+                Change(
+                    giver.state.agent_id,
+                    giver.version,
+                    given.state,
+                    given.history,
+                    record,
+                ),
+                Change(taker.state.agent_id, taker.version, taken.state, taken.history),
+            ]
+        )
+        self._notify(outcome)
+        return outcome
+
+    def _stored(self, agent_id: str) -> StoredAgent:
+        stored = self.store.load(agent_id)
+        if stored is None:
+            raise UnknownAgent(agent_id)
+        return stored
 
     def park(
         self, agent_id: str, chat_id: str, *, command_id: str | None = None

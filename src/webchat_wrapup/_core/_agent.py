@@ -37,6 +37,14 @@ MAX_LEGS = 100
 
 
 @attrs.frozen
+class Transfer:
+    """Where a transferred chat went: another agent, or back to a queue."""
+
+    to_agent_id: str | None = None
+    to_queue_id: str | None = None
+
+
+@attrs.frozen
 class Chat:
     """One chat an agent holds: active or parked, or in wrap-up (maybe paused).
 
@@ -67,6 +75,7 @@ class Chat:
     pause_count: int = 0
     paused_seconds: float = 0.0
     leg: int = 1
+    transfer: Transfer | None = None
 
     @property
     def extensions_left(self) -> int:
@@ -337,6 +346,15 @@ def _check_leg(chat: Chat, path: str) -> None:
         raise broken(f"{path}.leg", f"{shown(chat.leg)} is not a whole number")
     if not 1 <= chat.leg <= MAX_LEGS:
         raise broken(f"{path}.leg", f"{chat.leg} is out of range")
+    transfer = chat.transfer
+    if transfer is None:
+        return
+    if not isinstance(transfer, Transfer) or chat.ended_by is not EndedBy.TRANSFER:
+        raise broken(f"{path}.transfer", "goes with a chat ended by a transfer")
+    targets = [t for t in (transfer.to_agent_id, transfer.to_queue_id) if t]
+    if len(targets) != 1:
+        raise broken(f"{path}.transfer", "names one agent or one queue")
+    check_identifier(targets[0], f"{path}.transfer")
 
 
 def _check_pause(chat: Chat, path: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
+from ._agent import MAX_LEGS
 from ._errors import ErrorCode, InvalidInput, invalid_argument, shown
 from ._history import EndedBy
 from ._instants import utc_instant
@@ -32,6 +33,9 @@ class AssignChat:
     chat_id: str
     customer_id: str
     queue: QueuePolicy
+    leg: int | None = None
+    """The part of the chat this assign starts: ``None`` for the first, the
+    ``next_leg`` of a ``chat_transferred`` event for a chat a queue got back."""
 
 
 @attrs.frozen
@@ -103,6 +107,21 @@ class ExpireWrapUp:
 
 
 @attrs.frozen
+class TransferChat:
+    """The agent transfers the chat to another agent or back to a queue.
+
+    This agent's part of the chat (its leg) ends: wrap-up starts for it
+    under this agent's queue policy. Name exactly one target.
+    """
+
+    name: ClassVar[str] = "transfer_chat"
+    agent_id: str
+    chat_id: str
+    to_agent_id: str | None = None
+    to_queue_id: str | None = None
+
+
+@attrs.frozen
 class ParkChat:
     """The agent sets an active chat aside; it stays held."""
 
@@ -164,6 +183,7 @@ class CancelNextPresence:
 
 ChatCommand: TypeAlias = (
     AssignChat
+    | TransferChat
     | EndChat
     | ClassifyChat
     | FlagAbusive
@@ -179,6 +199,7 @@ ChatCommand: TypeAlias = (
 
 Command: TypeAlias = (
     AssignChat
+    | TransferChat
     | EndChat
     | ClassifyChat
     | FlagAbusive
@@ -196,6 +217,7 @@ Command: TypeAlias = (
 
 CHAT_COMMANDS = (
     AssignChat,
+    TransferChat,
     EndChat,
     ClassifyChat,
     FlagAbusive,
@@ -211,6 +233,7 @@ CHAT_COMMANDS = (
 
 COMMAND_TYPES: tuple[type[Command], ...] = (
     AssignChat,
+    TransferChat,
     EndChat,
     ClassifyChat,
     FlagAbusive,
@@ -262,11 +285,28 @@ def _check_assign(command: AssignChat) -> None:
     check_identifier(command.customer_id, "customer_id")
     if not isinstance(command.queue, QueuePolicy):
         raise invalid_argument("queue", "a QueuePolicy", command.queue)
+    leg = command.leg
+    if leg is not None and (isinstance(leg, bool) or not isinstance(leg, int)):
+        raise invalid_argument("leg", "a whole number", leg)
+    if leg is not None and not 1 <= leg <= MAX_LEGS:
+        raise invalid_argument("leg", f"1 to {MAX_LEGS}", leg)
+
+
+def _check_transfer(command: TransferChat) -> None:
+    _check_chat_command(command)
+    targets = [t for t in (command.to_agent_id, command.to_queue_id) if t is not None]
+    if len(targets) != 1:
+        raise invalid_argument(
+            "to_agent_id", "exactly one of to_agent_id and to_queue_id", targets
+        )
+    check_identifier(targets[0], "to_agent_id or to_queue_id")
+    if command.to_agent_id == command.agent_id:
+        raise invalid_argument("to_agent_id", "another agent", command.to_agent_id)
 
 
 def _check_end(command: EndChat) -> None:
     _check_chat_command(command)
-    if type(command.ended_by) is not EndedBy:  # a plain "agent" is not stored
+    if type(command.ended_by) is not EndedBy or command.ended_by is EndedBy.TRANSFER:
         raise invalid_argument(
             "ended_by", "EndedBy.CUSTOMER or EndedBy.AGENT", command.ended_by
         )
@@ -312,6 +352,7 @@ def _check_agent_command(command: Any) -> None:
 
 _CHECKS: dict[type[Any], Callable[[Any], None]] = {
     AssignChat: _check_assign,
+    TransferChat: _check_transfer,
     EndChat: _check_end,
     ClassifyChat: _check_classify,
     FlagAbusive: _check_flag,

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import attrs
 
-from ._agent import AgentState, Chat, FinishedChat, finished_limit
+from ._agent import AgentState, Chat, FinishedChat, Transfer, finished_limit
 from ._commands import (
     ActivateChat,
     AssignChat,
@@ -30,6 +30,7 @@ from ._commands import (
     ParkChat,
     PauseWrapUp,
     ResumeWrapUp,
+    TransferChat,
     check_command,
 )
 from ._errors import (
@@ -47,6 +48,7 @@ from ._events import (
     ChatEnded,
     ChatFlaggedAbusive,
     ChatParked,
+    ChatTransferred,
     Event,
     NextPresenceChosen,
     PresenceChanged,
@@ -85,6 +87,7 @@ _CLASSIFY, _FLAG_ABUSIVE, _END_CHAT = (
 _EXTEND, _COMPLETE, _EXPIRE = Action.EXTEND, Action.COMPLETE, Action.EXPIRE
 _UTC, _MIN, _MAX = timezone.utc, MIN_INSTANT, MAX_INSTANT
 _WRAP_UP, _PAUSED = Phase.WRAP_UP, Phase.PAUSED
+_NOT_TRANSFERRED = Transfer()
 
 
 @attrs.frozen
@@ -266,6 +269,7 @@ def _entry(
     wrap_up_ended_at: datetime,
     ending: WrapUpEnding,
 ) -> ContactHistoryEntry:
+    transfer = chat.transfer or _NOT_TRANSFERRED
     return ContactHistoryEntry(
         customer_id=chat.customer_id,
         chat_id=chat.chat_id,
@@ -283,6 +287,9 @@ def _entry(
         abuse=chat.abuse,
         pause_count=chat.pause_count,
         paused_seconds=chat.paused_seconds,
+        leg=chat.leg,
+        transferred_to_agent=transfer.to_agent_id,
+        transferred_to_queue=transfer.to_queue_id,
     )
 
 
@@ -407,6 +414,8 @@ def _assign(state: AgentState, command: AssignChat, now: datetime) -> Decision:
         finished = tuple(f for f in state.finished if f.chat_id != command.chat_id)
         state = attrs.evolve(state, finished=finished)
     chat = Chat(command.chat_id, command.customer_id, command.queue, Phase.ACTIVE, now)
+    if command.leg is not None and command.leg != 1:
+        chat = attrs.evolve(chat, leg=command.leg)
     events: list[Event] = [
         ChatAssigned(
             state.agent_id,
@@ -423,17 +432,48 @@ def _assign(state: AgentState, command: AssignChat, now: datetime) -> Decision:
 def _end(state: AgentState, command: EndChat, now: datetime) -> Decision:
     chat = _held(state, command)
     phase = _next_phase(state, chat, _END_CHAT, command.name)
+    return _leg_ended(state, chat, phase, now, command.ended_by, None)
+
+
+def _transfer(state: AgentState, command: TransferChat, now: datetime) -> Decision:
+    chat = _held(state, command)
+    phase = _next_phase(state, chat, Action.TRANSFER, command.name)
+    transfer = Transfer(command.to_agent_id, command.to_queue_id)
+    at = max(now, chat.started_at)
+    moved = ChatTransferred(
+        state.agent_id,
+        at,
+        chat.chat_id,
+        chat.customer_id,
+        command.to_agent_id,
+        command.to_queue_id,
+        chat.leg + 1,
+    )
+    chat = attrs.evolve(chat, transfer=transfer)
+    return _leg_ended(state, chat, phase, now, EndedBy.TRANSFER, moved)
+
+
+def _leg_ended(
+    state: AgentState,
+    chat: Chat,
+    phase: Phase,
+    now: datetime,
+    ended_by: EndedBy,
+    moved: Event | None,
+) -> Decision:
+    """This agent's part of the chat is over: wrap-up for it starts (paused if
+    the chat was parked), or its entry is written at once without wrap-up."""
     ended_at = max(now, chat.started_at)
-    events: list[Event] = [
-        ChatEnded(state.agent_id, ended_at, chat.chat_id, command.ended_by)
-    ]
+    events: list[Event] = [ChatEnded(state.agent_id, ended_at, chat.chat_id, ended_by)]
+    if moved is not None:
+        events.append(moved)
     policy = chat.queue.wrap_up
     deadline = None if policy.countdown is None else ended_at + policy.countdown
     chat = attrs.evolve(
         chat,
         phase=phase,
         ended_at=ended_at,
-        ended_by=command.ended_by,
+        ended_by=ended_by,
         deadline=deadline if policy.enabled else None,
     )
     if not policy.enabled:
@@ -527,6 +567,7 @@ def _extend(state: AgentState, command: ExtendWrapUp, now: datetime) -> Decision
         chat.pause_count,
         chat.paused_seconds,
         chat.leg,
+        chat.transfer,
     )
     event = WrapUpExtended(state.agent_id, now, chat.chat_id, deadline, left)
     return Decision(_replace(state, extended), (event,))
@@ -626,6 +667,7 @@ _HANDLERS: dict[type[Any], Callable[[Any, Any, datetime], Decision]]
 _HANDLERS = {
     AssignChat: _assign,
     EndChat: _end,
+    TransferChat: _transfer,
     ClassifyChat: _classify,
     FlagAbusive: _flag,
     ExtendWrapUp: _extend,

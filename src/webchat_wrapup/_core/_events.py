@@ -110,6 +110,22 @@ class WrapUpCompleted:
 
 
 @attrs.frozen
+class ChatTransferred:
+    """The agent transferred the chat: this agent's leg ended (wrap-up for
+    it follows) and ``next_leg`` goes to ``to_agent_id`` at once, or waits
+    in ``to_queue_id`` for a router's assign with ``leg=next_leg``."""
+
+    type: ClassVar[str] = "chat_transferred"
+    agent_id: str
+    at: datetime
+    chat_id: str
+    customer_id: str
+    to_agent_id: str | None
+    to_queue_id: str | None
+    next_leg: int
+
+
+@attrs.frozen
 class ChatParked:
     """The agent parked the chat: still held, set aside."""
 
@@ -207,6 +223,7 @@ Event: TypeAlias = (
     | ChatFlaggedAbusive
     | WrapUpCompleted
     | StatusChanged
+    | ChatTransferred
     | ChatParked
     | ChatActivated
     | WrapUpPaused
@@ -227,6 +244,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ChatFlaggedAbusive,
         WrapUpCompleted,
         StatusChanged,
+        ChatTransferred,
         ChatParked,
         ChatActivated,
         WrapUpPaused,
@@ -253,6 +271,10 @@ def check_event(event: Event) -> None:
     for name in ("agent_id", "chat_id", "customer_id", "queue_id"):
         if hasattr(event, name):
             check_identifier(getattr(event, name), f"$.{name}")
+    for name in ("to_agent_id", "to_queue_id"):  # one of the two is set
+        target = getattr(event, name, None)
+        if target is not None:
+            check_identifier(target, f"$.{name}")
     instant_at(event.at, "$.at")
     left = getattr(event, "extensions_left", 0)
     if isinstance(left, bool) or not isinstance(left, int):

@@ -31,6 +31,8 @@ class EndedBy(str, enum.Enum):
 
     CUSTOMER = "customer"
     AGENT = "agent"
+    TRANSFER = "transfer"
+    """The agent transferred the chat: this agent's part (leg) ended."""
 
 
 @attrs.frozen
@@ -77,6 +79,9 @@ class ContactHistoryEntry:
     abuse: AbuseFlag | None
     pause_count: int = 0
     paused_seconds: float = 0.0
+    leg: int = 1
+    transferred_to_agent: str | None = None
+    transferred_to_queue: str | None = None
 
     @property
     def is_timeout_default(self) -> bool:

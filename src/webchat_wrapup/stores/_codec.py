@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from .._core._agent import AgentState, Chat, FinishedChat, check_state
+from .._core._agent import AgentState, Chat, FinishedChat, Transfer, check_state
 from .._core._errors import ErrorCode, StoreError, WrapUpError, shown
 from .._core._events import EVENT_TYPES, Event, check_event
 from .._core._history import (
@@ -168,8 +168,8 @@ class StateCodec:
 
     def _chat(self, data: Any, fetch_policy: Callable[[str], str]) -> Chat:
         items = _items(data)
-        if not 12 <= len(items) <= 14:  # pauses, then the leg, when not the first
-            raise TypeError("expected an array of 12 to 14 items")
+        if not 12 <= len(items) <= 15:  # pauses, the leg, a transfer, if needed
+            raise TypeError("expected an array of 12 to 15 items")
         (chat_id, customer_id, key, phase, started, ended, ended_by, deadline) = items[
             :8
         ]
@@ -177,7 +177,8 @@ class StateCodec:
         pause_data: list[Any] = (
             _items(items[12], 3) if len(items) >= 13 else [None, 0, 0.0]
         )
-        leg = items[13] if len(items) == 14 else 1
+        leg = items[13] if len(items) >= 14 else 1
+        moved = Transfer(*_items(items[14], 2)) if len(items) == 15 else None
         paused_at, pause_count, paused_seconds = pause_data
         return Chat(
             chat_id,
@@ -196,6 +197,7 @@ class StateCodec:
             pause_count,
             paused_seconds,
             leg,
+            moved,
         )
 
 
@@ -253,11 +255,14 @@ def _finished(data: Any) -> FinishedChat:
 
 def _chat_data(chat: Chat, key: str) -> list[Any]:
     data = _chat_fields(chat, key)
-    if chat.pause_count or chat.paused_at is not None or chat.leg != 1:
+    moved = chat.transfer
+    if chat.pause_count or chat.paused_at is not None or chat.leg != 1 or moved:
         paused = [_maybe_micros(chat.paused_at), chat.pause_count, chat.paused_seconds]
         data.append(paused)
-    if chat.leg != 1:
+    if chat.leg != 1 or moved is not None:
         data.append(chat.leg)
+    if moved is not None:
+        data.append([moved.to_agent_id, moved.to_queue_id])
     return data
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from .._core._agent import AgentState
-from .._core._errors import ErrorCode, StoreError, shown
+from .._core._errors import ErrorCode, StoreError, invalid_argument, shown
 from .._core._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryPage
 from ._codec import (
@@ -26,6 +26,19 @@ from ._paging import encode_cursor
 Damaged = Callable[[str, object, str], StoreError]
 """A store's ``store_corrupt`` error for (table, key, reason): a row that no
 longer decodes, named so an operator can find it."""
+
+
+def one_change_per_agent(changes: Sequence[Change]) -> None:
+    """Refuse a batch with two changes of one agent."""
+    agents = [change.agent_id for change in changes]
+    if len(set(agents)) != len(agents):
+        raise invalid_argument("changes", "one change per agent", agents)
+
+
+def held_chat_id(key: str) -> str:
+    """The chat id in a holding key (see ``Chat.holding_key``)."""
+    return key.split("\x1f", 1)[0]
+
 
 HistoryRow = tuple[str, str, str, int, int, str]
 """customer_id, agent_id, chat_id, chat_started_at, wrap_up_ended_at, entry."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 import bisect
 import heapq
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
-from .._core._agent import Chat
+import attrs
+
 from .._core._errors import (
     CommandIdReused,
     CommandRefused,
@@ -27,9 +28,30 @@ from ..ports import (
 )
 from ._codec import instant_to_micros
 from ._paging import check_limit, decode_cursor, encode_cursor
+from ._rows import held_chat_id, one_change_per_agent
 
 _DueEntry = tuple[bool, datetime, int, str]
 """(claimed since the last save, next deadline, version, agent id)."""
+
+
+@attrs.define
+class _Batch:
+    """What the changes of one batch take, let go of and record so far."""
+
+    taken: dict[str, str] = attrs.Factory(dict)
+    released: set[str] = attrs.Factory(set)
+    ids: set[str] = attrs.Factory(set)
+
+
+def _held_elsewhere(agent_id: str, key: str, holder: str) -> CommandRefused:
+    chat_id = held_chat_id(key)
+    return CommandRefused(
+        ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
+        "save",
+        agent_id,
+        chat_id,
+        f"agent {holder!r} holds it",
+    )
 
 
 class MemoryStore:
@@ -87,51 +109,63 @@ class MemoryStore:
 
     def save(self, change: Change) -> None:
         """Write ``change`` if the agent is still at the expected version."""
-        self._check_open()
-        with self._lock:
-            current = self._agents.get(change.agent_id)
-            version = 0 if current is None else current.version
-            if version != change.expected_version:
-                raise VersionConflict(change.agent_id, change.expected_version)
-            record = change.command
-            if record is not None and record.command_id in self._commands:
-                raise CommandIdReused(record.command_id)
-            old = () if current is None else current.state.chats
-            self._hold(change.agent_id, old, change.state.chats)
-            if current is None:
-                version = self._retired.pop(change.agent_id, 0)
-            stored = StoredAgent(change.state, version + 1)
-            self._agents[change.agent_id] = stored
-            if record is not None:
-                self._commands[record.command_id] = record
-                self._record_customers[record.command_id] = change.record_customer_ids()
-            for entry in change.history:
-                self._add_entry(entry)
-            self._claims.pop(change.agent_id, None)
-            deadline = change.state.next_deadline()
-            if deadline is not None:
-                self._push_due((False, deadline, version + 1, change.agent_id))
+        self.save_all((change,))
 
-    def _hold(
-        self, agent_id: str, old: tuple[Chat, ...], new: tuple[Chat, ...]
-    ) -> None:
-        """Record who holds each chat; refuse a chat another agent holds."""
-        old_ids = {chat.chat_id for chat in old}
-        new_ids = {chat.chat_id for chat in new}
-        for chat_id in new_ids - old_ids:
-            holder = self._holders.get(chat_id, agent_id)
-            if holder != agent_id:
-                raise CommandRefused(
-                    ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
-                    "save",
-                    agent_id,
-                    chat_id,
-                    f"agent {holder!r} holds it",
-                )
-        for chat_id in old_ids - new_ids:
-            self._holders.pop(chat_id, None)
-        for chat_id in new_ids - old_ids:
-            self._holders[chat_id] = agent_id
+    def save_all(self, changes: Sequence[Change]) -> None:
+        """Write every change or none: each agent must still be at its
+        expected version, and a chat one change lets go of may be taken by
+        a later one (a transfer)."""
+        self._check_open()
+        one_change_per_agent(changes)
+        with self._lock:
+            batch = _Batch()
+            currents = [self._check(change, batch) for change in changes]
+            for change, current in zip(changes, currents, strict=True):
+                self._apply(change, current)
+
+    def _check(self, change: Change, batch: _Batch) -> StoredAgent | None:
+        current = self._agents.get(change.agent_id)
+        version = 0 if current is None else current.version
+        if version != change.expected_version:
+            raise VersionConflict(change.agent_id, change.expected_version)
+        record = change.command
+        if record is not None:
+            if record.command_id in self._commands or record.command_id in batch.ids:
+                raise CommandIdReused(record.command_id)
+            batch.ids.add(record.command_id)
+        old = {c.holding_key for c in (current.state.chats if current else ())}
+        new = {chat.holding_key for chat in change.state.chats}
+        batch.released |= old - new
+        for key in new - old:
+            holder = batch.taken.get(key)
+            if holder is None and key not in batch.released:
+                holder = self._holders.get(key)
+            if holder is not None and holder != change.agent_id:
+                raise _held_elsewhere(change.agent_id, key, holder)
+            batch.taken[key] = change.agent_id
+        return current
+
+    def _apply(self, change: Change, current: StoredAgent | None) -> None:
+        version = 0 if current is None else current.version
+        if current is None:  # an agent added again goes on from its version
+            version = self._retired.pop(change.agent_id, 0)
+        old = () if current is None else current.state.chats
+        for chat in old:
+            if self._holders.get(chat.holding_key) == change.agent_id:
+                del self._holders[chat.holding_key]
+        for chat in change.state.chats:
+            self._holders[chat.holding_key] = change.agent_id
+        self._agents[change.agent_id] = StoredAgent(change.state, version + 1)
+        record = change.command
+        if record is not None:
+            self._commands[record.command_id] = record
+            self._record_customers[record.command_id] = change.record_customer_ids()
+        for entry in change.history:
+            self._add_entry(entry)
+        self._claims.pop(change.agent_id, None)
+        deadline = change.state.next_deadline()
+        if deadline is not None:
+            self._push_due((False, deadline, version + 1, change.agent_id))
 
     def _push_due(self, entry: _DueEntry) -> None:
         heapq.heappush(self._due, entry)
@@ -216,7 +250,9 @@ class MemoryStore:
             current = self._agents.get(agent_id)
             if current is None or current.version != expected_version:
                 raise VersionConflict(agent_id, expected_version)
-            self._hold(agent_id, current.state.chats, ())
+            for chat in current.state.chats:
+                if self._holders.get(chat.holding_key) == agent_id:
+                    del self._holders[chat.holding_key]
             del self._agents[agent_id]
             self._claims.pop(agent_id, None)
             self._retired[agent_id] = current.version

@@ -12,7 +12,8 @@ the same agent from the same version exactly one succeeds; the other gets
 for that row lock, so it answers once a save under way has ended.
 
 One chat, one holder: ``held_chats`` has one row per held chat, keyed by
-the chat, written in the transaction of the save that takes it. Of two
+the chat and its leg (``Chat.holding_key``), written in the transaction of
+the save that takes it. Of two
 servers saving different agents taking one chat, the second's insert waits
 on the key for the first to end, then finds the row and is refused.
 
@@ -26,7 +27,7 @@ whole history in memory nor blocks a writer.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, Protocol
@@ -62,6 +63,8 @@ from ._rows import (
     decode_entry,
     decode_record,
     decode_state,
+    held_chat_id,
+    one_change_per_agent,
 )
 
 SCHEMA_VERSION = 3
@@ -582,13 +585,47 @@ class PostgresStore:
         and refuse a chat another agent holds."""
         rows = change_rows(change, self._codec, self._known_policies)
         before = self._held_before(change)
-        after = {chat.chat_id for chat in change.state.chats}
+        after = {chat.holding_key for chat in change.state.chats}
         if self._saved_in_one_statement(change, rows, before, after):
             version = change.expected_version + 1
         else:
             version = self._save_in_transaction(change, rows, before, after)
         self._known_policies.update(key for key, _ in rows.policies)
         self._remember(change.agent_id, StoredAgent(change.state, version))
+
+    def save_all(self, changes: Sequence[Change]) -> None:
+        """Write every change or none, in one transaction on one connection:
+        each is checked as :meth:`save` checks one, in order, so a chat one
+        change lets go of may be taken by a later one (a transfer).
+
+        The agents' rows are locked first, in agent order, so two batches
+        naming the same agents in another order wait rather than deadlock.
+        """
+        changes = tuple(changes)
+        one_change_per_agent(changes)
+        if len(changes) <= 1:
+            for change in changes:
+                self.save(change)
+            return
+        rows = [change_rows(c, self._codec, self._known_policies) for c in changes]
+        befores = [self._held_before(change) for change in changes]
+        with self._transaction() as cursor:
+            agents = sorted(change.agent_id for change in changes)
+            cursor.execute(self._sql.lock_agents, (agents,))
+            versions = [
+                self._write_change(
+                    cursor,
+                    change,
+                    written,
+                    before,
+                    {chat.holding_key for chat in change.state.chats},
+                )
+                for change, written, before in zip(changes, rows, befores, strict=True)
+            ]
+        # Only once committed: a rolled-back batch must leave no trace here.
+        for change, written, version in zip(changes, rows, versions, strict=True):
+            self._known_policies.update(key for key, _ in written.policies)
+            self._remember(change.agent_id, StoredAgent(change.state, version))
 
     def _held_before(self, change: Change) -> set[str] | None:
         """The chats the agent held at the version it is saved from, if known
@@ -598,7 +635,7 @@ class PostgresStore:
         recent = self._recent.get(change.agent_id)
         if recent is None or recent.version != change.expected_version:
             return None
-        return {chat.chat_id for chat in recent.state.chats}
+        return {chat.holding_key for chat in recent.state.chats}
 
     def _save_in_transaction(
         self,
@@ -609,32 +646,46 @@ class PostgresStore:
     ) -> int:
         """Save ``change`` in a transaction; the version written."""
         with self._transaction() as cursor:
-            if before is None:
-                before = self._stored_chat_ids(cursor, change)
-            version = self._write_agent(cursor, change, rows, sorted(before - after))
-            record = change.command
-            if record is not None and rows.command is not None:
-                cursor.execute(
-                    self._sql.insert_command,
-                    (
-                        *rows.command,
-                        _micros(record.recorded_at),
-                        list(rows.record_customers),
-                    ),
-                )
-                inserted = cursor.fetchone()
-                if inserted is None or inserted[0] != 1:
-                    raise CommandIdReused(rows.command[0])
-            taken = after - before
-            if taken:
-                self._take(cursor, change, taken)
-            if rows.policies:
-                cursor.executemany(self._sql.insert_policy, rows.policies)
-            if rows.history:
-                cursor.executemany(self._sql.insert_history, rows.history)
+            return self._write_change(cursor, change, rows, before, after)
+
+    def _write_change(
+        self,
+        cursor: psycopg.Cursor[Any],
+        change: Change,
+        rows: ChangeRows,
+        before: set[str] | None,
+        after: set[str],
+    ) -> int:
+        """Write one change in the cursor's transaction; the version written.
+        ``before`` and ``after`` are the holding keys of the chats held."""
+        if before is None:
+            before = self._stored_holding_keys(cursor, change)
+        version = self._write_agent(cursor, change, rows, sorted(before - after))
+        record = change.command
+        if record is not None and rows.command is not None:
+            cursor.execute(
+                self._sql.insert_command,
+                (
+                    *rows.command,
+                    _micros(record.recorded_at),
+                    list(rows.record_customers),
+                ),
+            )
+            inserted = cursor.fetchone()
+            if inserted is None or inserted[0] != 1:
+                raise CommandIdReused(rows.command[0])
+        taken = after - before
+        if taken:
+            self._take(cursor, change, taken)
+        if rows.policies:
+            cursor.executemany(self._sql.insert_policy, rows.policies)
+        if rows.history:
+            cursor.executemany(self._sql.insert_history, rows.history)
         return version
 
-    def _stored_chat_ids(self, cursor: psycopg.Cursor[Any], change: Change) -> set[str]:
+    def _stored_holding_keys(
+        self, cursor: psycopg.Cursor[Any], change: Change
+    ) -> set[str]:
         """The chats of the stored state the change replaces (none if it is
         not at the expected version: the write then conflicts)."""
         row = cursor.execute(self._sql.load, (change.agent_id,)).fetchone()
@@ -644,7 +695,7 @@ class PostgresStore:
         state = decode_state(
             self._codec, change.agent_id, row[0], row[1], fetch, self._damaged
         )
-        return {chat.chat_id for chat in state.chats}
+        return {chat.holding_key for chat in state.chats}
 
     def _take(
         self, cursor: psycopg.Cursor[Any], change: Change, taken: set[str]
@@ -653,15 +704,15 @@ class PostgresStore:
         agent holds (the transaction then writes nothing)."""
         agent_id = change.agent_id
         # One order, so two transactions taking the same chats never deadlock.
-        chat_ids, customer_ids = _held_columns(change, taken)
-        cursor.execute(self._sql.take_chats, (agent_id, chat_ids, customer_ids))
-        for chat_id, holder in cursor.fetchall():
+        keys, customer_ids = _held_columns(change, taken)
+        cursor.execute(self._sql.take_chats, (agent_id, keys, customer_ids))
+        for key, holder in cursor.fetchall():
             if holder != agent_id:
                 raise CommandRefused(
                     ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
                     "save",
                     agent_id,
-                    chat_id,
+                    held_chat_id(key),
                     f"agent {holder!r} holds it",
                 )
 
@@ -786,7 +837,7 @@ class PostgresStore:
         with self._transaction() as cursor:
             held = cursor.execute(self._sql.customer_held, (customer_id,)).fetchone()
             if held is not None:
-                raise customer_chat_held(held[0], held[1])
+                raise customer_chat_held(held[0], held_chat_id(held[1]))
             entries = cursor.execute(self._sql.erase_history, (customer_id,)).rowcount
             row = cursor.execute(self._sql.erase_records, (customer_id,)).fetchone()
             records = 0 if row is None else int(row[0])
@@ -903,13 +954,14 @@ def _signed(key: int) -> int:
 
 
 def _held_columns(change: Change, taken: set[str]) -> tuple[list[str], list[str]]:
-    """The chats taken, in chat order, and the customer of each."""
+    """The holding keys of the chats taken, in key order, and the customer
+    of each."""
     chats = sorted(
-        (chat.chat_id, chat.customer_id)
+        (chat.holding_key, chat.customer_id)
         for chat in change.state.chats
-        if chat.chat_id in taken
+        if chat.holding_key in taken
     )
-    return [chat_id for chat_id, _ in chats], [customer for _, customer in chats]
+    return [key for key, _ in chats], [customer for _, customer in chats]
 
 
 def _agent_parameters(change: Change, rows: ChangeRows) -> dict[str, object]:
@@ -953,6 +1005,11 @@ class _Statements:
             "NULL ON CONFLICT DO NOTHING RETURNING version"
         )
         self.lock_agent_id = "SELECT pg_advisory_xact_lock(%s, %s)"
+        # Locked as returned, so in agent order.
+        self.lock_agents = q(
+            "SELECT agent_id FROM {schema}.agents WHERE agent_id = ANY(%s::text[]) "
+            "ORDER BY agent_id FOR UPDATE"
+        )
         set_agent = (
             "UPDATE {schema}.agents SET version = %(next)s, state = %(state)s, "
             "next_deadline = %(due)s, claimed_until = NULL "

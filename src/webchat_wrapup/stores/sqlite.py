@@ -52,7 +52,13 @@ from ._codec import (
     outcome_from_json,
 )
 from ._paging import check_limit, decode_cursor
-from ._rows import ChangeRows, change_rows, history_page
+from ._rows import (
+    ChangeRows,
+    change_rows,
+    held_chat_id,
+    history_page,
+    one_change_per_agent,
+)
 
 SCHEMA_VERSION = 3
 """The newest schema this version of the library writes (``user_version``)."""
@@ -740,34 +746,65 @@ class SQLiteStore:
         rows = change_rows(change, self._codec, self._known_policies)
         held = self._held_before(change)
         with self._transaction() as db:
-            if held is None:
-                held = self._stored_chat_ids(db, change)
-            version = self._write_agent(db, change, rows)
-            record = change.command
-            if record is not None and rows.command is not None:
-                recorded = record.recorded_at
-                try:
-                    db.execute(
-                        _INSERT_COMMAND,
-                        (
-                            *rows.command,
-                            None if recorded is None else instant_to_micros(recorded),
-                        ),
-                    )
-                except sqlite3.IntegrityError:
-                    raise CommandIdReused(rows.command[0]) from None
-                if rows.record_customers:
-                    db.executemany(
-                        _INSERT_COMMAND_CUSTOMER,
-                        [(c, rows.command[0]) for c in rows.record_customers],
-                    )
-            self._hold(db, change, held)
-            if rows.policies:
-                db.executemany(_INSERT_POLICY, rows.policies)
-            if rows.history:
-                db.executemany(_INSERT_HISTORY, rows.history)
+            version = self._write_change(db, change, rows, held)
         self._known_policies.update(key for key, _ in rows.policies)
         self._remember(change.agent_id, StoredAgent(change.state, version))
+
+    def save_all(self, changes: Sequence[Change]) -> None:
+        """Write every change or none, in one transaction: each is checked
+        as :meth:`save` checks one, in order, so a chat one change lets go
+        of may be taken by a later one (a transfer)."""
+        changes = tuple(changes)
+        one_change_per_agent(changes)
+        if not changes:
+            return
+        rows = [change_rows(c, self._codec, self._known_policies) for c in changes]
+        held = [self._held_before(change) for change in changes]
+        with self._transaction() as db:
+            versions = [
+                self._write_change(db, change, written, before)
+                for change, written, before in zip(changes, rows, held, strict=True)
+            ]
+        # Only once committed: a rolled-back batch must leave no trace here.
+        for change, written, version in zip(changes, rows, versions, strict=True):
+            self._known_policies.update(key for key, _ in written.policies)
+            self._remember(change.agent_id, StoredAgent(change.state, version))
+
+    def _write_change(
+        self,
+        db: sqlite3.Connection,
+        change: Change,
+        rows: ChangeRows,
+        held: list[str] | None,
+    ) -> int:
+        """Write one change in the writer's transaction; the version written."""
+        if held is None:
+            held = self._stored_holding_keys(db, change)
+        version = self._write_agent(db, change, rows)
+        record = change.command
+        if record is not None and rows.command is not None:
+            recorded = record.recorded_at
+            try:
+                db.execute(
+                    _INSERT_COMMAND,
+                    (
+                        *rows.command,
+                        None if recorded is None else instant_to_micros(recorded),
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise CommandIdReused(rows.command[0]) from None
+            if rows.record_customers:
+                db.executemany(
+                    _INSERT_COMMAND_CUSTOMER,
+                    [(c, rows.command[0]) for c in rows.record_customers],
+                )
+        self._hold(db, change, held)
+        if rows.policies:
+            db.executemany(_INSERT_POLICY, rows.policies)
+        if rows.history:
+            db.executemany(_INSERT_HISTORY, rows.history)
+        return version
 
     def _held_before(self, change: Change) -> list[str] | None:
         """The chats the agent held at the version it is saved from, if known
@@ -777,9 +814,9 @@ class SQLiteStore:
         recent = self._recent.get(change.agent_id)
         if recent is None or recent.version != change.expected_version:
             return None
-        return [chat.chat_id for chat in recent.state.chats]
+        return [chat.holding_key for chat in recent.state.chats]
 
-    def _stored_chat_ids(self, db: sqlite3.Connection, change: Change) -> list[str]:
+    def _stored_holding_keys(self, db: sqlite3.Connection, change: Change) -> list[str]:
         """The chats of the stored state the change replaces (none if it is
         not at the expected version: the write then conflicts)."""
         row = db.execute(_SELECT_AGENT, (change.agent_id,)).fetchone()
@@ -787,7 +824,7 @@ class SQLiteStore:
             return []
         fetch = self._fetch_policy_in(db)
         state = self._decode_state(change.agent_id, row[0], row[1], fetch)
-        return [chat.chat_id for chat in state.chats]
+        return [chat.holding_key for chat in state.chats]
 
     def _hold(self, db: sqlite3.Connection, change: Change, before: list[str]) -> None:
         """Keep ``held_chats`` in step; refuse a chat another agent holds.
@@ -796,7 +833,7 @@ class SQLiteStore:
         keeps them (an extension, a classification) costs no extra statement.
         """
         agent_id = change.agent_id
-        after = [chat.chat_id for chat in change.state.chats]
+        after = [chat.holding_key for chat in change.state.chats]
         if after == before:
             return
         released = set(before).difference(after)
@@ -805,21 +842,21 @@ class SQLiteStore:
             # row for the one the migration chose.
             db.executemany(
                 "DELETE FROM held_chats WHERE chat_id = ? AND agent_id = ?",
-                [(chat_id, agent_id) for chat_id in released],
+                [(key, agent_id) for key in released],
             )
         taken = set(after).difference(before)
         for chat in change.state.chats:
-            if chat.chat_id not in taken:
+            key = chat.holding_key
+            if key not in taken:
                 continue
             try:
                 db.execute(
                     "INSERT INTO held_chats VALUES (?, ?, ?)",
-                    (chat.chat_id, agent_id, chat.customer_id),
+                    (key, agent_id, chat.customer_id),
                 )
             except sqlite3.IntegrityError:
                 (holder,) = db.execute(
-                    "SELECT agent_id FROM held_chats WHERE chat_id = ?",
-                    (chat.chat_id,),
+                    "SELECT agent_id FROM held_chats WHERE chat_id = ?", (key,)
                 ).fetchone()
                 raise CommandRefused(
                     ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
@@ -928,7 +965,7 @@ class SQLiteStore:
                 (customer_id,),
             ).fetchone()
             if held is not None:
-                raise customer_chat_held(held[0], held[1])
+                raise customer_chat_held(held[0], held_chat_id(held[1]))
             entries = db.execute(
                 "DELETE FROM history WHERE customer_id = ?", (customer_id,)
             ).rowcount

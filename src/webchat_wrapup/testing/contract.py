@@ -23,7 +23,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from .._core._agent import AgentState
-from .._core._commands import AssignChat, ClassifyChat, EndChat, ExtendWrapUp
+from .._core._commands import (
+    AssignChat,
+    ClassifyChat,
+    EndChat,
+    ExtendWrapUp,
+    TransferChat,
+)
 from .._core._decide import decide
 from .._core._errors import (
     CommandIdReused,
@@ -296,6 +302,45 @@ class StoreContract:
         stored = store.load("agent-2")
         assert stored is not None
         assert (stored.version, stored.state.chats) == (1, ())
+
+    def test_save_all_writes_every_change_or_none(self, store: Store) -> None:
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        store.save(Change("agent-2", 0, AgentState.new("agent-2")))
+        entry = _entry("cust-1", "chat-9", 1)
+        good = Change("agent-1", 1, _holding("agent-1", "chat-1"), (entry,))
+        stale = Change("agent-2", 7, _holding("agent-2", "chat-2"))
+        with pytest.raises(VersionConflict):
+            store.save_all([good, stale])
+        assert [s.version for s in map(store.load, ("agent-1", "agent-2")) if s] == [
+            1,
+            1,
+        ]
+        assert store.history("cust-1").entries == ()
+        fresh = Change("agent-2", 1, _holding("agent-2", "chat-2"))
+        store.save_all([good, fresh])
+        assert store.history("cust-1").entries == (entry,)
+        loaded = store.load("agent-2")
+        assert loaded is not None
+        assert loaded.version == 2
+
+    def test_a_transfer_hands_the_next_leg_over_in_one_save(self, store: Store) -> None:
+        policy = QueuePolicy("support")
+        first = _holding("agent-1", "chat-1")
+        store.save(Change("agent-1", 0, first))
+        store.save(Change("agent-2", 0, AgentState.new("agent-2")))
+        moved = TransferChat("agent-1", "chat-1", to_agent_id="agent-2")
+        after = decide(first, moved, T0).state  # leg 1 in wrap-up
+        taken = AssignChat("agent-2", "chat-1", "cust-1", policy, leg=2)
+        second = decide(AgentState.new("agent-2", capacity=10), taken, T0).state
+        store.save_all([Change("agent-1", 1, after), Change("agent-2", 1, second)])
+        # leg 2 is agent-2's; nobody else may take leg 2, or leg 1 again
+        store.save(Change("agent-3", 0, AgentState.new("agent-3")))
+        also = AssignChat("agent-3", "chat-1", "cust-1", policy, leg=2)
+        again = decide(AgentState.new("agent-3", capacity=10), also, T0).state
+        with pytest.raises(CommandRefused):
+            store.save(Change("agent-3", 1, again))
+        with pytest.raises(CommandRefused):
+            store.save(Change("agent-3", 1, _holding("agent-3", "chat-1")))
 
     def test_a_chat_released_by_one_agent_may_be_held_by_another(
         self, store: Store

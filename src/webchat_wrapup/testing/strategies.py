@@ -21,6 +21,7 @@ from .._core._commands import (
     ParkChat,
     PauseWrapUp,
     ResumeWrapUp,
+    TransferChat,
 )
 from .._core._history import EndedBy
 from .._core._machine import Presence
@@ -176,7 +177,11 @@ def commands(
             st.sampled_from(["cust-1", "cust-2"]),
             queue_policies(),
         ),
-        EndChat: st.builds(EndChat, agent, chats, st.sampled_from(list(EndedBy))),
+        EndChat: st.builds(
+            EndChat, agent, chats, st.sampled_from([EndedBy.CUSTOMER, EndedBy.AGENT])
+        ),
+        TransferChat: st.builds(TransferChat, agent, chats, st.just("agent-2"))
+        | st.builds(TransferChat, agent, chats, st.none(), st.just("sales")),
         ClassifyChat: st.builds(
             ClassifyChat,
             agent,
