@@ -24,6 +24,7 @@ from webchat_wrapup._core._machine import (
     Action,
     AgentStatusChart,
     ChatLifecycle,
+    PresenceChart,
     next_phase,
     status_of,
 )
@@ -136,7 +137,7 @@ def declared(machine: type[StateMachine]) -> tuple[set[Any], set[Any]]:
     return boxes, arrows
 
 
-@pytest.mark.parametrize("machine", [ChatLifecycle, AgentStatusChart])
+@pytest.mark.parametrize("machine", [ChatLifecycle, AgentStatusChart, PresenceChart])
 def test_the_docs_diagrams_show_exactly_the_declared_states_and_transitions(
     machine: type[StateMachine],
 ) -> None:

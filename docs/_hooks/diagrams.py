@@ -1,6 +1,7 @@
 """MkDocs hook: draw the state diagrams from the declarations at every build.
 
-``ChatLifecycle`` and ``AgentStatusChart`` (``webchat_wrapup._core._machine``)
+``ChatLifecycle``, ``AgentStatusChart`` and ``PresenceChart``
+(``webchat_wrapup._core._machine``)
 are drawn by python-statemachine with Graphviz into SVG files that the pages
 show as plain images. The pictures cannot drift from the code, and a
 reader's browser fetches no script from anywhere.
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from statemachine import StateMachine
 
-from webchat_wrapup._core._machine import AgentStatusChart, ChatLifecycle
+from webchat_wrapup._core._machine import AgentStatusChart, ChatLifecycle, PresenceChart
 
 if TYPE_CHECKING:
     from mkdocs.config.defaults import MkDocsConfig
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 DIAGRAMS: dict[str, type[StateMachine]] = {
     "diagrams/chat-lifecycle.svg": ChatLifecycle,
     "diagrams/agent-status.svg": AgentStatusChart,
+    "diagrams/presence.svg": PresenceChart,
 }
 """Where each diagram appears in the site (relative to ``docs/``): its machine."""
 
