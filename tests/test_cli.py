@@ -137,10 +137,10 @@ def test_demo_can_keep_its_database(tmp_path: Path) -> None:
     result = run("demo", "--db", tmp_path / "demo.db")
     assert result.returncode == 0, result.stderr
     rows = sqlite3.connect(tmp_path / "demo.db").execute("SELECT count(*) FROM history")
-    assert rows.fetchone() == (3,)
+    assert rows.fetchone() == (5,)  # the transfer gives one entry per leg
     with SQLiteStore(tmp_path / "demo.db") as store:
         pauses = {e.chat_id: e.pause_count for e in store.all_history()}
-    assert pauses == {"chat-1": 0, "chat-2": 0, "chat-3": 2}
+    assert pauses == {"chat-1": 0, "chat-2": 0, "chat-3": 2, "chat-5": 0}
 
 
 def test_demo_refuses_to_reuse_a_database(tmp_path: Path) -> None:
@@ -554,3 +554,12 @@ def test_a_progress_bar_goes_to_a_terminal_and_nowhere_else(tmp_path: Path) -> N
     assert "chats/s]" not in process.stdout
     quiet = run(*args)
     assert quiet.stderr == ""
+
+
+def test_the_demo_transfers_a_chat_and_each_agent_wraps_up_a_leg() -> None:
+    result = run("demo")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "== a transfer: each agent wraps up their own leg" in out
+    assert "cust-42 chat-5 leg 1 (agent-ana, to agent-ben)" in out
+    assert "cust-42 chat-5 leg 2 (agent-ben)" in out

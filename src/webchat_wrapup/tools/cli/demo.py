@@ -42,6 +42,7 @@ from ...stores.sqlite import SQLiteStore
 from ..runs import EPOCH
 
 AGENT = "agent-ana"
+COLLEAGUE = "agent-ben"
 CUSTOMERS = ("cust-42", "cust-7", "cust-9")
 
 SUPPORT = QueuePolicy(
@@ -162,6 +163,8 @@ def _walk(
     write(f"  a sweeper makes it permanent: {service.sweep().expired} expired")
     write("\n== park and pause, then a break chosen during wrap-up")
     _play(service, clock, PAUSE_AND_BREAK, write)
+    write("\n== a transfer: each agent wraps up their own leg")
+    _transfer(service, clock, write)
     history = [
         entry for customer in CUSTOMERS for entry in service.history(customer).entries
     ]
@@ -169,6 +172,46 @@ def _walk(
     for entry in history:
         write(_history_line(entry))
     return history
+
+
+def _transfer(
+    service: WrapUpService, clock: ManualClock, write: Callable[[str], None]
+) -> None:
+    service.add_agent(COLLEAGUE)
+    steps: Sequence[tuple[int, str, Callable[[], object]]] = (
+        (
+            1600,
+            "a fourth chat is assigned",
+            lambda: service.assign(AGENT, "chat-5", "cust-42", SUPPORT),
+        ),
+        (
+            1630,
+            f"transfer it to {COLLEAGUE}: her leg ends, his starts",
+            lambda: service.transfer(AGENT, "chat-5", to_agent_id=COLLEAGUE),
+        ),
+        (
+            1650,
+            f"{AGENT} completes the wrap-up of her leg",
+            lambda: service.complete(AGENT, "chat-5"),
+        ),
+        (
+            1700,
+            "the customer ends the chat",
+            lambda: service.end_chat(COLLEAGUE, "chat-5"),
+        ),
+        (
+            1710,
+            f"{COLLEAGUE} completes his",
+            lambda: service.complete(COLLEAGUE, "chat-5"),
+        ),
+    )
+    for offset, what, act in steps:
+        clock.set(EPOCH + timedelta(seconds=offset))
+        write(f"[{clock.now():%H:%M:%S}] {what}")
+        act()
+        for agent_id in (AGENT, COLLEAGUE):
+            write(f"  {agent_id}:")
+            write(_desk(service, agent_id))
 
 
 def _play(
@@ -199,7 +242,13 @@ def _history_line(entry: ContactHistoryEntry) -> str:
     paused = ""
     if entry.pause_count:
         paused = f", paused {entry.pause_count} time(s) for {entry.paused_seconds:g} s"
+    leg = ""
+    if entry.leg > 1 or entry.transferred_to_agent or entry.transferred_to_queue:
+        where = entry.transferred_to_agent or entry.transferred_to_queue
+        leg = f" leg {entry.leg} ({entry.agent_id}" + (
+            f", to {where})" if where else ")"
+        )
     return (
-        f"  {entry.customer_id} {entry.chat_id}: {label}, {entry.ending.value}, "
+        f"  {entry.customer_id} {entry.chat_id}{leg}: {label}, {entry.ending.value}, "
         f"{entry.extensions_used} extension(s){paused}, notes: {notes}"
     )
