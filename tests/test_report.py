@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from hypothesis import given
 
@@ -162,3 +163,18 @@ def test_shares_in_each_period_add_up_to_one(steps: list) -> None:
     assert report.classified + report.timeout_defaults + report.unclassified == len(
         entries
     )
+
+
+def test_transfers_are_counted_per_queue_and_agent_only_when_there_are_some(
+    tmp_path: Path,
+) -> None:
+    from webchat_wrapup.tools.cli import demo
+
+    history = demo.run(lambda _: None, tmp_path / "demo.db")
+    report = build_report(history)
+    agents = {row.name: row for row in report.transfers if row.group == "agent"}
+    assert (agents["agent-ana"].to_agents, agents["agent-ana"].taken_over) == (1, 0)
+    assert (agents["agent-ben"].to_agents, agents["agent-ben"].taken_over) == (0, 1)
+    plain = build_report([e for e in history if e.chat_id != "chat-5"])
+    assert plain.transfers == ()
+    assert "transfers" not in plain.to_dict()

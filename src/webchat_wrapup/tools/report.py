@@ -1,5 +1,5 @@
 """Reports from the contact history: trends, timeouts kept apart, wrap-up
-time, and pauses of wrap-up.
+time, pauses of wrap-up, and transfers.
 
 :func:`build_report` is a pure function of a list of history entries; the
 command line reads them from the database and prints the result as a
@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .._core._history import ContactHistoryEntry
+from .._core._history import ContactHistoryEntry, EndedBy
 
 Bucket = Literal["hour", "day"]
 UNCLASSIFIED = "(unclassified)"
@@ -88,6 +88,19 @@ class PauseRow:
 
 
 @attrs.frozen
+class TransferRow:
+    """Transfers for one queue or one agent: legs that ended by a transfer,
+    to another agent or back to a queue, and legs taken over."""
+
+    group: str
+    name: str
+    legs: int
+    to_agents: int
+    to_queues: int
+    taken_over: int
+
+
+@attrs.frozen
 class Report:
     """Everything the ``report`` command prints."""
 
@@ -102,6 +115,8 @@ class Report:
     pauses: tuple[PauseRow, ...] = ()
     """Empty when no wrap-up was paused, so a history from before pauses
     reports exactly as it did."""
+    transfers: tuple[TransferRow, ...] = ()
+    """Empty when no chat was transferred, likewise."""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (``pauses`` only when some wrap-up
@@ -110,8 +125,9 @@ class Report:
         data["movers"] = [
             {**attrs.asdict(mover), "change": mover.change} for mover in self.movers
         ]
-        if not self.pauses:
-            del data["pauses"]
+        for optional in ("pauses", "transfers"):
+            if not data[optional]:
+                del data[optional]
         return data
 
 
@@ -148,6 +164,7 @@ def build_report(
         movers=_movers(chosen, bucket),
         wrap_up=_wrap_up_rows(entries),
         pauses=_pause_rows(entries),
+        transfers=_transfer_rows(entries),
     )
 
 
@@ -209,6 +226,29 @@ def _pause_rows(entries: Sequence[ContactHistoryEntry]) -> tuple[PauseRow, ...]:
     if not any(entry.pause_count for entry in entries):
         return ()
     return tuple(_pause_row(*group) for group in _groups(entries))
+
+
+def _transfer_rows(
+    entries: Sequence[ContactHistoryEntry],
+) -> tuple[TransferRow, ...]:
+    if not any(
+        entry.leg > 1 or entry.ended_by is EndedBy.TRANSFER for entry in entries
+    ):
+        return ()
+    return tuple(_transfer_row(*group) for group in _groups(entries))
+
+
+def _transfer_row(
+    group: str, name: str, entries: list[ContactHistoryEntry]
+) -> TransferRow:
+    return TransferRow(
+        group=group,
+        name=name,
+        legs=len(entries),
+        to_agents=sum(1 for e in entries if e.transferred_to_agent),
+        to_queues=sum(1 for e in entries if e.transferred_to_queue),
+        taken_over=sum(1 for e in entries if e.leg > 1),
+    )
 
 
 def _pause_row(group: str, name: str, entries: list[ContactHistoryEntry]) -> PauseRow:

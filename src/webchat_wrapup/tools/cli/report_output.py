@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from ..._core._history import ContactHistoryEntry
-from ..report import PauseRow, Report
+from ..report import PauseRow, Report, TransferRow
 from ..runs import UNLABELLED, run_of
 
 
@@ -67,7 +67,23 @@ def _table_of_run(report: Report) -> str:
         )
     if report.pauses:
         write(_pause_table(report.pauses))
+    if report.transfers:
+        write(_transfer_table(report.transfers))
     return out.getvalue()
+
+
+def _transfer_table(rows: tuple[TransferRow, ...]) -> str:
+    lines = [
+        "\ntransfers (each agent's part of a chat is a leg)\n",
+        f"  {'':<6} {'name':<22} {'legs':>6} {'to agent':>8} {'to queue':>8} "
+        f"{'taken over':>10}\n",
+    ]
+    for t in rows:
+        lines.append(
+            f"  {t.group:<6} {t.name:<22} {t.legs:>6} {t.to_agents:>8} "
+            f"{t.to_queues:>8} {t.taken_over:>10}\n"
+        )
+    return "".join(lines)
 
 
 def _pause_table(rows: tuple[PauseRow, ...]) -> str:
@@ -108,6 +124,10 @@ def _csv_rows(report: Report) -> list[list[object]]:
     for p in report.pauses:
         rows.append(["pauses", p.group, p.name, p.pauses, f"{p.share_paused:.4f}"])
         rows.append(["paused_seconds", p.group, p.name, p.paused_seconds, ""])
+    for t in report.transfers:
+        rows.append(["transfers_to_agent", t.group, t.name, t.to_agents, ""])
+        rows.append(["transfers_to_queue", t.group, t.name, t.to_queues, ""])
+        rows.append(["legs_taken_over", t.group, t.name, t.taken_over, ""])
     return rows
 
 
