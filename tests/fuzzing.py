@@ -22,6 +22,7 @@ from webchat_wrapup import (
     ClassificationPolicy,
     DropdownClassification,
     EndedBy,
+    Presence,
     QueuePolicy,
     WrapUpError,
     WrapUpPolicy,
@@ -384,6 +385,80 @@ class ServiceFuzz(RuleBasedStateMachine):
     ) -> None:
         agent_id, chat_id = self.held(pick, agent_id, chat_id)
         self.call(method, agent_id, chat_id, command_id=command_id)
+
+    @rule(
+        method=st.sampled_from(["park", "activate", "pause", "resume"]),
+        pick=PICKS,
+        agent_id=ids(AGENTS),
+        chat_id=ids(CHATS),
+        command_id=st.none() | ids(COMMAND_IDS),
+    )
+    def park_activate_pause_or_resume(
+        self, method: str, pick: Any, agent_id: Any, chat_id: Any, command_id: Any
+    ) -> None:
+        agent_id, chat_id = self.held(pick, agent_id, chat_id)
+        self.call(method, agent_id, chat_id, command_id=command_id)
+
+    @rule(
+        agent_id=ids(AGENTS),
+        presence=usually(st.sampled_from(list(Presence))) | TEXTS,
+        reason=st.none() | usually(st.sampled_from(["Lunch", "Training"])) | TEXTS,
+        cancel=st.booleans(),
+    )
+    def choose_or_cancel_presence(
+        self, agent_id: Any, presence: Any, reason: Any, cancel: bool
+    ) -> None:
+        if cancel:
+            self.call("cancel_next_presence", agent_id)
+        else:
+            self.call("choose_presence", agent_id, presence, reason)
+
+    @rule(
+        pick=PICKS,
+        agent_id=ids(AGENTS),
+        chat_id=ids(CHATS),
+        to_agent=st.none() | ids(AGENTS),
+        to_queue=st.none() | ids(("sales", "support")),
+        command_id=st.none() | ids(COMMAND_IDS),
+    )
+    def transfer(
+        self,
+        pick: Any,
+        agent_id: Any,
+        chat_id: Any,
+        to_agent: Any,
+        to_queue: Any,
+        command_id: Any,
+    ) -> None:
+        agent_id, chat_id = self.held(pick, agent_id, chat_id)
+        self.call(
+            "transfer",
+            agent_id,
+            chat_id,
+            to_agent_id=to_agent,
+            to_queue_id=to_queue,
+            command_id=command_id,
+        )
+
+    @rule(
+        customer_id=ids(CUSTOMERS),
+        erased_by=usually(st.just("dpo@example")) | TEXTS,
+    )
+    def erase_customer(self, customer_id: Any, erased_by: Any) -> None:
+        self.call("erase_customer", customer_id, erased_by=erased_by)
+
+    @rule(
+        agent_id=ids(AGENTS),
+        capacity=usually(st.integers(1, 3)) | st.integers() | TEXTS,
+        retire=st.booleans(),
+    )
+    def update_or_retire_agent(
+        self, agent_id: Any, capacity: Any, retire: bool
+    ) -> None:
+        if retire:
+            self.call("retire_agent", agent_id)
+        else:
+            self.call("update_agent", agent_id, capacity=capacity)
 
     @rule(
         pick=PICKS,
