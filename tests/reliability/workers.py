@@ -144,7 +144,9 @@ class Driver:
             customer = rng.choice(CUSTOMERS)
             return "assign", AssignChat(agent_id, chat_id, customer, rng.choice(QUEUES))
         if kind == "end":
-            return kind, EndChat(agent_id, chat.chat_id, rng.choice(list(EndedBy)))
+            return kind, EndChat(
+                agent_id, chat.chat_id, rng.choice([EndedBy.CUSTOMER, EndedBy.AGENT])
+            )
         if kind == "classify":
             return kind, ClassifyChat(agent_id, chat.chat_id, code=rng.choice(CODES))
         if kind == "flag":
