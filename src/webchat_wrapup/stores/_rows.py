@@ -128,7 +128,8 @@ def decode_state(
     except StoreError as error:
         if error.code is not ErrorCode.STORE_CORRUPT:
             raise  # closed, unavailable: not damage
-        raise damaged("agent", agent_id, error.message) from error
+        problem = error.details.get("problem", error.message)
+        raise damaged("agent", agent_id, problem) from error
     except Exception as error:
         # Whatever a damaged row makes the decoder raise (JSONDecodeError,
         # KeyError, ValueError, TypeError, a policy's own checks...).

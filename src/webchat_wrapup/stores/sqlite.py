@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from .._core._agent import AgentState
 from .._core._errors import (
     CommandIdReused,
     CommandRefused,
@@ -46,17 +45,19 @@ from ..ports import (
 )
 from ._codec import (
     StateCodec,
-    entry_from_json,
     instant_to_micros,
     micros_to_instant,
-    outcome_from_json,
 )
 from ._paging import check_limit, decode_cursor
 from ._rows import (
     ChangeRows,
     change_rows,
+    checked_history_page,
+    damage_reason,
+    decode_entry,
+    decode_record,
+    decode_state,
     held_chat_id,
-    history_page,
     one_change_per_agent,
 )
 
@@ -680,37 +681,12 @@ class SQLiteStore:
         recent = self._recent.get(agent_id)
         if recent is not None and recent.version == version:
             return recent  # The state this store wrote or read at that version.
-        state = self._decode_state(agent_id, version, text, self._fetch_policy)
+        state = decode_state(
+            self._codec, agent_id, version, text, self._fetch_policy, self._damaged
+        )
         stored = StoredAgent(state, version)
         self._remember(agent_id, stored)
         return stored
-
-    def _decode_state(
-        self,
-        agent_id: str,
-        version: object,
-        text: object,
-        fetch_policy: Callable[[str], str],
-    ) -> AgentState:
-        """The state in an agent row; ``store_corrupt`` naming it if damaged."""
-        if type(version) is not int or version < 1:
-            raise self._damaged("agent", agent_id, f"version {version!r}")
-        try:
-            state = self._codec.decode(text, fetch_policy)  # type: ignore[arg-type]
-        except sqlite3.Error as error:
-            raise _translate(error, self.path) from error
-        except StoreError as error:
-            if error.code is not ErrorCode.STORE_CORRUPT:
-                raise  # closed, locked: not damage
-            problem = error.details.get("problem", error.message)
-            raise self._damaged("agent", agent_id, problem) from error
-        except Exception as error:
-            # Whatever a damaged row makes the decoder raise (JSONDecodeError,
-            # KeyError, ValueError, TypeError, a policy's own checks...).
-            raise self._damaged("agent", agent_id, _reason(error)) from error
-        if state.agent_id != agent_id:
-            raise self._damaged("agent", agent_id, f"it holds {state.agent_id!r}")
-        return state
 
     def _damaged(self, table: str, key: object, reason: str) -> StoreError:
         return StoreError(
@@ -736,7 +712,8 @@ class SQLiteStore:
         """Policies read inside the writer's transaction (which holds its lock)."""
 
         def fetch(key: str) -> str:
-            rows = db.execute(_SELECT_POLICY, (key,)).fetchall()
+            with self._translated():  # a driver error is not damage
+                rows = db.execute(_SELECT_POLICY, (key,)).fetchall()
             return _policy_text(rows, key, self.path)
 
         return fetch
@@ -823,7 +800,9 @@ class SQLiteStore:
         if row is None or row[0] != change.expected_version:
             return []
         fetch = self._fetch_policy_in(db)
-        state = self._decode_state(change.agent_id, row[0], row[1], fetch)
+        state = decode_state(
+            self._codec, change.agent_id, row[0], row[1], fetch, self._damaged
+        )
         return [chat.holding_key for chat in state.chats]
 
     def _hold(self, db: sqlite3.Connection, change: Change, before: list[str]) -> None:
@@ -907,20 +886,7 @@ class SQLiteStore:
             "FROM commands WHERE command_id = ?",
             (command_id,),
         )
-        return self._record(command_id, rows[0]) if rows else None
-
-    def _record(self, command_id: str, row: Sequence[Any]) -> CommandRecord:
-        agent_id, fingerprint, outcome, recorded = row
-        if not (isinstance(agent_id, str) and isinstance(fingerprint, str)):
-            raise self._damaged("command", command_id, "agent id or fingerprint")
-        if recorded is not None and type(recorded) is not int:
-            raise self._damaged("command", command_id, f"recorded at {recorded!r}")
-        try:
-            decoded = outcome_from_json(outcome)
-            at = None if recorded is None else micros_to_instant(recorded)
-        except Exception as error:  # whatever damage makes the decoder raise
-            raise self._damaged("command", command_id, _reason(error)) from error
-        return CommandRecord(command_id, agent_id, fingerprint, decoded, at)
+        return decode_record(command_id, rows[0], self._damaged) if rows else None
 
     def prune_commands(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` records recorded before ``before`` (or never
@@ -1012,7 +978,7 @@ class SQLiteStore:
                 erasure_id, micros_to_instant(erased_at), erased_by, entries, records
             )
         except Exception as error:  # whatever damage makes the decoder raise
-            raise self._damaged("erasure", erasure_id, _reason(error)) from error
+            raise self._damaged("erasure", erasure_id, damage_reason(error)) from error
 
     def retire(self, agent_id: str, expected_version: int) -> None:
         """Remove the agent if it is still at ``expected_version``; remember
@@ -1045,20 +1011,7 @@ class SQLiteStore:
             "ORDER BY wrap_up_ended_at, sequence LIMIT ?",
             (customer_id, ended, sequence, limit + 1),
         )
-        try:
-            return history_page(rows, limit)
-        except Exception:
-            # Name the damaged row; decoding the page again costs nothing
-            # on the path where no row is damaged.
-            for row in rows[:limit]:
-                self._entry(row[0], row[2])
-            raise
-
-    def _entry(self, text: object, sequence: object) -> ContactHistoryEntry:
-        try:
-            return entry_from_json(text)  # type: ignore[arg-type]
-        except Exception as error:  # whatever damage makes the decoder raise
-            raise self._damaged("history", sequence, _reason(error)) from error
+        return checked_history_page(rows, limit, self._damaged)
 
     def all_history(self) -> Iterator[ContactHistoryEntry]:
         """Every contact-history entry, by wrap-up end (for reports).
@@ -1077,7 +1030,7 @@ class SQLiteStore:
                 )
                 while rows := cursor.fetchmany(_BATCH):
                     for row in rows:
-                        yield self._entry(row[0], row[1])
+                        yield decode_entry(row[0], row[1], self._damaged)
         finally:
             self._close_reader(reader)
 
@@ -1115,7 +1068,3 @@ def _policy_text(rows: list[Any], key: str, path: str) -> str:
 
 def _alive(thread: threading.Thread | None) -> bool:
     return thread is not None and thread.is_alive()
-
-
-def _reason(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"
