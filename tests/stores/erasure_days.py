@@ -10,8 +10,15 @@ the reference store erases.
 from __future__ import annotations
 
 import attrs
+import pytest
 
-from webchat_wrapup import Presence, QueuePolicy, WrapUpPolicy
+from webchat_wrapup import (
+    CommandRefused,
+    ErrorCode,
+    Presence,
+    QueuePolicy,
+    WrapUpPolicy,
+)
 from webchat_wrapup.clocks import ManualClock
 from webchat_wrapup.ports import Change, Store
 from webchat_wrapup.service import WrapUpService
@@ -168,3 +175,36 @@ ERASABLE = ("cust-3", "cust-4", "cust-5")
 """The day's customers whose chats have ended."""
 HELD = {"cust-1": ("agent-1", "chat-1"), "cust-2": ("agent-1", "chat-2")}
 """The day's customers whose chats are held: holder and chat."""
+
+
+def erase(store: Store, customer_id: str) -> tuple[int, int]:
+    """Erase ``customer_id``; the entries and records the erasure removed."""
+    erasure = store.erase_customer(
+        customer_id, erasure_id=f"e-{customer_id}", erased_at=T0, erased_by="dpo-1"
+    )
+    return erasure.history_entries, erasure.command_records
+
+
+def check_erases_as_the_reference(store: Store, day: Schema2Day) -> list[str]:
+    """A store migrated from ``day``'s schema-2 rows reads and erases exactly
+    as the reference store did; the command ids left afterwards."""
+    reference = day.reference
+    for agent_id, *_ in day.agents:
+        assert store.load(agent_id) == reference.load(agent_id)
+    for command_id in day.command_ids:
+        assert store.find_command(command_id) == reference.find_command(command_id)
+    for customer_id, (agent_id, chat_id) in HELD.items():
+        with pytest.raises(CommandRefused) as refused:
+            erase(store, customer_id)
+        assert refused.value.code is ErrorCode.CUSTOMER_CHAT_HELD
+        assert refused.value.details["agent_id"] == agent_id
+        assert refused.value.details["chat_id"] == chat_id
+    for customer_id in ERASABLE:
+        erased = erase(store, customer_id)
+        assert erased == erase(reference, customer_id)
+        assert erased[1] > 0
+    left = [c for c in day.command_ids if store.find_command(c) is not None]
+    assert list(store.all_history()) == list(reference.all_history()) == []
+    assert left == [c for c in day.command_ids if reference.find_command(c)]
+    assert left == ["a1-0", "a1-1", "a1-2", "a1-3", "a2-4"]
+    return left
