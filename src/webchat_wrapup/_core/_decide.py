@@ -312,7 +312,7 @@ def _with_chats(
     """
     new = _with(state, chats)
     if not chats and state.next_presence is not None:
-        new = _presence_now(new, state.next_presence, state.next_presence_reason, at)
+        new = _presence_now(new, state.next_presence, state.next_presence_reason)
         events.append(
             PresenceChanged(
                 state.agent_id,
@@ -354,7 +354,7 @@ def _with(state: AgentState, chats: tuple[Chat, ...]) -> AgentState:
 
 
 def _presence_now(
-    state: AgentState, presence: Presence, reason: str | None, at: datetime
+    state: AgentState, presence: Presence, reason: str | None
 ) -> AgentState:
     return attrs.evolve(
         state,
@@ -638,7 +638,7 @@ def _choose_presence(
     if not state.chats:
         if chosen == (state.presence, state.presence_reason):
             return Decision(state)  # already so: nothing changes
-        new = _presence_now(state, command.presence, command.reason, now)
+        new = _presence_now(state, command.presence, command.reason)
         event: Event = PresenceChanged(
             state.agent_id, now, state.presence, command.presence, command.reason
         )
