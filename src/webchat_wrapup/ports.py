@@ -79,6 +79,28 @@ class CommandRecord:
 
 
 @attrs.frozen
+class StoredEvent:
+    """An event as the store's feed keeps it, at its position.
+
+    Positions grow in commit order across the whole store (every agent),
+    with gaps allowed: a reader that asks for the events after the last
+    position it saw never misses one and never sees one twice.
+    """
+
+    position: int
+    recorded_at: datetime
+    event: Event
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-ready data, the event in its own JSON form."""
+        return {
+            "position": self.position,
+            "recorded_at": self.recorded_at.isoformat(),
+            "event": event_to_dict(self.event),
+        }
+
+
+@attrs.frozen
 class Change:
     """One atomic write: all of it is saved, or none of it.
 
@@ -94,6 +116,12 @@ class Change:
     state: AgentState
     history: tuple[ContactHistoryEntry, ...] = ()
     command: CommandRecord | None = None
+    events: tuple[Event, ...] = ()
+    """What the change announces; the store appends them to its event feed
+    in the same transaction, each at the next position."""
+    recorded_at: datetime | None = None
+    """When the change was made (the service's clock); the feed's events
+    are kept by it and pruned after the event retention."""
 
     def record_customer_ids(self) -> tuple[str, ...]:
         """The customers whose data the command record carries, sorted.

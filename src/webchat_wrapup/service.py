@@ -257,7 +257,15 @@ class WrapUpService:
         if not decision.events:
             return False
         agent_id = stored.state.agent_id
-        change = Change(agent_id, stored.version, decision.state, decision.history)
+        change = Change(
+            agent_id,
+            stored.version,
+            decision.state,
+            decision.history,
+            None,
+            decision.events,
+            now,
+        )
         self.store.save(change)
         self._notify(_outcome(agent_id, stored.version + 1, decision))
         return True
@@ -417,7 +425,13 @@ class WrapUpService:
                 command_id, command.agent_id, fingerprint, outcome, now
             )
         change = Change(
-            command.agent_id, stored.version, decision.state, decision.history, record
+            command.agent_id,
+            stored.version,
+            decision.state,
+            decision.history,
+            record,
+            decision.events,
+            now,
         )
         self.store.save(change)
         return outcome
@@ -486,7 +500,15 @@ class WrapUpService:
             decision = expire_due(stored.state, now)
             if not decision.events:
                 return 0
-            change = Change(agent_id, stored.version, decision.state, decision.history)
+            change = Change(
+                agent_id,
+                stored.version,
+                decision.state,
+                decision.history,
+                None,
+                decision.events,
+                now,
+            )
             try:
                 self.store.save(change)
             except VersionConflict:
@@ -667,8 +689,18 @@ class WrapUpService:
                     given.state,
                     given.history,
                     record,
+                    given.events,
+                    now,
                 ),
-                Change(taker.state.agent_id, taker.version, taken.state, taken.history),
+                Change(
+                    taker.state.agent_id,
+                    taker.version,
+                    taken.state,
+                    taken.history,
+                    None,
+                    taken.events,
+                    now,
+                ),
             ]
         )
         self._notify(outcome)
