@@ -80,3 +80,39 @@ def test_a_position_taken_by_an_open_transaction_holds_back_later_ones(
         assert saved.is_set()
         positions = [stored.position for stored in store.events()]
         assert positions and min(positions) > 1  # after the rolled-back one
+
+
+def test_the_async_service_on_postgresql_hears_commits_without_a_thread(
+    schema: str,
+) -> None:
+    import asyncio
+
+    from webchat_wrapup import ManualClock, WrapUpService
+    from webchat_wrapup.aio import AsyncWrapUpService
+
+    policy = QueuePolicy("support")
+
+    async def run() -> float:
+        with PostgresStore(DSN, schema=schema) as store:
+            async with AsyncWrapUpService(
+                WrapUpService(store, ManualClock(T0))
+            ) as service:
+                await service.add_agent("agent-1")
+                start = store.last_position()
+                heard = asyncio.Event()
+
+                async def listen() -> None:
+                    async for stored in service.follow(start, wait=30):
+                        if stored.event.type == "chat_assigned":
+                            heard.set()
+                            return
+
+                listening = asyncio.create_task(listen())
+                await asyncio.sleep(0.3)  # listening, waiting up to 30 s
+                sent = time.monotonic()
+                await service.assign("agent-1", "chat-1", "cust-1", policy)
+                await asyncio.wait_for(heard.wait(), 10)
+                await listening
+                return time.monotonic() - sent
+
+    assert asyncio.run(run()) < 5  # woken by NOTIFY, not by the 30 s wait
