@@ -85,7 +85,8 @@ def test_concurrent_commands_lose_nothing_and_respect_capacity(store: Store) -> 
     assert len(results) - len(refused) == 12  # 4 agents of capacity 3
     for number in range(4):
         stored = store.load(f"agent-{number}")
-        assert stored is not None and len(stored.state.chats) == 3
+        assert stored is not None
+        assert len(stored.state.chats) == 3
         assert stored.version == 1 + 3  # added, then one version per assign
 
 

@@ -8,14 +8,16 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from support import postgres_dsn
 
+from support import postgres_dsn
 from webchat_wrapup import AgentState, AssignChat, QueuePolicy, decide
 from webchat_wrapup.ports import Change
 from webchat_wrapup.stores import PostgresStore
 
 DSN = postgres_dsn()
 psycopg = pytest.importorskip("psycopg")
+
+from test_postgres_store import drop, fresh_schema  # noqa: E402
 
 from test_feed import (  # noqa: E402
     T0,
@@ -24,7 +26,6 @@ from test_feed import (  # noqa: E402
     follow_while,
     run_writers,
 )
-from test_postgres_store import drop, fresh_schema  # noqa: E402
 
 
 @pytest.fixture
@@ -79,7 +80,8 @@ def test_a_position_taken_by_an_open_transaction_holds_back_later_ones(
         writer.join(10)
         assert saved.is_set()
         positions = [stored.position for stored in store.events()]
-        assert positions and min(positions) > 1  # after the rolled-back one
+        assert positions
+        assert min(positions) > 1  # after the rolled-back one
 
 
 def test_the_async_service_on_postgresql_hears_commits_without_a_thread(
