@@ -55,24 +55,20 @@ def time_per_presence(
     events: Iterable[StoredEvent], until: datetime | None = None
 ) -> list[PresenceTime]:
     """Seconds per agent and label, sorted by agent, then label."""
-    changes = sorted(
-        (
-            stored
-            for stored in events
-            if isinstance(stored.event, (StatusChanged, PresenceChanged))
-        ),
-        key=lambda stored: (stored.event.at, stored.position),
+    changes: list[tuple[datetime, int, StatusChanged | PresenceChanged]] = sorted(
+        (stored.event.at, stored.position, stored.event)
+        for stored in events
+        if isinstance(stored.event, (StatusChanged, PresenceChanged))
     )
     agents: dict[str, _Agent] = {}
     seconds: dict[tuple[str, str], float] = defaultdict(float)
-    for stored in changes:
-        event = stored.event
+    for _, _, event in changes:
         agent = agents.get(event.agent_id)
         if agent is not None:
             spent = (event.at - agent.since).total_seconds()
             seconds[(event.agent_id, agent.label)] += max(spent, 0.0)
         agents[event.agent_id] = _after(agent, event)
-    end = until or (changes[-1].event.at if changes else None)
+    end = until or (changes[-1][0] if changes else None)
     for agent_id, agent in agents.items():
         if end is not None and end > agent.since:
             seconds[(agent_id, agent.label)] += (end - agent.since).total_seconds()
