@@ -386,6 +386,7 @@ def test_report_as_csv_and_json(tmp_path: Path) -> None:
     header = "run,section,period_or_group,name,value,share"
     assert as_csv.stdout.splitlines()[0] == header
     assert any(line.startswith("sim1-1,trend,") for line in as_csv.stdout.splitlines())
+    assert any(",wrap_up_time,," in line for line in as_csv.stdout.splitlines())
 
 
 def test_report_as_html_is_one_page_with_the_reports_figures(tmp_path: Path) -> None:
@@ -427,7 +428,7 @@ def test_report_in_html_of_an_empty_database_says_it_has_no_contact_history(
 def test_an_html_report_names_a_postgres_store_without_its_password(db: str) -> None:
     shown = describe_store(db, None)
     assert "s3cret" not in shown
-    assert shown == "PostgreSQL database contact on db.internal, schema webchat_wrapup"
+    assert shown == "contact on db.internal (PostgreSQL, schema webchat_wrapup)"
     assert describe_store("day.db", None) == "day.db"
 
 

@@ -18,6 +18,7 @@ Every text is escaped, so a label an agent typed (a free-text
 classification) can never turn into markup; characters XML cannot hold
 become U+FFFD. Numbers must be finite and not negative: counts, seconds,
 shares. A chart with nothing to draw says so where the marks would be.
+Eight colours tell series apart (past eight they repeat, lines dashed).
 Marks carry classes and data attributes (``polyline.series``,
 ``rect.bar``, ``data-series``, ``data-category``) for styling and tests.
 The ``<svg>`` has no ``xmlns``: HTML needs none; add

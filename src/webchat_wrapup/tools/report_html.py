@@ -80,7 +80,8 @@ def _header(
     return (
         "<header><h1>Contact history report</h1>"
         f'<p>Database <span class="db">{text(database)}</span></p>'
-        f"<p>{text(covers)}; {chats:,} chats{runs}; trends by {bucket}.</p></header>"
+        f"<p>{text(covers)}; {chats:,} {'chat' if chats == 1 else 'chats'}{runs}; "
+        f"trends by {bucket}.</p></header>"
     )
 
 

@@ -35,15 +35,15 @@ def describe_store(db: str, schema: str | None) -> str:
         from psycopg import Error
         from psycopg.conninfo import conninfo_to_dict
     except ImportError:
-        return "a PostgreSQL database"
+        return "PostgreSQL"
     try:
         parts = conninfo_to_dict(db)
     except Error:
-        return "a PostgreSQL database"
+        return "PostgreSQL"
     name = parts.get("dbname") or parts.get("user") or "(default)"
     host = parts.get("host") or "localhost"
     shown = schema or "webchat_wrapup"
-    return f"PostgreSQL database {name} on {host}, schema {shown}"
+    return f"{name} on {host} (PostgreSQL, schema {shown})"
 
 
 def _is_postgres(db: str) -> bool:
