@@ -15,7 +15,9 @@ from pathlib import Path
 import attrs
 import pytest
 
+from html_pages import parse
 from webchat_wrapup.stores import SQLiteStore
+from webchat_wrapup.tools.cli.stores import describe_store
 from webchat_wrapup.tools.simulation import SimulationSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -379,10 +381,55 @@ def test_report_as_csv_and_json(tmp_path: Path) -> None:
         == data["classified"] + data["timeout_defaults"] + data["unclassified"]
     )
     assert all(row["period"] == "2026-01-05" for row in data["trends"])
+    assert sum(b["chats"] for b in data["wrap_up_time"]) == data["entries"]
     as_csv = run("report", "--db", database, "--format", "csv")
     header = "run,section,period_or_group,name,value,share"
     assert as_csv.stdout.splitlines()[0] == header
     assert any(line.startswith("sim1-1,trend,") for line in as_csv.stdout.splitlines())
+    assert any(",wrap_up_time,," in line for line in as_csv.stdout.splitlines())
+
+
+def test_report_as_html_is_one_page_with_the_reports_figures(tmp_path: Path) -> None:
+    database = tmp_path / "day.db"
+    assert run("simulate", POLICY, "--db", database, *SMALL).returncode == 0
+    page = run("report", "--db", database, "--format", "html")
+    assert page.returncode == 0, page.stderr
+    as_json = json.loads(run("report", "--db", database, "--format", "json").stdout)
+    (data,) = as_json["runs"].values()
+    tree = parse(page.stdout)
+    assert str(database) in tree.find_all("header")[0].text()
+    (counts,) = tree.find_all("ul", class_="counts")
+    entries = counts.find_all("strong")[0].text().replace(",", "")
+    assert int(entries) == data["entries"]
+    histogram = tree.find_all("section", data_part="wrap-up-time")[0]
+    assert len(histogram.find_all("rect", class_="bar")) == len(data["wrap_up_time"])
+    queues = [row for row in data["wrap_up"] if row["group"] == "queue"]
+    per_queue = tree.find_all("section", data_part="extensions-per-queue")[0]
+    assert len(per_queue.find_all("rect", class_="bar")) == 2 * len(queues)
+
+
+def test_report_in_html_of_an_empty_database_says_it_has_no_contact_history(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "empty.db"
+    SQLiteStore(database).close()
+    page = run("report", "--db", database, "--format", "html")
+    assert page.returncode == 0, page.stderr
+    assert "No contact history" in parse(page.stdout).find_all("main")[0].text()
+
+
+@pytest.mark.parametrize(
+    "db",
+    [
+        "postgresql://wrapup:s3cret@db.internal:5433/contact",
+        "host=db.internal dbname=contact user=wrapup password=s3cret",
+    ],
+)
+def test_an_html_report_names_a_postgres_store_without_its_password(db: str) -> None:
+    shown = describe_store(db, None)
+    assert "s3cret" not in shown
+    assert shown == "contact on db.internal (PostgreSQL, schema webchat_wrapup)"
+    assert describe_store("day.db", None) == "day.db"
 
 
 def test_a_second_simulation_gets_its_own_run(tmp_path: Path) -> None:

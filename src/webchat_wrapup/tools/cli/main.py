@@ -28,6 +28,7 @@ from ..policy_file import (
     seed_product_policies,
 )
 from ..report import build_report
+from ..report_html import as_html, period_of
 from ..runs import EPOCH, next_run_label, run_label
 from ..simulation import (
     DEFAULT_ARRIVALS_PER_HOUR,
@@ -40,7 +41,7 @@ from ..simulation import (
 from . import demo, sweep
 from .errors import UsageError
 from .report_output import FORMATS, entries_by_run
-from .stores import open_existing_store
+from .stores import describe_store, open_existing_store
 
 DEFAULT_DB = Path("webchat-wrapup.db")
 PROGRAM = "webchat-wrapup"
@@ -167,7 +168,8 @@ def _report_parser(commands: Any) -> None:
         help="report on the contact history in the database",
         description="Classification trends (timeout defaults and unclassified "
         "chats kept apart), abuse flags, wrap-up time, extension use and "
-        "pauses of wrap-up per queue and agent.",
+        "pauses of wrap-up per queue and agent, printed as a table, CSV, JSON "
+        "or one self-contained HTML page of charts (--format html > FILE).",
     )
     # A string, not a Path: a Path would fold the "//" of a URL.
     report.add_argument(
@@ -182,7 +184,12 @@ def _report_parser(commands: Any) -> None:
     )
     report.add_argument("--by", choices=["hour", "day"], default="hour")
     report.add_argument(
-        "--format", choices=["table", "csv", "json"], default="table", dest="form"
+        "--format",
+        choices=[*FORMATS, "html"],
+        default="table",
+        dest="form",
+        help="table (default, with bars), csv, json, or html: one page of "
+        "charts that opens offline",
     )
     report.add_argument(
         "--run", help=f"only this simulation run (e.g. {run_label(1, 2)})"
@@ -343,6 +350,16 @@ def _report(arguments: argparse.Namespace) -> int:
     reports = {
         run: build_report(entries, bucket=arguments.by) for run, entries in runs.items()
     }
+    if arguments.form == "html":
+        sys.stdout.write(
+            as_html(
+                reports,
+                database=describe_store(arguments.db, arguments.schema),
+                period=period_of(e for entries in runs.values() for e in entries),
+                bucket=arguments.by,
+            )
+        )
+        return 0
     sys.stdout.write(FORMATS[arguments.form](reports))
     return 0
 

@@ -1,4 +1,5 @@
-"""How ``webchat-wrapup report`` prints: a table with bars, CSV or JSON.
+"""How ``webchat-wrapup report`` prints: a table with bars, CSV or JSON
+(the HTML page is :mod:`webchat_wrapup.tools.report_html`).
 
 Each simulation run (``sim1-2``: see :mod:`webchat_wrapup.tools.runs`) is
 reported on its own, so a ``--versus`` day never mixes two policies; a
@@ -14,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from ..._core._history import ContactHistoryEntry
-from ..report import PauseRow, Report, TransferRow
+from ..report import PauseRow, Report, TransferRow, WrapUpTimeBin
 from ..runs import UNLABELLED, run_of
 
 
@@ -65,6 +66,8 @@ def _table_of_run(report: Report) -> str:
             f"{w.median_seconds:>6.1f}s {w.p90_seconds:>6.1f}s {w.extensions:>5} "
             f"{w.share_extended:>6.1%} {w.expired:>7} {w.abuse_flags:>5}\n"
         )
+    if report.wrap_up_time:
+        write(_wrap_up_time_table(report.wrap_up_time))
     if report.pauses:
         write(_pause_table(report.pauses))
     if report.transfers:
@@ -83,6 +86,15 @@ def _transfer_table(rows: tuple[TransferRow, ...]) -> str:
             f"  {t.group:<6} {t.name:<22} {t.legs:>6} {t.to_agents:>8} "
             f"{t.to_queues:>8} {t.taken_over:>10}\n"
         )
+    return "".join(lines)
+
+
+def _wrap_up_time_table(bins: tuple[WrapUpTimeBin, ...]) -> str:
+    most = max(b.chats for b in bins)
+    lines = ["\nhow long wrap-up lasted (every queue)\n"]
+    for b in bins:
+        span = f"{b.from_seconds:g}-{b.to_seconds:g} s"
+        lines.append(f"  {span:>14} {b.chats:>6} {_bar(b.chats / most)}\n")
     return "".join(lines)
 
 
@@ -121,6 +133,10 @@ def _csv_rows(report: Report) -> list[list[object]]:
         rows.append(
             ["extensions", w.group, w.name, w.extensions, f"{w.share_extended:.4f}"]
         )
+    rows += [
+        ["wrap_up_time", "", f"{b.from_seconds:g}-{b.to_seconds:g}", b.chats, ""]
+        for b in report.wrap_up_time
+    ]
     for p in report.pauses:
         rows.append(["pauses", p.group, p.name, p.pauses, f"{p.share_paused:.4f}"])
         rows.append(["paused_seconds", p.group, p.name, p.paused_seconds, ""])
