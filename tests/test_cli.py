@@ -10,14 +10,17 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import attrs
 import pytest
 
 from html_pages import parse
+from webchat_wrapup.ports import StoredEvent
 from webchat_wrapup.stores import SQLiteStore
 from webchat_wrapup.tools.cli.stores import describe_store
+from webchat_wrapup.tools.presence_time import time_per_presence
 from webchat_wrapup.tools.simulation import SimulationSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -610,3 +613,56 @@ def test_the_demo_transfers_a_chat_and_each_agent_wraps_up_a_leg() -> None:
     assert "== a transfer: each agent wraps up their own leg" in out
     assert "cust-42 chat-5 leg 1 (agent-ana, to agent-ben)" in out
     assert "cust-42 chat-5 leg 2 (agent-ben)" in out
+
+
+def test_report_shows_time_per_presence_from_the_event_feed(tmp_path: Path) -> None:
+    database = tmp_path / "day.db"
+    breaks = ["--breaks", "1", "--break-minutes", "10"]
+    assert run("simulate", POLICY, "--db", database, *SMALL, *breaks).returncode == 0
+    with SQLiteStore(database) as store:
+        expected = {
+            (p.agent_id, p.label): p.seconds
+            for p in time_per_presence(store.events(limit=1000) + every_page(store))
+        }
+    table = run("report", "--db", database).stdout
+    assert "time per status and presence" in table
+    assert " Break " in table
+    (data,) = json.loads(run("report", "--db", database, "--format", "json").stdout)[
+        "runs"
+    ].values()
+    reported = {
+        (p["agent_id"], p["label"]): p["seconds"] for p in data["presence_time"]
+    }
+    assert reported == pytest.approx(expected)
+    breaks_taken = [p for p in data["presence_time"] if p["label"] == "Break"]
+    assert len(breaks_taken) == 6  # every agent took its break
+    assert all(p["seconds"] == pytest.approx(600, abs=1) for p in breaks_taken)
+    as_csv = run("report", "--db", database, "--format", "csv").stdout
+    assert ",presence_time," in as_csv
+    page = run("report", "--db", database, "--format", "html").stdout
+    assert "Time per status and presence" in page
+
+
+def every_page(store: SQLiteStore) -> list[StoredEvent]:
+    """The feed's events after the first 1,000."""
+    read = store.events(limit=1000)
+    more: list[StoredEvent] = []
+    while read:
+        read = store.events(read[-1].position, 1000)
+        more += read
+    return more
+
+
+def test_a_store_with_no_status_changes_reports_no_presence_section(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "day.db"
+    assert run("simulate", POLICY, "--db", database, *SMALL).returncode == 0
+    with SQLiteStore(database) as store:
+        while store.prune_events(datetime(9000, 1, 1, tzinfo=timezone.utc), 1000):
+            pass
+    assert "presence" not in run("report", "--db", database).stdout
+    (data,) = json.loads(run("report", "--db", database, "--format", "json").stdout)[
+        "runs"
+    ].values()
+    assert "presence_time" not in data

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import attrs
 
 from .._core._history import ContactHistoryEntry, EndedBy
+from .presence_time import PresenceTime
 
 Bucket = Literal["hour", "day"]
 UNCLASSIFIED = "(unclassified)"
@@ -134,6 +135,10 @@ class Report:
     wrap_up_time: tuple[WrapUpTimeBin, ...] = ()
     """How long wrap-up lasted, every chat of every queue: equal bins from
     zero to the longest (at most :data:`MAX_BINS`), empty bins included."""
+    presence_time: tuple[PresenceTime, ...] = ()
+    """Time per agent in each status and presence, from the event feed's
+    status and presence changes (see :mod:`.presence_time`); empty when the
+    feed holds none, so a store from before the feed reports as it did."""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (``pauses`` only when some wrap-up
@@ -142,7 +147,7 @@ class Report:
         data["movers"] = [
             {**attrs.asdict(mover), "change": mover.change} for mover in self.movers
         ]
-        for optional in ("pauses", "transfers"):
+        for optional in ("pauses", "transfers", "presence_time"):
             if not data[optional]:
                 del data[optional]
         return data

@@ -102,6 +102,8 @@ def _run(run: str, report: Report, bucket: Bucket) -> str:
         parts.append(_pauses(report))
     if report.transfers:
         parts.append(_transfers(report))
+    if report.presence_time:
+        parts.append(_presence(report))
     parts.append("</section>")
     return "".join(parts)
 
@@ -369,6 +371,15 @@ def _transfers(report: Report) -> str:
         ],
     )
     return _part("transfers", "Transfers", _visible(table))
+
+
+def _presence(report: Report) -> str:
+    table = charts.data_table(
+        caption="Time per agent in each status and presence (from the event feed)",
+        headers=["agent", "status or presence", "time (s)"],
+        rows=[[p.agent_id, p.label, round(p.seconds, 1)] for p in report.presence_time],
+    )
+    return _part("presence", "Time per status and presence", _visible(table))
 
 
 _STYLE = """

@@ -40,7 +40,7 @@ from ..simulation import (
 )
 from . import demo, sweep
 from .errors import UsageError
-from .report_output import FORMATS, entries_by_run
+from .report_output import FORMATS, entries_by_run, presence_time_by_run
 from .stores import describe_store, open_existing_store
 
 DEFAULT_DB = Path("webchat-wrapup.db")
@@ -342,13 +342,18 @@ def _print_results(results: list[Results], settings: SimulationSettings) -> None
 def _report(arguments: argparse.Namespace) -> int:
     with open_existing_store(arguments.db, arguments.schema) as store:
         runs = entries_by_run(store.all_history())
+        presence = presence_time_by_run(store)
     if arguments.run:
         if arguments.run not in runs:
             known = ", ".join(sorted(runs)) or "none"
             raise UsageError(f"no run named {arguments.run!r}; runs: {known}")
         runs = {arguments.run: runs[arguments.run]}
     reports = {
-        run: build_report(entries, bucket=arguments.by) for run, entries in runs.items()
+        run: attrs.evolve(
+            build_report(entries, bucket=arguments.by),
+            presence_time=presence.get(run, ()),
+        )
+        for run, entries in runs.items()
     }
     if arguments.form == "html":
         sys.stdout.write(

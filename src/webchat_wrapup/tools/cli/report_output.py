@@ -15,6 +15,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from ..._core._history import ContactHistoryEntry
+from ...ports import Store, StoredEvent
+from ..presence_time import PresenceTime, time_per_presence
 from ..report import PauseRow, Report, TransferRow, WrapUpTimeBin
 from ..runs import UNLABELLED, run_of
 
@@ -27,6 +29,18 @@ def entries_by_run(
     for entry in entries:
         runs[run_of(entry.agent_id)].append(entry)
     return dict(sorted(runs.items()))
+
+
+def presence_time_by_run(store: Store) -> dict[str, tuple[PresenceTime, ...]]:
+    """Each run's time per status and presence, from the store's feed."""
+    events: dict[str, list[StoredEvent]] = defaultdict(list)
+    after = 0
+    while page := store.events(after, 1000):
+        for stored in page:
+            if stored.event.type in ("status_changed", "presence_changed"):
+                events[run_of(stored.event.agent_id)].append(stored)
+        after = page[-1].position
+    return {run: tuple(time_per_presence(found)) for run, found in events.items()}
 
 
 def _bar(share: float, width: int = 20) -> str:
@@ -72,7 +86,32 @@ def _table_of_run(report: Report) -> str:
         write(_pause_table(report.pauses))
     if report.transfers:
         write(_transfer_table(report.transfers))
+    if report.presence_time:
+        write(_presence_table(report.presence_time))
     return out.getvalue()
+
+
+def _presence_table(rows: tuple[PresenceTime, ...]) -> str:
+    totals: dict[str, float] = defaultdict(float)
+    for row in rows:
+        totals[row.agent_id] += row.seconds
+    lines = [
+        "\ntime per status and presence (from the event feed)\n",
+        f"  {'agent':<22} {'status or presence':<22} {'time':>9} {'share':>6}\n",
+    ]
+    for row in rows:
+        share = row.seconds / totals[row.agent_id]
+        lines.append(
+            f"  {row.agent_id:<22} {row.label:<22} {_clock(row.seconds):>9} "
+            f"{share:>6.1%} {_bar(share)}\n"
+        )
+    return "".join(lines)
+
+
+def _clock(seconds: float) -> str:
+    minutes, second = divmod(round(seconds), 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{hours}:{minute:02d}:{second:02d}"
 
 
 def _transfer_table(rows: tuple[TransferRow, ...]) -> str:
@@ -140,6 +179,10 @@ def _csv_rows(report: Report) -> list[list[object]]:
     for p in report.pauses:
         rows.append(["pauses", p.group, p.name, p.pauses, f"{p.share_paused:.4f}"])
         rows.append(["paused_seconds", p.group, p.name, p.paused_seconds, ""])
+    rows += [
+        ["presence_time", p.agent_id, p.label, round(p.seconds, 3), ""]
+        for p in report.presence_time
+    ]
     for t in report.transfers:
         rows.append(["transfers_to_agent", t.group, t.name, t.to_agents, ""])
         rows.append(["transfers_to_queue", t.group, t.name, t.to_queues, ""])
