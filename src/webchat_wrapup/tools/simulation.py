@@ -36,8 +36,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import attrs
-
 from .._core._commands import AssignChat
 from .._core._errors import WrapUpError
 from .._core._events import (
@@ -57,8 +55,9 @@ from .._core._policy import DropdownClassification
 from ..clocks import ManualClock
 from ..service import WrapUpService
 from . import runs
+from .dispatch import FreeAgents, Leg, SimulatedAgent
 from .policy_file import PolicyFile
-from .results import AgentTime, Results
+from .results import Results
 from .traffic import (
     DEFAULT_ARRIVALS_PER_HOUR,
     Customer,
@@ -88,41 +87,6 @@ _Held = tuple[str, str]
 """A leg an agent holds: (agent id, chat id)."""
 
 
-@attrs.frozen
-class _Leg:
-    """One agent's part of a customer's chat: ``number`` 1 for the first."""
-
-    customer: Customer
-    seconds: float
-    """How long this leg's conversation lasts."""
-    waiting_since: float
-    number: int = 1
-    transfers: bool = False
-    """Whether this leg ends in a transfer rather than the customer leaving."""
-
-
-@attrs.define
-class _Agent:
-    agent_id: str
-    capacity: int
-    chats: set[str] = attrs.field(factory=set)
-    free_since: float = 0.0
-    stamp: int = 0
-    """Moves on whenever ``chats``, ``free_since`` or the presence change:
-    older entries for this agent in the free-agent heap are stale."""
-    presence: Presence = Presence.AVAILABLE
-    next_presence: Presence | None = None
-    time: AgentTime = attrs.field(factory=AgentTime)
-
-    def takes_chats(self) -> bool:
-        """What the core's assign rule says of presence: Available, and no
-        other next status pending."""
-        return self.presence is Presence.AVAILABLE and self.next_presence in (
-            None,
-            Presence.AVAILABLE,
-        )
-
-
 def _seconds(instant: datetime) -> float:
     return (instant - runs.EPOCH).total_seconds()
 
@@ -150,14 +114,12 @@ class Simulation:
         self.progress = progress
         self._events: list[tuple[float, int, _Handler, Any]] = []
         self._order = itertools.count()
-        self._waiting: dict[str, deque[_Leg]] = {
+        self._waiting: dict[str, deque[Leg]] = {
             queue: deque() for queue in policies.queues
         }
-        self._agents: dict[str, _Agent] = {}
-        self._free: dict[str, list[tuple[float, str, int]]] = {
-            queue: [] for queue in policies.queue_capacity
-        }
-        self._chats: dict[_Held, _Leg] = {}
+        self._agents: dict[str, SimulatedAgent] = {}
+        self._free = FreeAgents(self._agents, policies.queue_capacity)
+        self._chats: dict[_Held, Leg] = {}
         self._waits: list[float] = []
         self._abandoned = 0
         self._extensions = 0
@@ -210,8 +172,8 @@ class Simulation:
             capacity=settings.capacity,
             classification_profile=settings.classification_profile,
         )
-        self._agents[agent] = _Agent(agent, settings.capacity)
-        self._touch(self._agents[agent])
+        self._agents[agent] = SimulatedAgent(agent, settings.capacity)
+        self._free.touch(self._agents[agent])
 
     # Events from the service: who is free, what expired, who is away.
 
@@ -231,7 +193,7 @@ class Simulation:
             self._hear_paused(event, at)
         elif isinstance(event, NextPresenceChosen):
             agent.next_presence = event.presence
-            self._touch(agent)
+            self._free.touch(agent)
         elif isinstance(event, PresenceChanged):
             self._hear_presence(agent, event.presence, at)
 
@@ -244,7 +206,9 @@ class Simulation:
         if event.deadline is not None:
             self._at(_seconds(event.deadline), self._on_deadline, held)
 
-    def _hear_completed(self, agent: _Agent, event: WrapUpCompleted, at: float) -> None:
+    def _hear_completed(
+        self, agent: SimulatedAgent, event: WrapUpCompleted, at: float
+    ) -> None:
         held = (event.agent_id, event.chat_id)
         self._pause_over(held, at)
         agent.chats.discard(event.chat_id)
@@ -254,7 +218,7 @@ class Simulation:
             self._expired += 1
         if not agent.chats:
             agent.free_since = at
-        self._touch(agent)
+        self._free.touch(agent)
         self._at(self._now, self._on_dispatch, None)
 
     def _hear_paused(self, event: WrapUpPaused, at: float) -> None:
@@ -274,7 +238,9 @@ class Simulation:
         if since is not None:
             self._paused_seconds += at - since
 
-    def _hear_presence(self, agent: _Agent, presence: Presence, at: float) -> None:
+    def _hear_presence(
+        self, agent: SimulatedAgent, presence: Presence, at: float
+    ) -> None:
         if agent.presence is Presence.BREAK:
             agent.time.break_ended(at)
         agent.presence, agent.next_presence = presence, None
@@ -286,7 +252,7 @@ class Simulation:
         else:
             agent.free_since = at
             self._at(self._now, self._on_dispatch, None)
-        self._touch(agent)
+        self._free.touch(agent)
 
     # The day's events.
 
@@ -294,7 +260,7 @@ class Simulation:
         seconds = customer.chat_seconds
         if customer.transfers:
             seconds *= self.settings.transfer_after
-        leg = _Leg(customer, seconds, customer.arrives, transfers=customer.transfers)
+        leg = Leg(customer, seconds, customer.arrives, transfers=customer.transfers)
         self._waiting[customer.queue].append(leg)
         self._at(customer.arrives + customer.patience, self._on_abandon, customer)
         self._on_dispatch(None)
@@ -317,7 +283,7 @@ class Simulation:
             if oldest is None:
                 return
             leg = self._waiting[oldest][0]
-            agent = self._free_agent(oldest, self._chat_id(leg))
+            agent = self._free.take(oldest, self._chat_id(leg))
             if agent is None:
                 return
             self._waiting[oldest].popleft()
@@ -331,43 +297,10 @@ class Simulation:
         ]
         return min(heads)[1] if heads else None
 
-    def _free_agent(self, queue: str, chat_id: str) -> _Agent | None:
-        """The longest-idle agent with room for a chat of ``queue``, other
-        than one still wrapping up an earlier leg of ``chat_id``.
-
-        Each queue keeps a heap, by (idle since, id), of the agents with
-        room for its chats; entries made stale by a later change are dropped
-        as they surface, so a dispatch never scans every agent.
-        """
-        free = self._free[queue]
-        passed_over = None
-        found = None
-        while free and found is None:
-            entry = heapq.heappop(free)
-            agent = self._agents[entry[1]]
-            if entry[2] != agent.stamp:
-                continue
-            if chat_id in agent.chats:
-                passed_over = entry  # at most one agent holds the chat
-            else:
-                found = agent
-        if passed_over is not None:
-            heapq.heappush(free, passed_over)
-        return found
-
-    def _touch(self, agent: _Agent) -> None:
-        agent.stamp += 1
-        if not agent.takes_chats():
-            return  # back in the heaps when the presence allows it again
-        entry = (agent.free_since, agent.agent_id, agent.stamp)
-        for queue, limit in self.policies.queue_capacity.items():
-            if len(agent.chats) < min(limit, agent.capacity):
-                heapq.heappush(self._free[queue], entry)
-
-    def _chat_id(self, leg: _Leg) -> str:
+    def _chat_id(self, leg: Leg) -> str:
         return runs.chat_id(self.run, leg.customer.number)
 
-    def _take(self, agent: _Agent, leg: _Leg) -> None:
+    def _take(self, agent: SimulatedAgent, leg: Leg) -> None:
         """The agent takes a waiting leg: the customer's first, or one a
         transfer sent back to the queue."""
         customer = leg.customer
@@ -384,15 +317,15 @@ class Simulation:
         self.service.execute(assign)
         self._plan_leg(held, leg)
 
-    def _hold(self, agent: _Agent, leg: _Leg) -> _Held:
+    def _hold(self, agent: SimulatedAgent, leg: Leg) -> _Held:
         held = (agent.agent_id, self._chat_id(leg))
         self._legs += 1
         agent.chats.add(held[1])
-        self._touch(agent)
+        self._free.touch(agent)
         self._chats[held] = leg
         return held
 
-    def _plan_leg(self, held: _Held, leg: _Leg) -> None:
+    def _plan_leg(self, held: _Held, leg: Leg) -> None:
         """Plan what the agent does during the leg, and how it ends."""
         customer = leg.customer
         if customer.classify_during_chat:
@@ -413,8 +346,8 @@ class Simulation:
         leg = self._chats[held]
         customer = leg.customer
         rest = customer.chat_seconds - leg.seconds
-        next_leg = _Leg(customer, rest, self._now, leg.number + 1)
-        taker = self._free_agent(customer.queue, held[1])
+        next_leg = Leg(customer, rest, self._now, leg.number + 1)
+        taker = self._free.take(customer.queue, held[1])
         self._transfers += 1
         if taker is None:
             self._transfers_queued += 1
