@@ -319,14 +319,32 @@ def test_simulate_versus_with_breaks_and_pauses_stays_on_the_same_traffic() -> N
     assert shown["breaks taken"] == ["12", "12"]
 
 
-def test_the_simulation_section_of_a_policy_file_sets_pauses_and_breaks(
+def test_simulate_versus_prints_what_transfers_do_side_by_side() -> None:
+    moving = ["--transfer-share", "0.5"]
+    versus = ["--versus", WHAT_IF, "--memory", *SMALL]
+    plain = figures(run("simulate", POLICY, *versus).stdout)
+    result = run("simulate", POLICY, *versus, *moving)
+    assert result.returncode == 0, result.stderr
+    shown = figures(result.stdout)
+    assert plain["chats transferred"] == ["0", "(0.0%)", "0", "(0.0%)"]
+    assert plain["legs handled"] == plain["answered"]
+    assert shown["customers offered"] == plain["customers offered"]
+    for column in (0, 1):
+        transferred = int(shown["chats transferred"][2 * column])
+        answered = int(shown["answered"][column])
+        assert transferred > 0
+        assert int(shown["legs handled"][column]) == answered + transferred
+        assert shown["contact-history entries"][column] == shown["legs handled"][column]
+
+
+def test_the_simulation_section_of_a_policy_file_sets_pauses_breaks_and_transfers(
     tmp_path: Path,
 ) -> None:
     policy = tmp_path / "pausing.toml"
     policy.write_text(
         "[defaults]\nmax_paused_seconds = 30\n[queues.sales]\n"
         "[simulation]\nagents = 4\nhours = 1\npause_share = 1.0\n"
-        "breaks = 1\nbreak_minutes = 10\n"
+        "breaks = 1\nbreak_minutes = 10\ntransfer_share = 0.5\n"
     )
     database = tmp_path / "day.db"
     result = run("simulate", policy, "--db", database)
@@ -335,6 +353,7 @@ def test_the_simulation_section_of_a_policy_file_sets_pauses_and_breaks(
     with SQLiteStore(database) as store:
         entries = list(store.all_history())
     assert any(entry.pause_count for entry in entries)
+    assert any(entry.leg == 2 for entry in entries)
 
 
 def test_report_shows_pauses_per_queue_and_agent_in_every_format(
@@ -492,6 +511,8 @@ def test_ctrl_c_stops_cleanly_with_the_database_consistent(tmp_path: Path) -> No
         (["--extend-share", "2"], ["extend_share"]),
         (["--pause-share", "-0.5"], ["pause_share"]),
         (["--breaks", "-1"], ["breaks"]),
+        (["--transfer-share", "2"], ["transfer_share"]),
+        (["--transfer-after", "1"], ["transfer_after"]),
         (["--breaks", "4", "--hours", "1", "--break-minutes", "15"], ["fit"]),
     ],
 )

@@ -67,6 +67,11 @@ _SIMULATION_FLAGS: dict[str, tuple[type, str]] = {
     "pause_seconds": (float, "mean length of a pause"),
     "breaks": (int, "breaks per agent over the day"),
     "break_minutes": (float, "length of a break"),
+    "transfer_share": (float, "share of chats the first agent transfers"),
+    "transfer_after": (
+        float,
+        "part of a transferred chat's length its first leg takes",
+    ),
 }
 """Every numeric ``SimulationSettings`` field as a flag: its type and meaning."""
 
@@ -126,8 +131,9 @@ def _simulate_parser(commands: Any, database: argparse.ArgumentParser) -> None:
         help="simulate a day of webchat traffic under a policy",
         description="Simulate webchat traffic for N agents across the policy's "
         "queues, through the real service and store, and print service level, "
-        "speed of answer, abandonment, occupancy, time in wrap-up, pauses and "
-        "time on a break (occupancy counts only time not on a break). Settings "
+        "speed of answer, abandonment, occupancy, time in wrap-up, pauses, "
+        "time on a break (occupancy counts only time not on a break), transfers "
+        "and the legs agents handled. Settings "
         "come from the file's [simulation] section; flags override them. "
         "Without a file, one queue runs the library's default policy.",
     )
