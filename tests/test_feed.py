@@ -314,3 +314,26 @@ def test_a_projection_applies_each_event_once_across_failures_and_restarts(
 def test_a_projection_runner_refuses_a_nameless_projection(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput):
         ProjectionRunner(tmp_path / "p.db", object())  # type: ignore[arg-type]
+
+
+def test_two_runners_sharing_a_file_apply_each_event_once(
+    store: Store, tmp_path: Path
+) -> None:
+    service = WrapUpService(store, ManualClock(T0))
+    a_day(service, chats=5)
+    path = tmp_path / "shared-projection.db"
+    runners = [ProjectionRunner(path, ChatsPerQueue()) for _ in range(2)]
+
+    def drain(runner: ProjectionRunner) -> None:
+        while runner.catch_up(store, limit=1):
+            pass
+
+    threads = [threading.Thread(target=drain, args=(r,)) for r in runners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert counted(runners[0]) == 5
+    assert runners[0].position == runners[1].position == every_event(store)[-1].position
+    for runner in runners:
+        runner.close()

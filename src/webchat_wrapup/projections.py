@@ -51,7 +51,10 @@ class ProjectionRunner:
     ``path``, each event once, in feed order.
 
     Not shared between threads: one runner per follower thread (another
-    thread may read the file through a connection of its own).
+    thread may read the file through a connection of its own). Runners of
+    the same projection in several processes may share the file: each batch
+    reads the position and writes it back in one ``BEGIN IMMEDIATE``
+    transaction, so no event is applied twice.
     """
 
     def __init__(self, path: str | Path, projection: Projection) -> None:
@@ -91,9 +94,15 @@ class ProjectionRunner:
         their tracking row; how many were applied. An event the projection
         fails on rolls the whole batch back and is raised."""
         check_limit(limit)
-        events = store.events(self.position, limit)
-        if events:
-            self._apply(events)
+        with self._transaction():  # the position read under the write lock
+            events = store.events(self.position, limit)
+            for stored in events:
+                self.projection.apply(self._db, stored)
+            if events:
+                self._db.execute(
+                    "UPDATE tracking SET position = ? WHERE projection = ?",
+                    (events[-1].position, self.projection.name),
+                )
         return len(events)
 
     def run(
@@ -113,15 +122,6 @@ class ProjectionRunner:
     def close(self) -> None:
         """Close the projection's file."""
         self._db.close()
-
-    def _apply(self, events: list[StoredEvent]) -> None:
-        with self._transaction():
-            for stored in events:
-                self.projection.apply(self._db, stored)
-            self._db.execute(
-                "UPDATE tracking SET position = ? WHERE projection = ?",
-                (events[-1].position, self.projection.name),
-            )
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
