@@ -101,6 +101,21 @@ class StoredEvent:
 
 
 @attrs.frozen
+class HistoryChange:
+    """A contact-history entry at its position in the history's change
+    feed: the order entries were committed in, across every customer (an
+    expiry a sweeper writes late comes after the entries written before
+    it, whatever its deadline)."""
+
+    position: int
+    entry: ContactHistoryEntry
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-ready data, the entry as its own ``to_dict()``."""
+        return {"position": self.position, "entry": self.entry.to_dict()}
+
+
+@attrs.frozen
 class Change:
     """One atomic write: all of it is saved, or none of it.
 
@@ -138,21 +153,41 @@ class Change:
         if record is None:
             return ()
         outcome = record.outcome
-        customer_of = {chat.chat_id: chat.customer_id for chat in self.state.chats}
-        named: set[str] = set()
-        for entry in outcome.history:
-            customer_of.setdefault(entry.chat_id, entry.customer_id)
-            named.add(entry.customer_id)
-        for event in outcome.events:
-            customer = getattr(event, "customer_id", None)
-            if isinstance(customer, str):
-                customer_of.setdefault(getattr(event, "chat_id", ""), customer)
-                named.add(customer)
+        customer_of = _customers_by_chat(self.state, outcome.history, outcome.events)
+        named = {entry.customer_id for entry in outcome.history}
         for event in outcome.events:
             customer = customer_of.get(getattr(event, "chat_id", None) or "")
             if customer is not None:
                 named.add(customer)
         return tuple(sorted(named))
+
+    def event_customer_ids(self) -> tuple[str | None, ...]:
+        """The customer of each of :attr:`events` (``None`` for an event of
+        no chat, such as a presence change), found as
+        :meth:`record_customer_ids` finds them: a store keeps each event
+        findable by its customer, so that erasing a customer removes it."""
+        customer_of = _customers_by_chat(self.state, self.history, self.events)
+        return tuple(
+            customer_of.get(getattr(event, "chat_id", None) or "")
+            for event in self.events
+        )
+
+
+def _customers_by_chat(
+    state: AgentState,
+    entries: Sequence[ContactHistoryEntry],
+    events: Sequence[Event],
+) -> dict[str, str]:
+    """Each chat's customer, from the chats held, the entries and the events
+    that name one (an assign, a completion)."""
+    customer_of = {chat.chat_id: chat.customer_id for chat in state.chats}
+    for entry in entries:
+        customer_of.setdefault(entry.chat_id, entry.customer_id)
+    for event in events:
+        customer = getattr(event, "customer_id", None)
+        if isinstance(customer, str):
+            customer_of.setdefault(getattr(event, "chat_id", ""), customer)
+    return customer_of
 
 
 @attrs.frozen
@@ -170,6 +205,8 @@ class ErasureRecord:
     erased_by: str
     history_entries: int
     command_records: int
+    events: int = 0
+    """How many events of the feed were deleted."""
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON-ready data, the instant in ISO 8601."""
@@ -179,6 +216,7 @@ class ErasureRecord:
             "erased_by": self.erased_by,
             "history_entries": self.history_entries,
             "command_records": self.command_records,
+            "events": self.events,
         }
 
 
@@ -207,6 +245,8 @@ class SweepResult:
     failures: tuple[SweepFailure, ...] = ()
     pruned: int = 0
     """Command records past their retention, deleted by this sweep."""
+    pruned_events: int = 0
+    """Events of the feed past their retention, deleted by this sweep."""
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON-ready data."""
@@ -215,6 +255,7 @@ class SweepResult:
             "expired": self.expired,
             "failures": [failure.to_dict() for failure in self.failures],
             "pruned": self.pruned,
+            "pruned_events": self.pruned_events,
         }
 
 
@@ -323,6 +364,39 @@ class Store(Protocol):
         is dropped half-way releases what it held.
         """
 
+    def events(self, after: int = 0, limit: int = 100) -> list[StoredEvent]:
+        """Up to ``limit`` events of the feed after position ``after``, in
+        position order.
+
+        Every change's events are written in its own transaction, and a
+        position is given only once every event at a lower one is
+        committed: a reader that asks again from the last position it saw
+        never misses an event and never sees one twice, however many
+        writers commit at once.
+        """
+
+    def last_position(self) -> int:
+        """The position of the newest event committed (0 for none yet)."""
+
+    def wait_for_events(self, after: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for an event after ``after``;
+        whether one may be there now (``False``: the time ran out).
+
+        Wakes on commits in any thread or process sharing the database.
+        May wake without a new event: a reader reads again either way.
+        """
+
+    def prune_events(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` events recorded before ``before``, oldest
+        first; how many were deleted. Positions are never given again."""
+
+    def history_changes(self, after: int = 0, limit: int = 100) -> list[HistoryChange]:
+        """Up to ``limit`` contact-history entries written after position
+        ``after``, in the order they were committed (a CRM's incremental
+        sync: unlike :meth:`history`, an expiry written late comes after
+        everything written before it). The same guarantees as
+        :meth:`events`."""
+
     def erase_customer(
         self,
         customer_id: str,
@@ -335,8 +409,9 @@ class Store(Protocol):
 
         In one transaction: the customer's contact-history entries, every
         command record holding their data (those saved with the customer
-        among :meth:`Change.record_customer_ids`), and anything else the
-        store keeps of them; and an :class:`ErasureRecord` with the counts,
+        among :meth:`Change.record_customer_ids`), every event of the feed
+        of their chats (:meth:`Change.event_customer_ids`), and anything
+        else the store keeps of them; and an :class:`ErasureRecord` with the counts,
         which is returned and which :meth:`erasures` reads back.
 
         Raises :class:`~webchat_wrapup.CommandRefused` with the code

@@ -91,6 +91,7 @@ KEEP = _Keep.KEEP
 DEFAULT_ATTEMPTS = 8
 DEFAULT_LEASE = timedelta(seconds=30)
 DEFAULT_COMMAND_RETENTION = timedelta(hours=24)
+DEFAULT_EVENT_RETENTION = timedelta(days=7)
 """How long a command id is remembered: a retry within it is replayed."""
 MAX_SWEEP_LIMIT = 10_000
 
@@ -103,7 +104,9 @@ class WrapUpService:
     due wrap-up lasts; ``command_retention`` is how long command records
     (kept for retries, with copies of what the command wrote) live before
     :meth:`sweep` prunes them. A retry older than that is decided afresh,
-    like a new command. ``observer`` hears every command and sweep (see
+    like a new command. ``event_retention`` is how long the store's event
+    feed keeps each event (a follower stopped for longer misses what was
+    pruned meanwhile). ``observer`` hears every command and sweep (see
     :mod:`webchat_wrapup.observers`).
     """
 
@@ -115,6 +118,7 @@ class WrapUpService:
         attempts: int = DEFAULT_ATTEMPTS,
         lease: timedelta = DEFAULT_LEASE,
         command_retention: timedelta = DEFAULT_COMMAND_RETENTION,
+        event_retention: timedelta = DEFAULT_EVENT_RETENTION,
         observer: Observer | None = None,
     ) -> None:
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
@@ -127,11 +131,18 @@ class WrapUpService:
             raise invalid_argument(
                 "command_retention", "a positive timedelta", command_retention
             )
+        if not isinstance(event_retention, timedelta) or event_retention <= timedelta(
+            0
+        ):
+            raise invalid_argument(
+                "event_retention", "a positive timedelta", event_retention
+            )
         self.store = store
         self.clock = clock
         self.attempts = attempts
         self.lease = lease
         self.command_retention = command_retention
+        self.event_retention = event_retention
         self.observer = observer
         self._subscribers: list[Subscriber] = []
 
@@ -483,7 +494,10 @@ class WrapUpService:
             except WrapUpError as error:
                 failures.append(SweepFailure(agent_id, error))
         pruned = self.store.prune_commands(now - self.command_retention, limit)
-        return SweepResult(len(claimed), expired, tuple(failures), pruned)
+        pruned_events = self.store.prune_events(now - self.event_retention, limit)
+        return SweepResult(
+            len(claimed), expired, tuple(failures), pruned, pruned_events
+        )
 
     def prune_commands(self, limit: int = 1000) -> int:
         """Delete up to ``limit`` command records older than the retention;

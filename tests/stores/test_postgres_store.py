@@ -114,7 +114,7 @@ def test_a_schema_from_a_newer_version_is_refused(schema: str) -> None:
     with psycopg.connect(DSN, autocommit=True) as connection:
         version = connection.execute(f'SELECT version FROM "{schema}".meta').fetchone()
     assert version == (99,)
-    assert SCHEMA_VERSION == 3
+    assert SCHEMA_VERSION == 4
 
 
 FIRST_RELEASE = """
@@ -288,7 +288,7 @@ def test_a_schema_1_is_migrated_on_open_and_keeps_everything(schema: str) -> Non
         for change in SCHEMA_1_CHANGES:
             assert store.load(change.agent_id) == StoredAgent(change.state, 1)
         record = store.find_command("cmd-1")
-    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(3,)]
+    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(4,)]
     assert record is not None
     assert (record.agent_id, record.outcome) == ("agent-2", Outcome("agent-2", 1))
     # Dated at the upgrade, so a retry within the retention is still replayed.
@@ -353,7 +353,7 @@ def test_a_damaged_agent_row_does_not_stop_the_migration(
         assert caught.value.code is ErrorCode.STORE_CORRUPT
         # What agent-1 held is free: its row holds nothing the store can read.
         store.save(Change("agent-3", 1, holding("agent-3", "chat-1")))
-    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(3,)]
+    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(4,)]
 
 
 def test_a_migration_that_fails_leaves_the_schema_at_1(
@@ -429,7 +429,7 @@ def test_a_schema_2_is_migrated_and_erases_as_the_reference_store(
     write_schema_2(schema, day)
     with PostgresStore(DSN, schema=schema) as store:
         check_erases_as_the_reference(store, day)
-    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(3,)]
+    assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(4,)]
     leftovers = rows_of(
         schema,
         "SELECT count(*) FROM pg_proc WHERE pronamespace = to_regnamespace(%s)",

@@ -27,6 +27,7 @@ from webchat_wrapup import (
     AgentState,
     AssignChat,
     CommandRefused,
+    ManualClock,
     ContactHistoryEntry,
     EndedBy,
     ErrorCode,
@@ -34,6 +35,7 @@ from webchat_wrapup import (
     StoreError,
     VersionConflict,
     WrapUpEnding,
+    WrapUpService,
     decide,
 )
 from webchat_wrapup.ports import Change, CommandRecord, Outcome, Store, StoredAgent
@@ -323,7 +325,7 @@ def test_a_schema_1_file_is_migrated_on_open_and_keeps_everything(
         for change in SCHEMA_1_CHANGES:
             assert store.load(change.agent_id) == StoredAgent(change.state, 1)
         record = store.find_command("cmd-1")
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 3
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 4
     assert record is not None
     assert (record.agent_id, record.outcome) == ("agent-2", Outcome("agent-2", 1))
     # Dated at the upgrade, so a retry within the retention is still replayed.
@@ -437,7 +439,7 @@ def test_a_schema_2_file_is_migrated_and_erases_as_the_reference_store(
     write_schema_2_file(path, day)
     with SQLiteStore(path) as store:
         check_erases_as_the_reference(store, day)
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 3
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 4
     db = sqlite3.connect(path)
     helper = db.execute("SELECT name FROM sqlite_master WHERE name = 'history_by_chat'")
     assert helper.fetchall() == []  # the migration's own index is gone
@@ -898,3 +900,50 @@ def test_an_up_to_date_file_opens_and_reads_while_another_process_writes(
     assert stored is not None
     assert stored.version == 1
     assert caught.value.code is ErrorCode.STORE_LOCKED
+
+
+# Schema 3 is migrated to schema 4 (the event feed) on open
+
+SCHEMA_3 = Path(__file__).with_name("sqlite_schema_3.sql").read_text()
+FILE_3 = Path(__file__).with_name("sqlite_file_3.sql").read_text()
+
+
+def test_migrations_zero_to_two_make_the_released_schema_3() -> None:
+    made, released = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+    for step in sqlite_module._MIGRATIONS[:3]:
+        for statement in step:
+            made.execute(statement)
+    released.executescript(SCHEMA_3)
+    assert _master(made) == _master(released)
+
+
+def write_schema_3_file(path: Path) -> None:
+    """The file the schema-3 code left after a short day (see the dump)."""
+    db = sqlite3.connect(path)
+    db.executescript(FILE_3)
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+
+
+def test_a_schema_3_file_is_migrated_and_keeps_everything(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    write_schema_3_file(path)
+    with SQLiteStore(path) as store:
+        held = store.load("agent-1")
+        assert held is not None and [c.chat_id for c in held.state.chats] == ["chat-3"]
+        record = store.find_command("cmd-1")
+        assert record is not None and record.agent_id == "agent-1"
+        (erasure,) = store.erasures()
+        assert (erasure.history_entries, erasure.events) == (1, 0)
+        changes = store.history_changes()
+        assert [c.entry.chat_id for c in changes] == ["chat-1", "chat-2"]
+        assert store.events() == [] and store.last_position() == 0
+        service = WrapUpService(store, ManualClock(T0))
+        service.end_chat("agent-1", "chat-3")
+        assert [e.event.type for e in store.events()][:1] == ["chat_ended"]
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 4
+    fresh = tmp_path / "fresh.db"
+    SQLiteStore(fresh).close()
+    migrated, made = sqlite3.connect(path), sqlite3.connect(fresh)
+    assert _master(migrated) == _master(made)

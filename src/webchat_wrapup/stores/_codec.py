@@ -387,6 +387,20 @@ def _event_fields() -> dict[
 _EVENT_FIELDS = _event_fields()
 
 
+def event_to_json(event: Event) -> str:
+    """An event as compact JSON text, for the event feed (the positional
+    form command records use; read back by :func:`event_from_json`)."""
+    return _COMPACT.encode(_event_row(event))
+
+
+def event_from_json(text: str, what: str = "an event") -> Event:
+    """The event :func:`event_to_json` wrote; ``what`` names it if damaged."""
+    try:
+        return _event_from_row(json.loads(text))
+    except _DAMAGE as error:
+        raise damaged(what, error) from error
+
+
 def entry_to_json(entry: ContactHistoryEntry) -> str:
     """A contact-history entry as JSON text."""
     return _COMPACT.encode(entry.to_dict())

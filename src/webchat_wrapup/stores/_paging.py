@@ -47,3 +47,31 @@ def decode_cursor(cursor: str | None) -> tuple[int, int]:
             field="cursor",
         )
     return position
+
+
+def check_feed_read(after: int, limit: int) -> None:
+    """Refuse a feed read from anything but a position 0 to 2**63 - 1, or a
+    page size that is not 1 to 1,000."""
+    if isinstance(after, bool) or not isinstance(after, int):
+        after_ok = False
+    else:
+        after_ok = 0 <= after <= _MAX_POSITION
+    if not after_ok:
+        raise InvalidInput(
+            ErrorCode.INVALID_PAGE,
+            f"after must be a feed position (a whole number from 0), "
+            f"not {shown(after)}",
+            field="after",
+        )
+    check_limit(limit)
+
+
+def check_wait(timeout: float) -> None:
+    """Refuse a wait that is not 0 to 3,600 seconds."""
+    ok = isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
+    if not ok or not 0 <= timeout <= 3600:
+        raise InvalidInput(
+            ErrorCode.INVALID_ARGUMENT,
+            f"timeout must be 0 to 3600 seconds, not {shown(timeout)}",
+            field="timeout",
+        )

@@ -11,11 +11,13 @@ import attrs
 from .._core._agent import AgentState
 from .._core._errors import ErrorCode, StoreError, invalid_argument, shown
 from .._core._history import ContactHistoryEntry
-from ..ports import Change, CommandRecord, HistoryPage
+from ..ports import Change, CommandRecord, HistoryChange, HistoryPage, StoredEvent
 from ._codec import (
     StateCodec,
     entry_from_json,
     entry_to_json,
+    event_from_json,
+    event_to_json,
     instant_to_micros,
     micros_to_instant,
     outcome_from_json,
@@ -42,6 +44,8 @@ def held_chat_id(key: str) -> str:
 
 HistoryRow = tuple[str, str, str, int, int, str]
 """customer_id, agent_id, chat_id, chat_started_at, wrap_up_ended_at, entry."""
+EventRow = tuple[int, str, str | None, str]
+"""recorded_at, agent_id, customer_id (``None``: no chat's), event."""
 
 
 @attrs.frozen
@@ -55,6 +59,8 @@ class ChangeRows:
     command: tuple[str, str, str, str] | None
     record_customers: tuple[str, ...] = ()
     """The customers whose data the command record carries (for erasure)."""
+    events: list[EventRow] = attrs.Factory(list)
+    """The change's events for the feed, in order."""
 
 
 def change_rows(change: Change, codec: StateCodec, known: set[str]) -> ChangeRows:
@@ -86,7 +92,44 @@ def change_rows(change: Change, codec: StateCodec, known: set[str]) -> ChangeRow
             outcome_to_json(record.outcome),
         ),
         record_customers=change.record_customer_ids(),
+        events=event_rows(change),
     )
+
+
+def event_rows(change: Change) -> list[EventRow]:
+    """The change's events as (recorded at, agent, customer, JSON) rows."""
+    if not change.events:
+        return []
+    recorded_at = change.recorded_at
+    micros = 0 if recorded_at is None else instant_to_micros(recorded_at)
+    return [
+        (micros, change.agent_id, customer, event_to_json(event))
+        for event, customer in zip(
+            change.events, change.event_customer_ids(), strict=True
+        )
+    ]
+
+
+def decode_event(
+    position: object, recorded_at: object, text: object, damaged: Damaged
+) -> StoredEvent:
+    """The event in the feed row at ``position``."""
+    try:
+        if type(position) is not int or type(recorded_at) is not int:
+            raise ValueError(f"position {position!r} or time {recorded_at!r}")
+        at = micros_to_instant(recorded_at)
+        return StoredEvent(position, at, event_from_json(text))  # type: ignore[arg-type]
+    except Exception as error:  # whatever damage makes the decoder raise
+        raise damaged("event", position, damage_reason(error)) from error
+
+
+def decode_history_change(
+    position: object, text: object, damaged: Damaged
+) -> HistoryChange:
+    """The entry in the history row at ``position``, for the change feed."""
+    if type(position) is not int:
+        raise damaged("history", position, f"position {position!r}")
+    return HistoryChange(position, decode_entry(text, position, damaged))
 
 
 def command_record(command_id: str, row: Sequence[Any] | None) -> CommandRecord | None:

@@ -6,7 +6,7 @@ import bisect
 import heapq
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import attrs
 
@@ -22,14 +22,26 @@ from ..ports import (
     Change,
     CommandRecord,
     ErasureRecord,
+    HistoryChange,
     HistoryPage,
     StoredAgent,
+    StoredEvent,
     customer_chat_held,
 )
 from ._codec import instant_to_micros
-from ._paging import check_limit, decode_cursor, encode_cursor
+from ._paging import (
+    check_feed_read,
+    check_limit,
+    check_wait,
+    decode_cursor,
+    encode_cursor,
+)
 from ._rows import held_chat_id, one_change_per_agent
 
+_FeedEvent = tuple[int, StoredEvent, str | None]
+"""(position, the event as stored, its customer)."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+"""When a change that does not say when it was made is recorded."""
 _DueEntry = tuple[bool, datetime, int, str]
 """(claimed since the last save, next deadline, version, agent id)."""
 
@@ -76,6 +88,11 @@ class MemoryStore:
         self._retired: dict[str, int] = {}
         self._history: dict[str, list[tuple[int, int, ContactHistoryEntry]]] = {}
         self._written = 0
+        self._events: list[_FeedEvent] = []
+        self._history_feed: list[HistoryChange] = []
+        self._event_positions = 0
+        self._history_positions = 0
+        self._committed = threading.Condition(self._lock)
         self._due: list[_DueEntry] = []
         self._claims: dict[str, datetime] = {}
         self._holders: dict[str, str] = {}
@@ -84,6 +101,8 @@ class MemoryStore:
     def close(self) -> None:
         """Refuse every later call (the data stays for the garbage collector)."""
         self._closed = True
+        with self._committed:  # a follower waiting wakes to find it closed
+            self._committed.notify_all()
 
     def __enter__(self) -> MemoryStore:
         return self
@@ -122,6 +141,8 @@ class MemoryStore:
             currents = [self._check(change, batch) for change in changes]
             for change, current in zip(changes, currents, strict=True):
                 self._apply(change, current)
+            if any(change.events or change.history for change in changes):
+                self._committed.notify_all()
 
     def _check(self, change: Change, batch: _Batch) -> StoredAgent | None:
         current = self._agents.get(change.agent_id)
@@ -162,6 +183,7 @@ class MemoryStore:
             self._record_customers[record.command_id] = change.record_customer_ids()
         for entry in change.history:
             self._add_entry(entry)
+        self._append_events(change)
         self._claims.pop(change.agent_id, None)
         deadline = change.state.next_deadline()
         if deadline is not None:
@@ -177,7 +199,18 @@ class MemoryStore:
         stored = self._agents.get(item[3])
         return stored is not None and stored.version == item[2]
 
+    def _append_events(self, change: Change) -> None:
+        recorded_at = change.recorded_at or _EPOCH
+        customers = change.event_customer_ids()
+        for event, customer in zip(change.events, customers, strict=True):
+            self._event_positions += 1
+            position = self._event_positions
+            stored = StoredEvent(position, recorded_at, event)
+            self._events.append((position, stored, customer))
+
     def _add_entry(self, entry: ContactHistoryEntry) -> None:
+        self._history_positions += 1
+        self._history_feed.append(HistoryChange(self._history_positions, entry))
         self._written += 1
         key = (instant_to_micros(entry.wrap_up_ended_at), self._written)
         entries = self._history.setdefault(entry.customer_id, [])
@@ -223,11 +256,69 @@ class MemoryStore:
             for command_id in records:
                 del self._commands[command_id]
                 del self._record_customers[command_id]
+            events = len(self._events)
+            self._events = [item for item in self._events if item[2] != customer_id]
+            self._history_feed = [
+                change
+                for change in self._history_feed
+                if change.entry.customer_id != customer_id
+            ]
             erasure = ErasureRecord(
-                erasure_id, erased_at, erased_by, len(entries), len(records)
+                erasure_id,
+                erased_at,
+                erased_by,
+                len(entries),
+                len(records),
+                events - len(self._events),
             )
             self._erasures.append(erasure)
         return erasure
+
+    # The feeds
+
+    def events(self, after: int = 0, limit: int = 100) -> list[StoredEvent]:
+        """Up to ``limit`` events after position ``after``, in order."""
+        self._check_open()
+        check_feed_read(after, limit)
+        with self._lock:
+            start = bisect.bisect_right(self._events, after, key=lambda i: i[0])
+            return [item[1] for item in self._events[start : start + limit]]
+
+    def last_position(self) -> int:
+        """The newest event's position (0 for none yet)."""
+        self._check_open()
+        return self._event_positions
+
+    def wait_for_events(self, after: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for an event after ``after``."""
+        self._check_open()
+        check_feed_read(after, 1)
+        check_wait(timeout)
+        with self._committed:
+            return self._committed.wait_for(
+                lambda: self._event_positions > after or self._closed, timeout
+            )
+
+    def prune_events(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` of the oldest events recorded before ``before``."""
+        self._check_open()
+        with self._lock:
+            old = 0
+            for _, stored, _ in self._events[:limit]:
+                if stored.recorded_at >= before:
+                    break
+                old += 1
+            del self._events[:old]
+        return old
+
+    def history_changes(self, after: int = 0, limit: int = 100) -> list[HistoryChange]:
+        """Up to ``limit`` entries written after position ``after``."""
+        self._check_open()
+        check_feed_read(after, limit)
+        with self._lock:
+            feed = self._history_feed
+            start = bisect.bisect_right(feed, after, key=lambda c: c.position)
+            return feed[start : start + limit]
 
     def _refuse_if_held(self, customer_id: str) -> None:
         for agent_id, stored in self._agents.items():

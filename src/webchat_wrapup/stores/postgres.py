@@ -49,25 +49,30 @@ from ..ports import (
     Change,
     CommandRecord,
     ErasureRecord,
+    HistoryChange,
     HistoryPage,
     StoredAgent,
+    StoredEvent,
     customer_chat_held,
 )
 from ._codec import StateCodec, instant_to_micros, micros_to_instant
-from ._paging import check_limit, decode_cursor
+from ._paging import check_feed_read, check_limit, check_wait, decode_cursor
 from ._rows import (
     ChangeRows,
+    EventRow,
     change_rows,
     checked_history_page,
     damage_reason,
     decode_entry,
+    decode_event,
+    decode_history_change,
     decode_record,
     decode_state,
     held_chat_id,
     one_change_per_agent,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The newest schema this version of the library writes."""
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -263,6 +268,21 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             version BIGINT NOT NULL
         )""",
     ),
+    (
+        # The event feed. Positions (and the history's sequence) are drawn
+        # only under the feed's lock, held to commit, so they are given in
+        # commit order: see PostgresStore._append_feed.
+        """CREATE TABLE {schema}.events (
+            position BIGSERIAL PRIMARY KEY,
+            recorded_at BIGINT NOT NULL,
+            agent_id TEXT NOT NULL,
+            customer_id TEXT,
+            event TEXT NOT NULL
+        )""",
+        """CREATE INDEX events_by_customer ON {schema}.events (customer_id)
+            WHERE customer_id IS NOT NULL""",
+        "ALTER TABLE {schema}.erasures ADD COLUMN events BIGINT NOT NULL DEFAULT 0",
+    ),
 )
 """The statements that take a schema from version ``n`` to ``n + 1``, at
 index ``n``; each one executed as it is, with ``{schema}`` quoted in."""
@@ -362,6 +382,12 @@ class PostgresStore:
         # wrong, only stale.
         self._recent: dict[str, StoredAgent] = {}
         self._sql = _Statements(schema)
+        # The feed's lock and notification channel, both named by schema.
+        self._feed_lock = (
+            _signed(zlib.crc32(f"webchat_wrapup:{schema}:feed".encode())),
+            0,
+        )
+        self._channel = _channel(schema)
         self._own: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] | None = None
         if pool is not None:
             self._pool = pool
@@ -622,6 +648,7 @@ class PostgresStore:
                 )
                 for change, written, before in zip(changes, rows, befores, strict=True)
             ]
+            self._append_feed(cursor, rows)
         # Only once committed: a rolled-back batch must leave no trace here.
         for change, written, version in zip(changes, rows, versions, strict=True):
             self._known_policies.update(key for key, _ in written.policies)
@@ -646,7 +673,9 @@ class PostgresStore:
     ) -> int:
         """Save ``change`` in a transaction; the version written."""
         with self._transaction() as cursor:
-            return self._write_change(cursor, change, rows, before, after)
+            version = self._write_change(cursor, change, rows, before, after)
+            self._append_feed(cursor, (rows,))
+            return version
 
     def _write_change(
         self,
@@ -679,9 +708,50 @@ class PostgresStore:
             self._take(cursor, change, taken)
         if rows.policies:
             cursor.executemany(self._sql.insert_policy, rows.policies)
-        if rows.history:
-            cursor.executemany(self._sql.insert_history, rows.history)
         return version
+
+    def _append_feed(
+        self, cursor: psycopg.Cursor[Any], written: Sequence[ChangeRows]
+    ) -> None:
+        """Add the changes' history entries and events, last in the
+        transaction, under the feed's lock.
+
+        The lock is held until the transaction ends, so positions (events')
+        and sequences (entries') are drawn in commit order: a reader that
+        has seen position 42 will never see a 41 commit later. Taken last,
+        after every row lock the transaction needs, and nothing waits while
+        holding it, so it cannot deadlock. The notification is sent on
+        commit, to followers waiting in :meth:`wait_for_events`.
+        """
+        history = [row for rows in written for row in rows.history]
+        events = [row for rows in written for row in rows.events]
+        if not history and not events:
+            return
+        columns: list[tuple[Any, ...]] = (
+            list(zip(*history, strict=True)) if history else [()] * 6
+        )
+        parameters = {
+            **self._feed_parameters(events),
+            "h_customers": list(columns[0]),
+            "h_agents": list(columns[1]),
+            "h_chats": list(columns[2]),
+            "h_started": list(columns[3]),
+            "h_ended": list(columns[4]),
+            "h_entries": list(columns[5]),
+        }
+        cursor.execute(self._sql.append_feed, parameters)
+
+    def _feed_parameters(self, events: Sequence[EventRow]) -> dict[str, object]:
+        """The feed's lock and channel, and ``events`` as arrays by column."""
+        return {
+            "feed_a": self._feed_lock[0],
+            "feed_b": self._feed_lock[1],
+            "channel": self._channel,
+            "event_at": [row[0] for row in events],
+            "event_agents": [row[1] for row in events],
+            "event_customers": [row[2] for row in events],
+            "events": [row[3] for row in events],
+        }
 
     def _stored_holding_keys(
         self, cursor: psycopg.Cursor[Any], change: Change
@@ -724,9 +794,10 @@ class PostgresStore:
         after: set[str],
     ) -> bool:
         """Save the common command (a command id, no history, no new policy,
-        chats known) in one statement, atomic on its own: no BEGIN and
-        COMMIT round trips. False if it is not that command, or if a chat it
-        takes turned out held: the transaction then says by whom.
+        chats known) and its events in one statement, atomic on its own: no
+        BEGIN and COMMIT round trips. False if it is not that
+        command, or if a chat it takes turned out held: the transaction then
+        says by whom.
 
         The UPDATE's version check feeds the other writes; a recorded id or
         a chat another agent holds fails the whole statement.
@@ -751,9 +822,16 @@ class PostgresStore:
             "recorded": None if record is None else _micros(record.recorded_at),
             "customers": list(rows.record_customers),
         }
-        query = self._sql.update_and_record
+        fed = bool(rows.events)
+        if fed:
+            parameters.update(self._feed_parameters(rows.events))
+        query = self._sql.update_record_and_feed if fed else self._sql.update_and_record
         if before != after:  # only then is held_chats touched at all
-            query = self._sql.update_hold_and_record
+            query = (
+                self._sql.update_hold_record_and_feed
+                if fed
+                else self._sql.update_hold_and_record
+            )
             parameters["released"] = sorted(before - after)
             taken, customers = _held_columns(change, after - before)
             parameters["taken"] = taken
@@ -841,11 +919,19 @@ class PostgresStore:
             entries = cursor.execute(self._sql.erase_history, (customer_id,)).rowcount
             row = cursor.execute(self._sql.erase_records, (customer_id,)).fetchone()
             records = 0 if row is None else int(row[0])
+            events = cursor.execute(self._sql.erase_events, (customer_id,)).rowcount
             cursor.execute(
                 self._sql.insert_erasure,
-                (erasure_id, instant_to_micros(erased_at), erased_by, entries, records),
+                (
+                    erasure_id,
+                    instant_to_micros(erased_at),
+                    erased_by,
+                    entries,
+                    records,
+                    events,
+                ),
             )
-        return ErasureRecord(erasure_id, erased_at, erased_by, entries, records)
+        return ErasureRecord(erasure_id, erased_at, erased_by, entries, records, events)
 
     def erasures(self) -> tuple[ErasureRecord, ...]:
         """Every erasure record, oldest first."""
@@ -854,10 +940,15 @@ class PostgresStore:
         return tuple(self._erasure(row) for row in rows)
 
     def _erasure(self, row: tuple[Any, ...]) -> ErasureRecord:
-        erasure_id, erased_at, erased_by, entries, records = row
+        erasure_id, erased_at, erased_by, entries, records, events = row
         try:
             return ErasureRecord(
-                erasure_id, micros_to_instant(erased_at), erased_by, entries, records
+                erasure_id,
+                micros_to_instant(erased_at),
+                erased_by,
+                entries,
+                records,
+                events,
             )
         except Exception as error:  # whatever damage makes the decoder raise
             reason = damage_reason(error)
@@ -880,6 +971,60 @@ class PostgresStore:
             if row is None or row[0] != 1:
                 raise VersionConflict(agent_id, expected_version)
         self._recent.pop(agent_id, None)
+
+    # The feeds
+
+    def events(self, after: int = 0, limit: int = 100) -> list[StoredEvent]:
+        """Up to ``limit`` events after position ``after``, in order."""
+        check_feed_read(after, limit)
+        with self._connection() as connection:
+            rows = connection.execute(self._sql.events, (after, limit)).fetchall()
+        return [decode_event(p, at, text, self._damaged) for p, at, text in rows]
+
+    def last_position(self) -> int:
+        """The newest event's position (0 for none yet)."""
+        with self._connection() as connection:
+            row = connection.execute(self._sql.last_position).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def wait_for_events(self, after: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for an event after ``after``.
+
+        On a connection of the pool, kept for the wait: ``LISTEN`` first,
+        then a look at the newest position (so a commit between the two is
+        not missed), then the notification each commit with events sends.
+        """
+        check_feed_read(after, 1)
+        check_wait(timeout)
+        with self._connection() as connection:
+            connection.execute(self._sql.listen)
+            try:
+                row = connection.execute(self._sql.last_position).fetchone()
+                if row is not None and int(row[0]) > after:
+                    return True
+                for _ in connection.notifies(timeout=timeout, stop_after=1):
+                    return True
+                return False
+            finally:
+                connection.execute("UNLISTEN *")
+
+    def prune_events(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` of the oldest events recorded before
+        ``before``, stopping at the first younger one."""
+        parameters = {"before": instant_to_micros(before), "limit": max(limit, 0)}
+        with self._connection() as connection:
+            row = connection.execute(self._sql.prune_events, parameters).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def history_changes(self, after: int = 0, limit: int = 100) -> list[HistoryChange]:
+        """Up to ``limit`` entries written after position ``after``, in
+        commit order (sequences are drawn under the feed's lock)."""
+        check_feed_read(after, limit)
+        with self._connection() as connection:
+            rows = connection.execute(
+                self._sql.history_changes, (after, limit)
+            ).fetchall()
+        return [decode_history_change(p, text, self._damaged) for p, text in rows]
 
     def _agent_lock(self, agent_id: str) -> tuple[int, int]:
         """The two keys of the advisory lock for one agent id in this schema."""
@@ -964,6 +1109,12 @@ def _held_columns(change: Change, taken: set[str]) -> tuple[list[str], list[str]
     return [key for key, _ in chats], [customer for _, customer in chats]
 
 
+def _channel(schema: str) -> str:
+    """The notification channel of a schema's feed: short, whatever the
+    schema's length (channel names are cut at 63 bytes)."""
+    return f"webchat_wrapup_{zlib.crc32(schema.encode()):08x}"
+
+
 def _agent_parameters(change: Change, rows: ChangeRows) -> dict[str, object]:
     """The parameters of the statements that update an agent's row."""
     version = change.expected_version
@@ -1044,13 +1195,73 @@ class _Statements:
         self.update_and_release = q(
             f"{updated}, {released} SELECT agent_id FROM updated"
         )
+        # The feed's part of a one-statement save: the lock is taken only
+        # once every other write of the statement is done (the scalar
+        # subqueries read them to the end first), so nothing waits while
+        # holding it; then the events are inserted, in order, and the
+        # notification goes out on commit.
+        fed = (
+            "fed AS (INSERT INTO {schema}.events (recorded_at, agent_id, "
+            "customer_id, event) SELECT e.recorded_at, e.agent_id, e.customer_id, "
+            "e.event FROM locked, unnest(%(event_at)s::bigint[], "
+            "%(event_agents)s::text[], %(event_customers)s::text[], "
+            "%(events)s::text[]) WITH ORDINALITY "
+            "AS e (recorded_at, agent_id, customer_id, event, n) ORDER BY e.n)"
+        )
+
+        def locked(*writes: str) -> str:
+            done = " AND ".join(f"(SELECT count(*) FROM {w}) >= 0" for w in writes)
+            return (
+                "locked AS (SELECT pg_advisory_xact_lock(%(feed_a)s, %(feed_b)s), "
+                f"pg_notify(%(channel)s, '') FROM updated WHERE {done})"
+            )
+
+        recorded_returning = f"recorded AS ({recorded} RETURNING 1)"
+        linked_returning = (
+            "linked AS (INSERT INTO {schema}.command_customers "
+            "SELECT customer_id, %(command)s FROM updated, "
+            "unnest(%(customers)s::text[]) AS customer_id RETURNING 1)"
+        )
+        released_returning = (
+            "released AS (DELETE FROM {schema}.held_chats "
+            "WHERE agent_id = (SELECT agent_id FROM updated) "
+            "AND chat_id = ANY(%(released)s::text[]) RETURNING 1)"
+        )
+        taken_returning = (
+            "taken AS (INSERT INTO {schema}.held_chats "
+            "SELECT chat_id, agent_id, customer_id FROM updated, "
+            "unnest(%(taken)s::text[], %(taken_customers)s::text[]) "
+            "AS chats (chat_id, customer_id) RETURNING 1)"
+        )
         self.update_and_record = q(f"{updated}, {linked} {recorded}")
         self.update_hold_and_record = q(
             f"{updated}, {released}, {taken}, {linked} {recorded}"
         )
-        self.insert_history = q(
-            "INSERT INTO {schema}.history (customer_id, agent_id, chat_id, "
-            "chat_started_at, wrap_up_ended_at, entry) VALUES (%s, %s, %s, %s, %s, %s)"
+        self.update_record_and_feed = q(
+            f"{updated}, {linked_returning}, {recorded_returning}, "
+            f"{locked('linked', 'recorded')}, {fed} "
+            "SELECT count(*) FROM recorded"
+        )
+        self.update_hold_record_and_feed = q(
+            f"{updated}, {released_returning}, {taken_returning}, "
+            f"{linked_returning}, {recorded_returning}, "
+            f"{locked('released', 'taken', 'linked', 'recorded')}, {fed} "
+            "SELECT count(*) FROM recorded"
+        )
+        # A transaction's history entries and events, last in it, in one
+        # statement under the feed's lock (see PostgresStore._append_feed).
+        self.append_feed = q(
+            "WITH locked AS (SELECT pg_advisory_xact_lock(%(feed_a)s, %(feed_b)s), "
+            "pg_notify(%(channel)s, '')), "
+            "entries AS (INSERT INTO {schema}.history (customer_id, agent_id, "
+            "chat_id, chat_started_at, wrap_up_ended_at, entry) "
+            "SELECT h.customer_id, h.agent_id, h.chat_id, h.started, h.ended, "
+            "h.entry FROM locked, unnest(%(h_customers)s::text[], "
+            "%(h_agents)s::text[], %(h_chats)s::text[], %(h_started)s::bigint[], "
+            "%(h_ended)s::bigint[], %(h_entries)s::text[]) WITH ORDINALITY "
+            "AS h (customer_id, agent_id, chat_id, started, ended, entry, n) "
+            "ORDER BY h.n), "
+            f"{fed} SELECT 1"
         )
         # The record and the customers it is found by, in one statement;
         # the count is 0 when the command id was already recorded.
@@ -1107,11 +1318,35 @@ class _Statements:
             "SELECT count(*) FROM erased"
         )
         self.insert_erasure = q(
-            "INSERT INTO {schema}.erasures VALUES (%s, %s, %s, %s, %s)"
+            "INSERT INTO {schema}.erasures VALUES (%s, %s, %s, %s, %s, %s)"
         )
         self.erasures = q(
             "SELECT erasure_id, erased_at, erased_by, history_entries, "
-            "command_records FROM {schema}.erasures ORDER BY erased_at, erasure_id"
+            "command_records, events FROM {schema}.erasures "
+            "ORDER BY erased_at, erasure_id"
+        )
+        self.erase_events = q("DELETE FROM {schema}.events WHERE customer_id = %s")
+        self.listen = sql.SQL("LISTEN {}").format(sql.Identifier(_channel(schema)))
+        self.events = q(
+            "SELECT position, recorded_at, event FROM {schema}.events "
+            "WHERE position > %s ORDER BY position LIMIT %s"
+        )
+        self.last_position = q("SELECT coalesce(max(position), 0) FROM {schema}.events")
+        # The oldest first, stopping at the first younger one (as every
+        # store does), reading no more than the limit from the key's index.
+        self.prune_events = q(
+            "WITH oldest AS (SELECT position, recorded_at FROM {schema}.events "
+            "ORDER BY position LIMIT %(limit)s), "
+            "stop AS (SELECT min(position) AS position FROM oldest "
+            "WHERE recorded_at >= %(before)s), "
+            "pruned AS (DELETE FROM {schema}.events WHERE position <= "
+            "(SELECT max(position) FROM oldest) AND position < coalesce("
+            "(SELECT position FROM stop), 9223372036854775807) RETURNING 1) "
+            "SELECT count(*) FROM pruned"
+        )
+        self.history_changes = q(
+            "SELECT sequence, entry FROM {schema}.history WHERE sequence > %s "
+            "ORDER BY sequence LIMIT %s"
         )
         self.retire = q(
             "WITH gone AS (DELETE FROM {schema}.agents "

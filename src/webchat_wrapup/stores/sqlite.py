@@ -21,6 +21,7 @@ import errno
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -39,8 +40,10 @@ from ..ports import (
     Change,
     CommandRecord,
     ErasureRecord,
+    HistoryChange,
     HistoryPage,
     StoredAgent,
+    StoredEvent,
     customer_chat_held,
 )
 from ._codec import (
@@ -48,20 +51,22 @@ from ._codec import (
     instant_to_micros,
     micros_to_instant,
 )
-from ._paging import check_limit, decode_cursor
+from ._paging import check_feed_read, check_limit, check_wait, decode_cursor
 from ._rows import (
     ChangeRows,
     change_rows,
     checked_history_page,
     damage_reason,
     decode_entry,
+    decode_event,
+    decode_history_change,
     decode_record,
     decode_state,
     held_chat_id,
     one_change_per_agent,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The newest schema this version of the library writes (``user_version``)."""
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -260,12 +265,34 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    (  # 3 -> 4: the event feed
+        # Written in each change's own transaction. SQLite has one writer
+        # at a time, so positions are given in commit order; AUTOINCREMENT
+        # never gives one again, even once the newest is pruned or erased.
+        # The customer of each event of a chat, for erasure.
+        """
+        CREATE TABLE events (
+            position INTEGER PRIMARY KEY AUTOINCREMENT,
+            recorded_at INTEGER NOT NULL,
+            agent_id TEXT NOT NULL,
+            customer_id TEXT,
+            event TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE INDEX events_by_customer ON events (customer_id)
+            WHERE customer_id IS NOT NULL
+        """,
+        "ALTER TABLE erasures ADD COLUMN events INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 """Migration ``n`` takes a file from schema ``n`` to ``n + 1``, one statement
 at a time, all in the one transaction that opens the store."""
 
 Synchronous = Literal["FULL", "NORMAL"]
 _MAX_RECENT = 4096
+_POLL_SECONDS = 0.01
+_LAST_POSITION = "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
 _BATCH = 1000
 _FILE_MODE = 0o600
 
@@ -281,6 +308,9 @@ _INSERT_COMMAND = (
     "recorded_at) VALUES (?, ?, ?, ?, ?)"
 )
 _INSERT_COMMAND_CUSTOMER = "INSERT INTO command_customers VALUES (?, ?)"
+_INSERT_EVENT = (
+    "INSERT INTO events (recorded_at, agent_id, customer_id, event) VALUES (?, ?, ?, ?)"
+)
 _INSERT_AGENT = "INSERT INTO agents VALUES (?, ?, ?, ?, NULL)"
 _SELECT_RETIRED = "SELECT version FROM retired_agents WHERE agent_id = ?"
 # Two claims, each walking the due index in deadline order and stopping at
@@ -781,6 +811,8 @@ class SQLiteStore:
             db.executemany(_INSERT_POLICY, rows.policies)
         if rows.history:
             db.executemany(_INSERT_HISTORY, rows.history)
+        if rows.events:
+            db.executemany(_INSERT_EVENT, rows.events)
         return version
 
     def _held_before(self, change: Change) -> list[str] | None:
@@ -945,18 +977,25 @@ class SQLiteStore:
                 "DELETE FROM commands WHERE command_id = ?",
                 [(command_id,) for command_id in records],
             )
+            events = db.execute(
+                "DELETE FROM events WHERE customer_id = ?", (customer_id,)
+            ).rowcount
+            erasure = ErasureRecord(
+                erasure_id, erased_at, erased_by, entries, len(records), events
+            )
             db.execute(
-                "INSERT INTO erasures VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO erasures VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     erasure_id,
                     instant_to_micros(erased_at),
                     erased_by,
                     entries,
                     len(records),
+                    events,
                 ),
             )
         self._checkpoint()
-        return ErasureRecord(erasure_id, erased_at, erased_by, entries, len(records))
+        return erasure
 
     def _checkpoint(self) -> None:
         with self._lock, self._translated():
@@ -966,16 +1005,21 @@ class SQLiteStore:
         """Every erasure record, oldest first."""
         rows = self._read(
             "SELECT erasure_id, erased_at, erased_by, history_entries, "
-            "command_records FROM erasures ORDER BY erased_at, erasure_id",
+            "command_records, events FROM erasures ORDER BY erased_at, erasure_id",
             (),
         )
         return tuple(self._erasure(row) for row in rows)
 
     def _erasure(self, row: Sequence[Any]) -> ErasureRecord:
-        erasure_id, erased_at, erased_by, entries, records = row
+        erasure_id, erased_at, erased_by, entries, records, events = row
         try:
             return ErasureRecord(
-                erasure_id, micros_to_instant(erased_at), erased_by, entries, records
+                erasure_id,
+                micros_to_instant(erased_at),
+                erased_by,
+                entries,
+                records,
+                events,
             )
         except Exception as error:  # whatever damage makes the decoder raise
             raise self._damaged("erasure", erasure_id, damage_reason(error)) from error
@@ -1033,6 +1077,80 @@ class SQLiteStore:
                         yield decode_entry(row[0], row[1], self._damaged)
         finally:
             self._close_reader(reader)
+
+    # The feeds
+
+    def events(self, after: int = 0, limit: int = 100) -> list[StoredEvent]:
+        """Up to ``limit`` events after position ``after``, in order."""
+        check_feed_read(after, limit)
+        rows = self._read(
+            "SELECT position, recorded_at, event FROM events "
+            "WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit),
+        )
+        return [decode_event(p, at, text, self._damaged) for p, at, text in rows]
+
+    def last_position(self) -> int:
+        """The newest event's position (0 for none yet)."""
+        rows = self._read(_LAST_POSITION, ())
+        return int(rows[0][0]) if rows else 0
+
+    def wait_for_events(self, after: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for an event after ``after``.
+
+        Polls ``PRAGMA data_version`` on the thread's own connection, which
+        changes when any other connection, in any process, commits: a few
+        microseconds a poll, no page read, until something was written.
+        """
+        check_feed_read(after, 1)
+        check_wait(timeout)
+        give_up = time.monotonic() + timeout
+        while True:
+            with self._translated():
+                reader = self._reader()
+                seen = reader.execute("PRAGMA data_version").fetchone()[0]
+                rows = reader.execute(_LAST_POSITION).fetchall()
+            if rows and int(rows[0][0]) > after:
+                return True
+            while reader.execute("PRAGMA data_version").fetchone()[0] == seen:
+                left = give_up - time.monotonic()
+                if left <= 0:
+                    return False
+                time.sleep(min(_POLL_SECONDS, left))
+
+    def prune_events(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` of the oldest events recorded before
+        ``before``, stopping at the first younger one."""
+        if limit < 1:
+            return 0
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT position, recorded_at FROM events ORDER BY position LIMIT ?",
+                (limit,),
+            ).fetchall()
+            cutoff = instant_to_micros(before)
+            old = 0
+            for _, recorded_at in rows:
+                if recorded_at >= cutoff:
+                    break
+                old += 1
+            if old:
+                db.execute(
+                    "DELETE FROM events WHERE position <= ?", (rows[old - 1][0],)
+                )
+        return old
+
+    def history_changes(self, after: int = 0, limit: int = 100) -> list[HistoryChange]:
+        """Up to ``limit`` entries written after position ``after``, in
+        commit order (the history's AUTOINCREMENT sequence: one writer at
+        a time gives it in commit order)."""
+        check_feed_read(after, limit)
+        rows = self._read(
+            "SELECT sequence, entry FROM history WHERE sequence > ? "
+            "ORDER BY sequence LIMIT ?",
+            (after, limit),
+        )
+        return [decode_history_change(p, text, self._damaged) for p, text in rows]
 
     # Due wrap-ups
 

@@ -43,6 +43,7 @@ from .._core._errors import (
 from .._core._history import ContactHistoryEntry, EndedBy, WrapUpEnding
 from .._core._policy import QueuePolicy, WrapUpPolicy
 from ..ports import Change, CommandRecord, ErasureRecord, Outcome, Store
+from .feed_contract import FeedContract
 from .strategies import command_sequences
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
@@ -118,8 +119,9 @@ def _version(store: Store, agent_id: str) -> int:
     return 0 if stored is None else stored.version
 
 
-class StoreContract:
-    """Everything a :class:`~webchat_wrapup.ports.Store` must do."""
+class StoreContract(FeedContract):
+    """Everything a :class:`~webchat_wrapup.ports.Store` must do (the feeds'
+    part in :class:`~webchat_wrapup.testing.feed_contract.FeedContract`)."""
 
     @pytest.fixture
     def store(self) -> Iterator[Store]:
