@@ -57,7 +57,7 @@ DEMO_POLICY = {
         "support": {"classification": "free_text", "pause_allowed": True},
     },
     "simulation": {
-        "agents": 8,
+        "agents": 10,
         "hours": 8,
         "chat_mean_seconds": 40,
         "patience_seconds": 120,
@@ -68,7 +68,7 @@ DEMO_POLICY = {
         "abuse_rate": 0.05,
         "pause_share": 0.1,
         "pause_seconds": 15,
-        "arrivals": {"sales": 200, "support": 160},
+        "arrivals": {"sales": 330, "support": 270},
     },
 }
 """Two queues (a dropdown and free text), short chats, a lively day."""

@@ -320,6 +320,7 @@
     const share = length ? Math.min(1, left / length) : null;
     node.dataset.level = chat.paused || share === null ? chat.warning_level : level(share);
     node.dataset.paused = String(chat.paused);
+    card.meter.dataset.level = chat.paused ? "" : node.dataset.level;
     node.textContent = Desk.clock(left);
     if (chat.paused) node.append(el("span", { class: "note" }, "paused"));
     card.meter.hidden = share === null;
