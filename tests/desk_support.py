@@ -55,12 +55,14 @@ def serve_in_thread(app: Any, ready: str = "api/supervisor") -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def desk_in_process(db: Path, *extra: str) -> Iterator[str]:
-    """``webchat-wrapup desk --db DB`` in a process of its own; its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()  # the server binds it again at once; nothing else here asks
+def desk_in_process(db: Path, *extra: str, port: int = 0) -> Iterator[str]:
+    """``webchat-wrapup desk --db DB`` in a process of its own, on ``port``
+    or a free one; its base URL."""
+    if not port:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()  # the server binds it again at once; nothing else here asks
     environment = {**os.environ, "PYTHONPATH": str(SRC)}
     process = subprocess.Popen(
         [sys.executable, "-m", "webchat_wrapup", "desk", "--db", str(db)]
