@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
+from typing import Protocol
 
 from ._core._errors import invalid_argument
 from .ports import Store, StoredEvent
@@ -35,7 +36,9 @@ def follow(
     wait: float = DEFAULT_WAIT,
 ) -> Iterator[StoredEvent]:
     """The feed's events after position ``after``, then each new one as it
-    is committed; ends once ``stop`` is set (within ``wait`` seconds).
+    is committed; once ``stop`` is set, ends as soon as it has caught up
+    (within ``wait`` seconds). With ``stop`` set from the start it reads
+    what is there and ends.
 
     Remember the position of the last event handled: following again from
     it goes on exactly where this left off. Events pruned after the
@@ -43,12 +46,14 @@ def follow(
     """
     _check_follow(after, batch, wait)
     position = after
-    while stop is None or not stop.is_set():
+    while True:
         events = store.events(position, batch)
         for stored in events:
             yield stored
             position = stored.position
         if len(events) < batch:  # caught up: wait for the next commit
+            if stop is not None and stop.is_set():
+                return
             store.wait_for_events(position, wait)
 
 
@@ -61,18 +66,40 @@ async def follow_async(
 ) -> AsyncIterator[StoredEvent]:
     """:func:`follow` for asyncio: ``async for stored in follow_async(store)``.
 
-    The store's reads and waits run in worker threads, so the event loop is
-    never blocked; cancel the task (or leave the ``async for``) to stop.
+    The store's reads run in worker threads, so the event loop is never
+    blocked; a store with an ``async_listener()`` (PostgreSQL) waits on an
+    asyncio connection, the others in a worker thread. Cancel the task (or
+    leave the ``async for``) to stop.
     """
     _check_follow(after, batch, wait)
     position = after
-    while True:
-        events = await asyncio.to_thread(store.events, position, batch)
-        for stored in events:
-            yield stored
-            position = stored.position
-        if len(events) < batch:
-            await asyncio.to_thread(store.wait_for_events, position, wait)
+    make_listener = getattr(store, "async_listener", None)
+    listener: _AsyncListener | None = None if make_listener is None else make_listener()
+    try:
+        while True:
+            events = await asyncio.to_thread(store.events, position, batch)
+            for stored in events:
+                yield stored
+                position = stored.position
+            if len(events) >= batch:
+                continue
+            if listener is None:
+                await asyncio.to_thread(store.wait_for_events, position, wait)
+            else:
+                await listener.wait(position, wait)
+    finally:
+        if listener is not None:
+            await listener.aclose()
+
+
+class _AsyncListener(Protocol):
+    """What a store's ``async_listener()`` gives, if it has one."""
+
+    async def wait(self, after: int, timeout: float) -> bool:
+        """Wait for an event after ``after`` without blocking the loop."""
+
+    async def aclose(self) -> None:
+        """Release what the listener holds."""
 
 
 def _check_follow(after: int, batch: int, wait: float) -> None:

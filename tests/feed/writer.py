@@ -8,6 +8,7 @@ sweeps expire what the others left due; refusals are expected and ignored.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
@@ -47,10 +48,9 @@ def main(where: str, number: int, steps: int) -> None:
         for step in range(steps):
             clock.advance(timedelta(seconds=chance.random()))
             agent_id = chance.choice(AGENTS)
-            try:
+            # Refused, conflicting, or the file busy: go on.
+            with contextlib.suppress(WrapUpError):
                 act(service, store, agent_id, f"chat-{number}-{step}", chance)
-            except WrapUpError:
-                pass  # refused, conflicting, or the file busy: go on
 
 
 def act(
@@ -78,6 +78,7 @@ def act(
             service.end_chat(agent_id, chat.chat_id)
     elif chance.random() < 0.5:
         service.complete(agent_id, chat.chat_id)
+
 
 if __name__ == "__main__":
     main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

@@ -8,14 +8,16 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from support import postgres_dsn
 
+from support import postgres_dsn
 from webchat_wrapup import AgentState, AssignChat, QueuePolicy, decide
 from webchat_wrapup.ports import Change
 from webchat_wrapup.stores import PostgresStore
 
 DSN = postgres_dsn()
 psycopg = pytest.importorskip("psycopg")
+
+from test_postgres_store import drop, fresh_schema  # noqa: E402
 
 from test_feed import (  # noqa: E402
     T0,
@@ -24,7 +26,6 @@ from test_feed import (  # noqa: E402
     follow_while,
     run_writers,
 )
-from test_postgres_store import drop, fresh_schema  # noqa: E402
 
 
 @pytest.fixture
@@ -79,4 +80,41 @@ def test_a_position_taken_by_an_open_transaction_holds_back_later_ones(
         writer.join(10)
         assert saved.is_set()
         positions = [stored.position for stored in store.events()]
-        assert positions and min(positions) > 1  # after the rolled-back one
+        assert positions
+        assert min(positions) > 1  # after the rolled-back one
+
+
+def test_the_async_service_on_postgresql_hears_commits_without_a_thread(
+    schema: str,
+) -> None:
+    import asyncio
+
+    from webchat_wrapup import ManualClock, WrapUpService
+    from webchat_wrapup.aio import AsyncWrapUpService
+
+    policy = QueuePolicy("support")
+
+    async def run() -> float:
+        with PostgresStore(DSN, schema=schema) as store:
+            async with AsyncWrapUpService(
+                WrapUpService(store, ManualClock(T0))
+            ) as service:
+                await service.add_agent("agent-1")
+                start = store.last_position()
+                heard = asyncio.Event()
+
+                async def listen() -> None:
+                    async for stored in service.follow(start, wait=30):
+                        if stored.event.type == "chat_assigned":
+                            heard.set()
+                            return
+
+                listening = asyncio.create_task(listen())
+                await asyncio.sleep(0.3)  # listening, waiting up to 30 s
+                sent = time.monotonic()
+                await service.assign("agent-1", "chat-1", "cust-1", policy)
+                await asyncio.wait_for(heard.wait(), 10)
+                await listening
+                return time.monotonic() - sent
+
+    assert asyncio.run(run()) < 5  # woken by NOTIFY, not by the 30 s wait

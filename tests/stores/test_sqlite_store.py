@@ -27,10 +27,10 @@ from webchat_wrapup import (
     AgentState,
     AssignChat,
     CommandRefused,
-    ManualClock,
     ContactHistoryEntry,
     EndedBy,
     ErrorCode,
+    ManualClock,
     QueuePolicy,
     StoreError,
     VersionConflict,
@@ -931,14 +931,17 @@ def test_a_schema_3_file_is_migrated_and_keeps_everything(tmp_path: Path) -> Non
     write_schema_3_file(path)
     with SQLiteStore(path) as store:
         held = store.load("agent-1")
-        assert held is not None and [c.chat_id for c in held.state.chats] == ["chat-3"]
+        assert held is not None
+        assert [c.chat_id for c in held.state.chats] == ["chat-3"]
         record = store.find_command("cmd-1")
-        assert record is not None and record.agent_id == "agent-1"
+        assert record is not None
+        assert record.agent_id == "agent-1"
         (erasure,) = store.erasures()
         assert (erasure.history_entries, erasure.events) == (1, 0)
         changes = store.history_changes()
         assert [c.entry.chat_id for c in changes] == ["chat-1", "chat-2"]
-        assert store.events() == [] and store.last_position() == 0
+        assert store.events() == []
+        assert store.last_position() == 0
         service = WrapUpService(store, ManualClock(T0))
         service.end_chat("agent-1", "chat-3")
         assert [e.event.type for e in store.events()][:1] == ["chat_ended"]

@@ -335,7 +335,7 @@ def outcome_from_json(text: str, what: str = "a command record") -> Outcome:
 def _flat(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
-    if value is None or isinstance(value, (str, int)):
+    if value is None or isinstance(value, (str, int, float)):
         return value
     if isinstance(value, datetime):
         return instant_to_micros(value)

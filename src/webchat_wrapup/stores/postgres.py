@@ -26,6 +26,7 @@ whole history in memory nor blocks a writer.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
@@ -382,6 +383,7 @@ class PostgresStore:
         # wrong, only stale.
         self._recent: dict[str, StoredAgent] = {}
         self._sql = _Statements(schema)
+        self._conninfo = conninfo
         # The feed's lock and notification channel, both named by schema.
         self._feed_lock = (
             _signed(zlib.crc32(f"webchat_wrapup:{schema}:feed".encode())),
@@ -839,11 +841,14 @@ class PostgresStore:
         with self._connection() as connection:
             try:
                 cursor = connection.execute(query, parameters)
+                # The feed's forms end with a count of the records written.
+                row = cursor.fetchone() if fed else (cursor.rowcount,)
+                written = 0 if row is None else row[0]
             except psycopg.errors.UniqueViolation as error:
                 if error.diag.constraint_name == "held_chats_pkey":
                     return False
                 raise CommandIdReused(command_id) from None
-        if cursor.rowcount != 1:
+        if written != 1:
             raise VersionConflict(change.agent_id, version)
         return True
 
@@ -1008,6 +1013,15 @@ class PostgresStore:
             finally:
                 connection.execute("UNLISTEN *")
 
+    def async_listener(self) -> AsyncListener:
+        """A listener for :func:`~webchat_wrapup.feed.follow_async`: waits on
+        a psycopg ``AsyncConnection`` of its own, so an asyncio follower
+        needs no thread (a store made on an application's pool, whose
+        connection string it does not know, waits in a worker thread)."""
+        if self._closed:
+            self._refuse_closed()
+        return AsyncListener(self)
+
     def prune_events(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` of the oldest events recorded before
         ``before``, stopping at the first younger one."""
@@ -1107,6 +1121,53 @@ def _held_columns(change: Change, taken: set[str]) -> tuple[list[str], list[str]
         if chat.holding_key in taken
     )
     return [key for key, _ in chats], [customer for _, customer in chats]
+
+
+class AsyncListener:
+    """Waits for a PostgreSQL store's feed on an asyncio connection that
+    keeps ``LISTEN`` between waits; close it with :meth:`aclose`."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self._connection: psycopg.AsyncConnection[Any] | None = None
+
+    async def wait(self, after: int, timeout: float) -> bool:
+        """:meth:`PostgresStore.wait_for_events`, without blocking the loop."""
+        store = self._store
+        check_feed_read(after, 1)
+        check_wait(timeout)
+        if store._conninfo is None:
+            return await asyncio.to_thread(store.wait_for_events, after, timeout)
+        if store._closed:
+            store._refuse_closed()
+        try:
+            connection = await self._listening(store._conninfo)
+            cursor = await connection.execute(store._sql.last_position)
+            row = await cursor.fetchone()
+            if row is not None and int(row[0]) > after:
+                return True
+            async for _ in connection.notifies(timeout=timeout, stop_after=1):
+                return True
+            return False
+        except psycopg.Error as error:
+            await self.aclose()  # a broken connection: the next wait makes one
+            raise store._translate(error) from error
+
+    async def _listening(self, conninfo: str) -> psycopg.AsyncConnection[Any]:
+        if self._connection is None or self._connection.closed:
+            connection = await psycopg.AsyncConnection.connect(
+                conninfo, autocommit=True
+            )
+            await connection.execute(self._store._sql.listen)
+            self._connection = connection
+        return self._connection
+
+    async def aclose(self) -> None:
+        """Close the listener's connection."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with suppress(psycopg.Error):
+                await connection.close()
 
 
 def _channel(schema: str) -> str:

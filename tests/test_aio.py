@@ -1,0 +1,174 @@
+"""The asyncio face: the service's guarantees, without blocking the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from webchat_wrapup import (
+    CommandRefused,
+    ErrorCode,
+    InvalidInput,
+    ManualClock,
+    MemoryStore,
+    QueuePolicy,
+    SQLiteStore,
+    StoreError,
+    WrapUpEnding,
+    WrapUpPolicy,
+    WrapUpService,
+)
+from webchat_wrapup.aio import AsyncWrapUpService
+from webchat_wrapup.ports import Store
+
+T0 = datetime(2026, 11, 30, 9, tzinfo=timezone.utc)
+POLICY = QueuePolicy("support", WrapUpPolicy(countdown_seconds=60, max_extensions=1))
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    made: Store = (
+        MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "w.db")
+    )
+    with made:
+        yield made
+
+
+async def a_chat(service: AsyncWrapUpService) -> None:
+    await service.add_agent("agent-1")
+    await service.assign("agent-1", "chat-1", "cust-1", POLICY)
+    await service.classify("agent-1", "chat-1", text="refund")
+    await service.end_chat("agent-1", "chat-1")
+    await service.extend("agent-1", "chat-1")
+    view = await service.view("agent-1")
+    assert view.chats[0].extensions_left == 0
+    await service.complete("agent-1", "chat-1")
+
+
+def test_an_agent_day_through_the_async_service(store: Store) -> None:
+    async def day() -> None:
+        async with AsyncWrapUpService(WrapUpService(store, ManualClock(T0))) as service:
+            await a_chat(service)
+            page = await service.history("cust-1")
+            assert [e.ending for e in page.entries] == [WrapUpEnding.COMPLETED_EARLY]
+            await service.assign("agent-1", "chat-2", "cust-2", POLICY)
+            with pytest.raises(CommandRefused) as raised:
+                await service.assign("agent-1", "chat-3", "cust-3", POLICY)
+            assert raised.value.code is ErrorCode.CAPACITY_REACHED
+
+    asyncio.run(day())
+
+
+def test_concurrent_commands_lose_nothing_and_respect_capacity(store: Store) -> None:
+    async def crowd() -> list[object]:
+        sync = WrapUpService(store, ManualClock(T0))
+        async with AsyncWrapUpService(sync, workers=8) as service:
+            for number in range(4):
+                await service.add_agent(f"agent-{number}", capacity=3)
+            calls = [
+                service.assign(f"agent-{n % 4}", f"chat-{n}", f"cust-{n}", POLICY)
+                for n in range(24)
+            ]
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = asyncio.run(crowd())
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert all(
+        isinstance(r, CommandRefused) and r.code is ErrorCode.CAPACITY_REACHED
+        for r in refused
+    )
+    assert len(results) - len(refused) == 12  # 4 agents of capacity 3
+    for number in range(4):
+        stored = store.load(f"agent-{number}")
+        assert stored is not None
+        assert len(stored.state.chats) == 3
+        assert stored.version == 1 + 3  # added, then one version per assign
+
+
+def test_a_command_waiting_for_the_file_does_not_block_the_loop(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.db"
+
+    async def run() -> int:
+        with SQLiteStore(path, busy_timeout=10.0) as store:
+            sync = WrapUpService(store, ManualClock(T0))
+            async with AsyncWrapUpService(sync) as service:
+                await service.add_agent("agent-1")
+                other = sqlite3.connect(path, isolation_level=None)
+                other.execute("BEGIN IMMEDIATE")  # another process writing
+                command = asyncio.create_task(
+                    service.assign("agent-1", "chat-1", "cust-1", POLICY)
+                )
+                ticks = 0
+                for _ in range(20):
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+                assert not command.done()  # still waiting for the file
+                other.execute("COMMIT")
+                other.close()
+                await command
+                return ticks
+
+    assert asyncio.run(run()) == 20
+
+
+def test_an_async_follower_hears_a_command_of_another_service(store: Store) -> None:
+    async def run() -> list[str]:
+        async with AsyncWrapUpService(WrapUpService(store, ManualClock(T0))) as mine:
+            others = WrapUpService(store, ManualClock(T0))  # another app server
+            others.add_agent("agent-9")
+            heard: list[str] = []
+
+            async def listen() -> None:
+                async for stored in mine.follow(wait=0.05):
+                    heard.append(stored.event.type)
+                    if stored.event.type == "chat_assigned":
+                        return
+
+            listening = asyncio.create_task(listen())
+            await asyncio.sleep(0.1)
+            await asyncio.to_thread(others.assign, "agent-9", "c-1", "cust-1", POLICY)
+            await asyncio.wait_for(listening, 10)
+            return heard
+
+    assert asyncio.run(run())[-1] == "chat_assigned"
+
+
+def test_a_closed_async_service_refuses_calls() -> None:
+    async def run() -> None:
+        service = AsyncWrapUpService(WrapUpService(MemoryStore(), ManualClock(T0)))
+        await service.aclose()
+        with pytest.raises(StoreError) as raised:
+            await service.add_agent("agent-1")
+        assert raised.value.code is ErrorCode.STORE_CLOSED
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("workers", [0, 65, True, "4", 2.5])
+def test_bad_worker_counts_are_refused(workers: object) -> None:
+    service = WrapUpService(MemoryStore(), ManualClock(T0))
+    with pytest.raises(InvalidInput):
+        AsyncWrapUpService(service, workers=workers)  # type: ignore[arg-type]
+
+
+def test_only_a_service_is_wrapped() -> None:
+    with pytest.raises(InvalidInput):
+        AsyncWrapUpService(MemoryStore())  # type: ignore[arg-type]
+
+
+def test_the_async_methods_say_what_they_run() -> None:
+    assert AsyncWrapUpService.extend.__name__ == "extend"
+    assert "WrapUpService.extend" in (AsyncWrapUpService.extend.__doc__ or "")
+    names = {
+        name
+        for name in vars(WrapUpService)
+        if not name.startswith("_") and callable(getattr(WrapUpService, name))
+    }
+    assert names - {"subscribe"} <= set(vars(AsyncWrapUpService))
