@@ -54,19 +54,32 @@ def serve_in_thread(app: Any, ready: str = "api/supervisor") -> Iterator[str]:
         sock.close()
 
 
+def free_port() -> int:
+    """A port nothing on this machine listens on just now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 @contextlib.contextmanager
 def desk_in_process(db: Path, *extra: str, port: int = 0) -> Iterator[str]:
     """``webchat-wrapup desk --db DB`` in a process of its own, on ``port``
     or a free one; its base URL."""
-    if not port:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        sock.close()  # the server binds it again at once; nothing else here asks
+    port = port or free_port()  # bound again at once; nothing else here asks
     environment = {**os.environ, "PYTHONPATH": str(SRC)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "webchat_wrapup", "desk", "--db", str(db)]
-        + ["--port", str(port), *extra],
+        [
+            sys.executable,
+            "-m",
+            "webchat_wrapup",
+            "desk",
+            "--db",
+            str(db),
+            "--port",
+            str(port),
+            *extra,
+        ],
         env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -119,15 +132,18 @@ class Stream:
         self._thread.start()
 
     def _read(self) -> None:
-        with self._client, contextlib.suppress(httpx.HTTPError):
-            with self._client.stream("GET", self.url) as response:
-                for line in response.iter_lines():
-                    if self._stop:
-                        return
-                    if line.startswith("data: "):
-                        with self._arrived:
-                            self.messages.append(json.loads(line[6:]))
-                            self._arrived.notify_all()
+        with (
+            self._client,
+            contextlib.suppress(httpx.HTTPError),
+            self._client.stream("GET", self.url) as response,
+        ):
+            for line in response.iter_lines():
+                if self._stop:
+                    return
+                if line.startswith("data: "):
+                    with self._arrived:
+                        self.messages.append(json.loads(line[6:]))
+                        self._arrived.notify_all()
 
     def wait_for(self, check: Any, timeout: float = 10) -> dict[str, Any]:
         """The first message (old or new) for which ``check`` is true."""

@@ -16,28 +16,28 @@ pytest.importorskip("starlette", reason="the desk extra is not installed")
 pytest.importorskip("uvicorn", reason="the desk extra is not installed")
 pytest.importorskip("httpx", reason="httpx (for the test client) is not installed")
 
-import httpx  # noqa: E402
-from starlette.applications import Starlette  # noqa: E402
-from starlette.routing import Mount  # noqa: E402
+import httpx
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
-from desk_support import (  # noqa: E402
+from desk_support import (
     SRC,
     Stream,
     desk_in_thread,
     extensions_left,
     serve_in_thread,
 )
-from support import T0, queue  # noqa: E402
-from webchat_wrapup import (  # noqa: E402
+from support import T0, queue
+from webchat_wrapup import (
     CommandRefused,
     InvalidInput,
     Presence,
     UnknownAgent,
 )
-from webchat_wrapup.clocks import ManualClock  # noqa: E402
-from webchat_wrapup.service import WrapUpService  # noqa: E402
-from webchat_wrapup.stores import MemoryStore, SQLiteStore  # noqa: E402
-from webchat_wrapup.tools.desk.app import create_app  # noqa: E402
+from webchat_wrapup.clocks import ManualClock
+from webchat_wrapup.service import WrapUpService
+from webchat_wrapup.stores import MemoryStore, SQLiteStore
+from webchat_wrapup.tools.desk.app import create_app
 
 AGENT = "agent-ana"
 CHAT = "chat-1"
@@ -164,7 +164,9 @@ def test_bad_requests_get_the_errors_status_and_code(
         assert error["code"] == code
 
 
-def test_a_body_that_is_not_json_is_refused_as_invalid_json(client: httpx.Client) -> None:
+def test_a_body_that_is_not_json_is_refused_as_invalid_json(
+    client: httpx.Client,
+) -> None:
     response = client.post(
         f"api/agents/{AGENT}/chats/{CHAT}/extend",
         content=b"{not json",
@@ -233,9 +235,7 @@ def test_the_supervisor_figures_follow_the_feed(
     assert figures["agents"]["by_status"] == [{"label": "Wrap-up", "agents": 1}]
 
 
-def test_importing_the_library_and_its_command_line_imports_no_web_framework() -> (
-    None
-):
+def test_importing_the_library_and_its_command_line_imports_no_web_framework() -> None:
     code = (
         "import sys, webchat_wrapup, webchat_wrapup.service, "
         "webchat_wrapup.tools.cli.main\n"

@@ -236,7 +236,9 @@ def test_a_page_reconnects_and_catches_up_after_its_server_restarts(
         page = open_desk(browser, base, "gus")
         icon = card(page, chat).locator('[data-role="extensions-left"]')
         expect(icon).to_have_text("3", timeout=WAIT_MS)
-    expect(page.locator("#link")).to_have_text(re.compile("reconnecting"), timeout=WAIT_MS)
+    expect(page.locator("#link")).to_have_text(
+        re.compile("reconnecting"), timeout=WAIT_MS
+    )
     service.extend("gus", chat)  # while no server is there
     port = int(base.rsplit(":", 1)[1].strip("/"))
     with desk_in_process(database, port=port):

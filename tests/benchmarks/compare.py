@@ -26,7 +26,7 @@ The checks come in sections, one per benchmark module:
 ``sweep`` (``test_sweep_*``)
     memory_100k / memory_10k <= 1.5; sqlite_100k / sqlite_10k <= 1.5.
 
-The ``throughput`` and ``simulate`` groups have no targets: their figures
+The ``throughput``, ``simulate`` and ``desk`` groups have no targets: their figures
 (commands per second, chats per second, the store's share of the time) are
 printed from each benchmark's ``extra_info``, from the file that gave its
 lowest median.
@@ -143,7 +143,7 @@ def read_stats(paths: list[Path]) -> dict[str, dict[str, float]]:
     return stats
 
 
-FIGURE_GROUPS = ("throughput", "simulate", "simulate-scale")
+FIGURE_GROUPS = ("throughput", "simulate", "simulate-scale", "desk")
 
 
 def read_figures(paths: list[Path]) -> dict[str, dict[str, object]]:

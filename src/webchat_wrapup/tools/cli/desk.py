@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,9 @@ from .errors import UsageError
 from .stores import open_existing_store
 
 DEFAULT_PORT = 8000
+POOL_SIZE = 4
+"""PostgreSQL connections a desk server keeps: clicks, views and the
+supervisor's read model are read at once."""
 EXTRA = "python -m pip install 'webchat-wrapup[desk]' (from a checkout: -e '.[desk]')"
 
 
@@ -87,8 +91,25 @@ def run(arguments: argparse.Namespace, default_db: Path) -> int:
             log_level="warning",
             timeout_graceful_shutdown=1,
         )
-        uvicorn.Server(config).run()
+        with _quiet_signals():
+            uvicorn.Server(config).run()
     return 0
+
+
+@contextlib.contextmanager
+def _quiet_signals() -> Iterator[None]:
+    """Let SIGTERM and Ctrl-C stop the server and nothing more: uvicorn
+    raises the signal again once it has shut down, and it must not kill the
+    process before the store is closed and the demo's file removed."""
+    previous = {
+        number: signal.signal(number, lambda *_: None)
+        for number in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 @contextlib.contextmanager
@@ -98,7 +119,7 @@ def _served_store(
     """The store to serve, its clock, and the demo's own agent if any."""
     if not arguments.demo:
         db = arguments.db or str(default_db)
-        with open_existing_store(db, arguments.schema) as store:
+        with open_existing_store(db, arguments.schema, POOL_SIZE) as store:
             yield store, SystemClock(), None
         return
     if arguments.schema is not None:
