@@ -23,13 +23,17 @@ The checks come in sections, one per benchmark module:
     raw_sqlite_normal.
 ``postgres`` (``test_command_postgres_store``, ``test_command_raw_postgres``)
     postgres_store / raw_postgres <= 1.3.
+``feed`` (``test_feed_command_*``)
+    command_sqlite / command_sqlite_without_events <= 1.15 (what writing a
+    command's events to the feed costs it).
 ``sweep`` (``test_sweep_*``)
     memory_100k / memory_10k <= 1.5; sqlite_100k / sqlite_10k <= 1.5.
 
-The ``throughput``, ``simulate`` and ``desk`` groups have no targets: their figures
-(commands per second, chats per second, the store's share of the time) are
-printed from each benchmark's ``extra_info``, from the file that gave its
-lowest median.
+The ``throughput``, ``simulate``, ``feed_latency`` and ``desk`` groups
+have no targets: their figures (commands per second, chats per second, the
+store's share of the time, a follower's p50 and p99, events pushed to pages
+per second) are printed from each
+benchmark's ``extra_info``, from the file that gave its lowest median.
 
 A section is checked when the files hold any benchmark of it (or when it
 is named with ``--require``, which takes ``all`` or a comma-separated list
@@ -119,6 +123,11 @@ SECTIONS = {
         ("postgres_store", "raw_postgres"),
         (Check("postgres_store", "raw_postgres", "<=", 1.3),),
     ),
+    "feed": Section(
+        "test_feed_",
+        ("command_sqlite", "command_sqlite_without_events"),
+        (Check("command_sqlite", "command_sqlite_without_events", "<=", 1.15),),
+    ),
     "sweep": Section(
         "test_sweep_",
         ("memory_10k", "memory_100k", "sqlite_10k", "sqlite_100k"),
@@ -143,7 +152,7 @@ def read_stats(paths: list[Path]) -> dict[str, dict[str, float]]:
     return stats
 
 
-FIGURE_GROUPS = ("throughput", "simulate", "simulate-scale", "desk")
+FIGURE_GROUPS = ("throughput", "simulate", "simulate-scale", "feed_latency", "desk")
 
 
 def read_figures(paths: list[Path]) -> dict[str, dict[str, object]]:

@@ -291,7 +291,7 @@ at a time, all in the one transaction that opens the store."""
 
 Synchronous = Literal["FULL", "NORMAL"]
 _MAX_RECENT = 4096
-_POLL_SECONDS = 0.01
+_POLL_SECONDS = 0.002
 _LAST_POSITION = "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
 _BATCH = 1000
 _FILE_MODE = 0o600
