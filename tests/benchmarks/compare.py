@@ -32,8 +32,8 @@ The checks come in sections, one per benchmark module:
 The ``throughput``, ``simulate``, ``feed_latency`` and ``desk`` groups
 have no targets: their figures (commands per second, chats per second, the
 store's share of the time, a follower's p50 and p99, events pushed to pages
-per second) are printed from each
-benchmark's ``extra_info``, from the file that gave its lowest median.
+per second) are printed from each benchmark's ``extra_info``, from the file
+that gave its lowest median.
 
 A section is checked when the files hold any benchmark of it (or when it
 is named with ``--require``, which takes ``all`` or a comma-separated list
