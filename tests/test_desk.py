@@ -320,3 +320,25 @@ def test_messages_are_json_documents_with_a_type(service: WrapUpService) -> None
             json.dumps(message)
         finally:
             page.close()
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"read_model": 5}, "read_model"),
+        ({"sweep_every": 0}, "sweep_every"),
+        ({"sweep_every": float("nan")}, "sweep_every"),
+        ({"supervisor_every": True}, "supervisor_every"),
+    ],
+)
+def test_create_app_refuses_settings_it_cannot_use(
+    service: WrapUpService, settings: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        create_app(service, **settings)
+    assert refused.value.details["field"] == field
+
+
+def test_create_app_needs_a_service() -> None:
+    with pytest.raises(InvalidInput):
+        create_app(MemoryStore())  # type: ignore[arg-type]

@@ -38,7 +38,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..._core._errors import ErrorCode, InvalidInput, WrapUpError
+from ..._core._errors import ErrorCode, InvalidInput, WrapUpError, invalid_argument
 from ..._core._instants import utc_instant
 from ...service import WrapUpService
 from . import commands
@@ -67,17 +67,23 @@ def create_app(
     server process). ``sweep_every`` makes the server sweep due wrap-ups
     itself that often (seconds), for a deployment with no sweeper of its
     own. ``follow`` replaces :func:`webchat_wrapup.feed.follow_async`.
+    Nothing is opened until the app's lifespan starts: the read model then,
+    and the feed follower.
     """
-    from ...projections import ProjectionRunner
-
-    runner = ProjectionRunner(read_model, SupervisorProjection())
+    _check_settings(service, read_model, sweep_every, supervisor_every)
     options: dict[str, Any] = {"supervisor_every": supervisor_every}
     if follow is not None:
         options["follow"] = follow
-    hub = DeskHub(service.store, service.clock, runner, **options)
+    hub = DeskHub(service.store, service.clock, **options)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        from ...projections import ProjectionRunner
+
+        runner = await asyncio.to_thread(
+            ProjectionRunner, read_model, SupervisorProjection()
+        )
+        hub.read_model = runner
         await hub.start()
         sweeper = None
         if sweep_every is not None:
@@ -94,6 +100,28 @@ def create_app(
     app.state.service = service
     app.state.hub = hub
     return app
+
+
+def _check_settings(
+    service: object, read_model: object, sweep_every: object, supervisor_every: object
+) -> None:
+    if not isinstance(service, WrapUpService):
+        raise invalid_argument("service", "a WrapUpService", service)
+    if not isinstance(read_model, (str, Path)):
+        raise invalid_argument("read_model", "a file path or ':memory:'", read_model)
+    if sweep_every is not None and not _seconds(sweep_every):
+        raise invalid_argument(
+            "sweep_every", "seconds above 0, up to 3600", sweep_every
+        )
+    if not _seconds(supervisor_every):
+        raise invalid_argument(
+            "supervisor_every", "seconds above 0, up to 3600", supervisor_every
+        )
+
+
+def _seconds(value: object) -> bool:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and 0 < value <= 3600  # type: ignore[operator]
 
 
 def _routes() -> list[Route | Mount]:
