@@ -63,7 +63,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def desk_in_process(db: Path, *extra: str, port: int = 0) -> Iterator[str]:
+def desk_in_process(db: Path | str, *extra: str, port: int = 0) -> Iterator[str]:
     """``webchat-wrapup desk --db DB`` in a process of its own, on ``port``
     or a free one; its base URL."""
     port = port or free_port()  # bound again at once; nothing else here asks

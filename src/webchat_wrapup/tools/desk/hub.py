@@ -19,7 +19,7 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from ..._core._decide import effective_state
@@ -147,7 +147,7 @@ class DeskHub:
         self._tasks.clear()
 
     @contextlib.contextmanager
-    def desk_page(self, agent_id: str) -> Any:
+    def desk_page(self, agent_id: str) -> Iterator[Page]:
         """A page open on ``agent_id``'s desk, for as long as the block runs;
         its first message is the agent's view as it is now."""
         page = Page()
@@ -163,7 +163,7 @@ class DeskHub:
                 self._desks.pop(agent_id, None)
 
     @contextlib.contextmanager
-    def supervisor_page(self) -> Any:
+    def supervisor_page(self) -> Iterator[Page]:
         """A supervisor page; its first message is the latest figures."""
         page = Page()
         if self.supervisor_message is not None:
@@ -185,32 +185,39 @@ class DeskHub:
                     self._pending.setdefault(stored.event.agent_id, []).append(stored)
                     self.position = stored.position
                     self._wake.set()
-            except WrapUpError as error:  # the store is away: follow again later
-                logger.warning("following the event feed failed: %s", error)
+            except Exception:  # the store is away, say: follow again later
+                logger.exception("following the event feed failed; trying again")
             await asyncio.sleep(RETRY_SECONDS)
 
     async def _flush_forever(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            pending, self._pending = self._pending, {}
-            joining, self._joining = self._joining, []
-            if pending:
-                self._supervisor_due.set()
-            watched = [agent for agent in pending if self._desks.get(agent)]
-            agents = sorted({*watched, *(agent for agent, _ in joining)})
-            if not agents:
-                continue
-            position = self.position
-            states = await asyncio.to_thread(self._states, agents)
-            joined = {id(page) for _, page in joining}
-            for agent_id, page in joining:
-                page.offer(_desk_message(states[agent_id], position, ()))
-            for agent_id in watched:
-                message = _desk_message(states[agent_id], position, pending[agent_id])
-                for page in self._desks.get(agent_id, ()):
-                    if id(page) not in joined:
-                        page.offer(message)
+            try:
+                await self._flush()
+            except Exception:  # pages hear of the next event; keep serving them
+                logger.exception("pushing to the desk pages failed")
+
+    async def _flush(self) -> None:
+        """Build and hand out the messages for what happened since last time."""
+        pending, self._pending = self._pending, {}
+        joining, self._joining = self._joining, []
+        if pending:
+            self._supervisor_due.set()
+        watched = [agent for agent in pending if self._desks.get(agent)]
+        agents = sorted({*watched, *(agent for agent, _ in joining)})
+        if not agents:
+            return
+        position = self.position
+        states = await asyncio.to_thread(self._states, agents)
+        joined = {id(page) for _, page in joining}
+        for agent_id, page in joining:
+            page.offer(_desk_message(states[agent_id], position, ()))
+        for agent_id in watched:
+            message = _desk_message(states[agent_id], position, pending[agent_id])
+            for page in self._desks.get(agent_id, ()):
+                if id(page) not in joined:
+                    page.offer(message)
 
     def _states(self, agents: list[str]) -> dict[str, dict[str, Any]]:
         states: dict[str, dict[str, Any]] = {}
@@ -227,8 +234,8 @@ class DeskHub:
             self._supervisor_due.clear()
             try:
                 message = await asyncio.to_thread(self._supervisor_figures, runner)
-            except WrapUpError as error:
-                logger.warning("updating the supervisor figures failed: %s", error)
+            except Exception:
+                logger.exception("updating the supervisor figures failed")
             else:
                 self.supervisor_message = message
                 for page in self._supervisors:
