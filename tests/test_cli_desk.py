@@ -93,3 +93,17 @@ def test_the_demo_serves_live_traffic_and_your_own_desk(tmp_path: Path) -> None:
         process.terminate()
         _out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
+
+
+def test_the_demo_shows_both_kinds_of_classification_input() -> None:
+    from webchat_wrapup import DropdownClassification, FreeTextClassification
+    from webchat_wrapup.tools.desk.demo import demo_policies
+
+    kinds = {
+        name: type(policy.classification.choices)
+        for name, policy in demo_policies().queues.items()
+    }
+    assert kinds == {
+        "sales": DropdownClassification,
+        "support": FreeTextClassification,
+    }

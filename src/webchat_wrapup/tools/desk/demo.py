@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 DEMO_POLICY = {
     "defaults": {
+        "classification": "dropdown",
         "countdown_seconds": 45,
         "extension_seconds": 30,
         "max_extensions": 3,
@@ -54,7 +55,7 @@ DEMO_POLICY = {
     },
     "queues": {
         "sales": {"capacity": 2},
-        "support": {"classification": "free_text", "pause_allowed": True},
+        "support": {"classification": "free_text", "timeout_default": "Other"},
     },
     "simulation": {
         "agents": 10,
