@@ -10,12 +10,17 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import attrs
 import pytest
 
+from html_pages import parse
+from webchat_wrapup.ports import StoredEvent
 from webchat_wrapup.stores import SQLiteStore
+from webchat_wrapup.tools.cli.stores import describe_store
+from webchat_wrapup.tools.presence_time import time_per_presence
 from webchat_wrapup.tools.simulation import SimulationSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -314,14 +319,32 @@ def test_simulate_versus_with_breaks_and_pauses_stays_on_the_same_traffic() -> N
     assert shown["breaks taken"] == ["12", "12"]
 
 
-def test_the_simulation_section_of_a_policy_file_sets_pauses_and_breaks(
+def test_simulate_versus_prints_what_transfers_do_side_by_side() -> None:
+    moving = ["--transfer-share", "0.5"]
+    versus = ["--versus", WHAT_IF, "--memory", *SMALL]
+    plain = figures(run("simulate", POLICY, *versus).stdout)
+    result = run("simulate", POLICY, *versus, *moving)
+    assert result.returncode == 0, result.stderr
+    shown = figures(result.stdout)
+    assert plain["chats transferred"] == ["0", "(0.0%)", "0", "(0.0%)"]
+    assert plain["legs handled"] == plain["answered"]
+    assert shown["customers offered"] == plain["customers offered"]
+    for column in (0, 1):
+        transferred = int(shown["chats transferred"][2 * column])
+        answered = int(shown["answered"][column])
+        assert transferred > 0
+        assert int(shown["legs handled"][column]) == answered + transferred
+        assert shown["contact-history entries"][column] == shown["legs handled"][column]
+
+
+def test_the_simulation_section_of_a_policy_file_sets_pauses_breaks_and_transfers(
     tmp_path: Path,
 ) -> None:
     policy = tmp_path / "pausing.toml"
     policy.write_text(
         "[defaults]\nmax_paused_seconds = 30\n[queues.sales]\n"
         "[simulation]\nagents = 4\nhours = 1\npause_share = 1.0\n"
-        "breaks = 1\nbreak_minutes = 10\n"
+        "breaks = 1\nbreak_minutes = 10\ntransfer_share = 0.5\n"
     )
     database = tmp_path / "day.db"
     result = run("simulate", policy, "--db", database)
@@ -330,6 +353,7 @@ def test_the_simulation_section_of_a_policy_file_sets_pauses_and_breaks(
     with SQLiteStore(database) as store:
         entries = list(store.all_history())
     assert any(entry.pause_count for entry in entries)
+    assert any(entry.leg == 2 for entry in entries)
 
 
 def test_report_shows_pauses_per_queue_and_agent_in_every_format(
@@ -379,10 +403,55 @@ def test_report_as_csv_and_json(tmp_path: Path) -> None:
         == data["classified"] + data["timeout_defaults"] + data["unclassified"]
     )
     assert all(row["period"] == "2026-01-05" for row in data["trends"])
+    assert sum(b["chats"] for b in data["wrap_up_time"]) == data["entries"]
     as_csv = run("report", "--db", database, "--format", "csv")
     header = "run,section,period_or_group,name,value,share"
     assert as_csv.stdout.splitlines()[0] == header
     assert any(line.startswith("sim1-1,trend,") for line in as_csv.stdout.splitlines())
+    assert any(",wrap_up_time,," in line for line in as_csv.stdout.splitlines())
+
+
+def test_report_as_html_is_one_page_with_the_reports_figures(tmp_path: Path) -> None:
+    database = tmp_path / "day.db"
+    assert run("simulate", POLICY, "--db", database, *SMALL).returncode == 0
+    page = run("report", "--db", database, "--format", "html")
+    assert page.returncode == 0, page.stderr
+    as_json = json.loads(run("report", "--db", database, "--format", "json").stdout)
+    (data,) = as_json["runs"].values()
+    tree = parse(page.stdout)
+    assert str(database) in tree.find_all("header")[0].text()
+    (counts,) = tree.find_all("ul", class_="counts")
+    entries = counts.find_all("strong")[0].text().replace(",", "")
+    assert int(entries) == data["entries"]
+    histogram = tree.find_all("section", data_part="wrap-up-time")[0]
+    assert len(histogram.find_all("rect", class_="bar")) == len(data["wrap_up_time"])
+    queues = [row for row in data["wrap_up"] if row["group"] == "queue"]
+    per_queue = tree.find_all("section", data_part="extensions-per-queue")[0]
+    assert len(per_queue.find_all("rect", class_="bar")) == 2 * len(queues)
+
+
+def test_report_in_html_of_an_empty_database_says_it_has_no_contact_history(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "empty.db"
+    SQLiteStore(database).close()
+    page = run("report", "--db", database, "--format", "html")
+    assert page.returncode == 0, page.stderr
+    assert "No contact history" in parse(page.stdout).find_all("main")[0].text()
+
+
+@pytest.mark.parametrize(
+    "db",
+    [
+        "postgresql://wrapup:s3cret@db.internal:5433/contact",
+        "host=db.internal dbname=contact user=wrapup password=s3cret",
+    ],
+)
+def test_an_html_report_names_a_postgres_store_without_its_password(db: str) -> None:
+    shown = describe_store(db, None)
+    assert "s3cret" not in shown
+    assert shown == "contact on db.internal (PostgreSQL, schema webchat_wrapup)"
+    assert describe_store("day.db", None) == "day.db"
 
 
 def test_a_second_simulation_gets_its_own_run(tmp_path: Path) -> None:
@@ -442,6 +511,8 @@ def test_ctrl_c_stops_cleanly_with_the_database_consistent(tmp_path: Path) -> No
         (["--extend-share", "2"], ["extend_share"]),
         (["--pause-share", "-0.5"], ["pause_share"]),
         (["--breaks", "-1"], ["breaks"]),
+        (["--transfer-share", "2"], ["transfer_share"]),
+        (["--transfer-after", "1"], ["transfer_after"]),
         (["--breaks", "4", "--hours", "1", "--break-minutes", "15"], ["fit"]),
     ],
 )
@@ -563,3 +634,56 @@ def test_the_demo_transfers_a_chat_and_each_agent_wraps_up_a_leg() -> None:
     assert "== a transfer: each agent wraps up their own leg" in out
     assert "cust-42 chat-5 leg 1 (agent-ana, to agent-ben)" in out
     assert "cust-42 chat-5 leg 2 (agent-ben)" in out
+
+
+def test_report_shows_time_per_presence_from_the_event_feed(tmp_path: Path) -> None:
+    database = tmp_path / "day.db"
+    breaks = ["--breaks", "1", "--break-minutes", "10"]
+    assert run("simulate", POLICY, "--db", database, *SMALL, *breaks).returncode == 0
+    with SQLiteStore(database) as store:
+        expected = {
+            (p.agent_id, p.label): p.seconds
+            for p in time_per_presence(store.events(limit=1000) + every_page(store))
+        }
+    table = run("report", "--db", database).stdout
+    assert "time per status and presence" in table
+    assert " Break " in table
+    (data,) = json.loads(run("report", "--db", database, "--format", "json").stdout)[
+        "runs"
+    ].values()
+    reported = {
+        (p["agent_id"], p["label"]): p["seconds"] for p in data["presence_time"]
+    }
+    assert reported == pytest.approx(expected)
+    breaks_taken = [p for p in data["presence_time"] if p["label"] == "Break"]
+    assert len(breaks_taken) == 6  # every agent took its break
+    assert all(p["seconds"] == pytest.approx(600, abs=1) for p in breaks_taken)
+    as_csv = run("report", "--db", database, "--format", "csv").stdout
+    assert ",presence_time," in as_csv
+    page = run("report", "--db", database, "--format", "html").stdout
+    assert "Time per status and presence" in page
+
+
+def every_page(store: SQLiteStore) -> list[StoredEvent]:
+    """The feed's events after the first 1,000."""
+    read = store.events(limit=1000)
+    more: list[StoredEvent] = []
+    while read:
+        read = store.events(read[-1].position, 1000)
+        more += read
+    return more
+
+
+def test_a_store_with_no_status_changes_reports_no_presence_section(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "day.db"
+    assert run("simulate", POLICY, "--db", database, *SMALL).returncode == 0
+    with SQLiteStore(database) as store:
+        while store.prune_events(datetime(9000, 1, 1, tzinfo=timezone.utc), 1000):
+            pass
+    assert "presence" not in run("report", "--db", database).stdout
+    (data,) = json.loads(run("report", "--db", database, "--format", "json").stdout)[
+        "runs"
+    ].values()
+    assert "presence_time" not in data

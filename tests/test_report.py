@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from pathlib import Path
 
 from hypothesis import given
+from hypothesis import strategies as st
 
 from support import AGENT, T0, play
 from webchat_wrapup import (
@@ -15,7 +17,7 @@ from webchat_wrapup import (
     WrapUpEnding,
 )
 from webchat_wrapup.testing.strategies import command_sequences
-from webchat_wrapup.tools.report import build_report
+from webchat_wrapup.tools.report import MAX_BINS, build_report
 
 
 def entry(
@@ -178,3 +180,36 @@ def test_transfers_are_counted_per_queue_and_agent_only_when_there_are_some(
     plain = build_report([e for e in history if e.chat_id != "chat-5"])
     assert plain.transfers == ()
     assert "transfers" not in plain.to_dict()
+
+
+def test_wrap_up_time_is_counted_in_round_bins_from_zero() -> None:
+    report = build_report(
+        [entry(n, wrap_seconds=s) for n, s in enumerate([5, 12, 12, 59])]
+    )
+    bins = report.wrap_up_time
+    assert [(b.from_seconds, b.to_seconds) for b in bins[:2]] == [(0, 5), (5, 10)]
+    assert len(bins) == 12  # 0 to 60 in fives: 59 s falls in the last
+    assert [b.chats for b in bins] == [0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert report.to_dict()["wrap_up_time"][2] == {
+        "from_seconds": 10,
+        "to_seconds": 15,
+        "chats": 2,
+    }
+    assert build_report([]).wrap_up_time == ()
+
+
+@given(st.lists(st.floats(min_value=0, max_value=10**7), min_size=1, max_size=40))
+def test_every_chat_falls_in_exactly_one_bin_of_at_most_twenty(
+    seconds: list[float],
+) -> None:
+    entries = [entry(n, wrap_seconds=s) for n, s in enumerate(seconds)]
+    bins = build_report(entries).wrap_up_time
+    assert 1 <= len(bins) <= MAX_BINS
+    assert bins[0].from_seconds == 0
+    assert all(a.to_seconds == b.from_seconds for a, b in itertools.pairwise(bins))
+    assert sum(b.chats for b in bins) == len(entries)
+    for e in entries:
+        lasted = (e.wrap_up_ended_at - e.wrap_up_started_at).total_seconds()
+        (home,) = [b for b in bins if b.from_seconds <= lasted < b.to_seconds]
+        assert home.chats >= 1
+    assert bins[-1].chats >= 1  # no empty bins past the longest

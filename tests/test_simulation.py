@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import attrs
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from webchat_wrapup import (
     ChatAssigned,
+    EndedBy,
     Event,
     InvalidPolicy,
     NextPresenceChosen,
@@ -62,6 +64,7 @@ def simulate(policy: dict[str, object], day: SimulationSettings) -> object:
     pause=st.sampled_from([0.0, 0.5, 1.0]),
     pause_limit=st.sampled_from([5, False]),
     breaks=st.integers(0, 2),
+    transfer=st.sampled_from([0.0, 0.5, 1.0]),
 )
 def test_every_customer_is_answered_or_abandons_and_every_chat_ends(
     agents: int,
@@ -72,6 +75,7 @@ def test_every_customer_is_answered_or_abandons_and_every_chat_ends(
     pause: float,
     pause_limit: object,
     breaks: int,
+    transfer: float,
 ) -> None:
     wrap_up = {"countdown_seconds": countdown, "max_paused_seconds": pause_limit}
     policy = {**POLICIES, "defaults": {**POLICIES["defaults"], **wrap_up}}
@@ -85,12 +89,14 @@ def test_every_customer_is_answered_or_abandons_and_every_chat_ends(
         pause_share=pause,
         breaks=breaks,
         break_minutes=5,
+        transfer_share=transfer,
     )
     results, customers, service = simulate(policy, day)  # type: ignore[misc]
     assert results.offered == len(customers)
     assert results.answered + results.abandoned == results.offered
     history = list(service.store.all_history())
-    assert results.history_entries == results.answered == len(history)
+    assert results.history_entries == results.legs == len(history)
+    assert results.legs == results.answered + results.transfers
     expired = [e for e in history if e.ending.value.startswith("expired")]
     assert results.expired == len(expired)
     assert 0 <= results.service_level <= 1
@@ -148,11 +154,11 @@ def test_an_extended_wrap_up_expires_at_its_new_deadline() -> None:
 def _extend_then_forget(simulation: Simulation) -> Any:
     original = simulation._on_end
 
-    def on_end(chat_id: str) -> None:
-        customer = simulation._chats[chat_id][0]
-        original(chat_id)
+    def on_end(held: tuple[str, str]) -> None:
+        customer = simulation._chats[held].customer
+        original(held)
         if customer.extends:
-            simulation._at(simulation._now + 5, simulation._on_extend, chat_id)
+            simulation._at(simulation._now + 5, simulation._on_extend, held)
 
     return on_end
 
@@ -216,6 +222,10 @@ def test_settings_come_from_the_section_then_the_flags() -> None:
         ({"breaks": -1}, "breaks"),
         ({"breaks": 1.5}, "breaks"),
         ({"breaks": 4, "hours": 1, "break_minutes": 15}, "break_minutes"),
+        ({"transfer_share": 1.5}, "transfer_share"),
+        ({"transfer_share": "some"}, "transfer_share"),
+        ({"transfer_after": 0}, "transfer_after"),
+        ({"transfer_after": 1}, "transfer_after"),
     ],
 )
 def test_bad_simulation_settings_are_refused(
@@ -367,3 +377,112 @@ def test_results_print_pauses_presence_and_breaks() -> None:
     assert rows["presence Available"] == "75.0%"
     assert rows["presence Break"] == "25.0%"
     assert rows["breaks taken"] == "3"
+    assert rows["chats transferred"] == "0 (0.0%)"
+
+
+def test_results_print_transfers_and_legs() -> None:
+    results = Results(
+        "p", 10, 10, 0, 1.0, 0.0, 0.0, 0.5, 0.1, 0, 0, 12, legs=12, transfers=2
+    )
+    rows = dict(results.rows())
+    assert rows["chats transferred"] == "2 (20.0%)"
+    assert rows["transfers back to the queue"] == "0"
+    assert rows["legs handled"] == "12"
+
+
+# Transfers.
+
+
+def without_transfers(customers: list[Customer]) -> list[Customer]:
+    return [attrs.evolve(c, transfers=False) for c in customers]
+
+
+def test_a_day_without_transfers_is_the_day_it_was_before_them() -> None:
+    # The figures this day, with pauses and breaks, gave before transfers
+    # existed: the transfer draws disturb no other draw.
+    day = attrs.evolve(BUSY_DAY, seed=7, pause_share=0.5, breaks=2, break_minutes=10)
+    results, customers, _ = simulate(POLICIES, day)  # type: ignore[misc]
+    assert not any(customer.transfers for customer in customers)
+    assert (results.offered, results.answered, results.abandoned) == (95, 77, 18)
+    assert results.service_level == pytest.approx(0.6631578947368421)
+    assert results.occupancy == pytest.approx(0.7377785966829583)
+    assert results.wrap_up_share == pytest.approx(0.06386951580013561)
+    assert (results.pauses, results.breaks) == (36, 8)
+    assert (results.transfers, results.legs, results.history_entries) == (0, 77, 77)
+    transferring = draw_traffic(attrs.evolve(day, transfer_share=0.5), ["sales"])
+    assert without_transfers(transferring) == draw_traffic(day, ["sales"])
+
+
+TRANSFERRING_DAY = attrs.evolve(BUSY_DAY, transfer_share=0.5)
+
+
+def test_transfers_lower_the_service_level_and_raise_occupancy_on_a_busy_day() -> None:
+    plain, customers, _ = simulate(POLICIES, BUSY_DAY)  # type: ignore[misc]
+    moved, movers, _ = simulate(POLICIES, TRANSFERRING_DAY)  # type: ignore[misc]
+    assert without_transfers(movers) == customers
+    assert plain.transfers == 0 < moved.transfers
+    assert moved.offered == plain.offered
+    # Each transfer adds a leg, and the leg's wrap-up is agent time: the
+    # next customers wait longer for the agents it keeps.
+    assert moved.legs == moved.answered + moved.transfers > plain.legs
+    assert moved.occupancy > plain.occupancy
+    assert moved.wrap_up_share > plain.wrap_up_share
+    assert moved.service_level < plain.service_level
+    assert moved.average_speed_of_answer > plain.average_speed_of_answer
+
+
+def test_every_transferred_chat_has_one_history_entry_per_leg() -> None:
+    results, customers, service = simulate(POLICIES, TRANSFERRING_DAY)  # type: ignore[misc]
+    legs: dict[str, list[Any]] = {}
+    for entry in service.store.all_history():
+        legs.setdefault(entry.chat_id, []).append(entry)
+    transferring = {f"t:chat-{c.number}" for c in customers if c.transfers}
+    queued = 0
+    for chat_id, entries in legs.items():
+        entries.sort(key=lambda entry: entry.leg)
+        if chat_id not in transferring:
+            assert [e.leg for e in entries] == [1]
+            continue
+        first, second = entries
+        assert (first.leg, second.leg) == (1, 2)
+        assert first.customer_id == second.customer_id
+        assert first.ended_by is EndedBy.TRANSFER
+        assert second.ended_by is EndedBy.CUSTOMER
+        if first.transferred_to_queue is None:  # straight to a free agent
+            assert first.transferred_to_agent == second.agent_id != first.agent_id
+            assert second.chat_started_at == first.chat_ended_at
+        else:
+            queued += 1
+            assert first.transferred_to_queue == first.queue_id
+            assert second.chat_started_at >= first.chat_ended_at
+    assert results.transfers == len(transferring & set(legs)) > 0
+    assert 0 < results.transfers_queued == queued < results.transfers
+    assert results.history_entries == sum(len(e) for e in legs.values())
+
+
+def test_the_first_leg_takes_its_part_of_the_chat_and_the_next_leg_the_rest() -> None:
+    policies = parse_policy_file({"queues": {"q": {"wrap_up": False}}})
+    day = SimulationSettings(agents=2, hours=1, transfer_after=0.25)
+    chat = Customer(1, "q", 0.0, 100.0, 30.0, True, 8.0, False, False, False, 0.1)
+    service = WrapUpService(MemoryStore(), ManualClock(EPOCH))
+    simulation = Simulation(service, policies, day, run="t")
+    simulation.run_day([attrs.evolve(chat, transfers=True)])
+    first, second = sorted(service.store.all_history(), key=lambda e: e.leg)
+    assert first.chat_ended_at - first.chat_started_at == timedelta(seconds=25)
+    assert second.chat_ended_at - second.chat_started_at == timedelta(seconds=75)
+
+
+def test_a_transfer_waits_in_the_queue_for_its_own_agent_to_finish() -> None:
+    # One agent: nobody else can take the next leg, so it goes back to the
+    # queue and waits until the agent has wrapped up the first.
+    policies = parse_policy_file({"queues": {"q": {"countdown_seconds": 30}}})
+    day = SimulationSettings(agents=1, hours=1)
+    chat = Customer(1, "q", 0.0, 100.0, 30.0, True, 8.0, False, False, False, 0.1)
+    service = WrapUpService(MemoryStore(), ManualClock(EPOCH))
+    simulation = Simulation(service, policies, day, run="t")
+    results = simulation.run_day([attrs.evolve(chat, transfers=True)])
+    assert (results.transfers, results.transfers_queued, results.legs) == (1, 1, 2)
+    first, second = sorted(service.store.all_history(), key=lambda e: e.leg)
+    assert first.transferred_to_queue == "q"
+    assert first.agent_id == second.agent_id
+    assert second.chat_started_at == first.wrap_up_ended_at

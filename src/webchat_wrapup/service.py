@@ -268,16 +268,7 @@ class WrapUpService:
         if not decision.events:
             return False
         agent_id = stored.state.agent_id
-        change = Change(
-            agent_id,
-            stored.version,
-            decision.state,
-            decision.history,
-            None,
-            decision.events,
-            now,
-        )
-        self.store.save(change)
+        self.store.save(_change(agent_id, stored.version, decision, now))
         self._notify(_outcome(agent_id, stored.version + 1, decision))
         return True
 
@@ -435,16 +426,9 @@ class WrapUpService:
             record = CommandRecord(
                 command_id, command.agent_id, fingerprint, outcome, now
             )
-        change = Change(
-            command.agent_id,
-            stored.version,
-            decision.state,
-            decision.history,
-            record,
-            decision.events,
-            now,
+        self.store.save(
+            _change(command.agent_id, stored.version, decision, now, record)
         )
-        self.store.save(change)
         return outcome
 
     def _notify(self, outcome: Outcome) -> None:
@@ -514,15 +498,7 @@ class WrapUpService:
             decision = expire_due(stored.state, now)
             if not decision.events:
                 return 0
-            change = Change(
-                agent_id,
-                stored.version,
-                decision.state,
-                decision.history,
-                None,
-                decision.events,
-                now,
-            )
+            change = _change(agent_id, stored.version, decision, now)
             try:
                 self.store.save(change)
             except VersionConflict:
@@ -697,24 +673,8 @@ class WrapUpService:
             )
         self.store.save_all(
             [
-                Change(
-                    giver.state.agent_id,
-                    giver.version,
-                    given.state,
-                    given.history,
-                    record,
-                    given.events,
-                    now,
-                ),
-                Change(
-                    taker.state.agent_id,
-                    taker.version,
-                    taken.state,
-                    taken.history,
-                    None,
-                    taken.events,
-                    now,
-                ),
+                _change(giver.state.agent_id, giver.version, given, now, record),
+                _change(taker.state.agent_id, taker.version, taken, now),
             ]
         )
         self._notify(outcome)
@@ -832,6 +792,26 @@ def _bad_limit(limit: object) -> InvalidInput:
 
 def _expiries(events: Iterable[Event]) -> int:
     return sum(isinstance(event, WrapUpCompleted) for event in events)
+
+
+def _change(
+    agent_id: str,
+    version: int,
+    decision: Decision,
+    now: datetime,
+    record: CommandRecord | None = None,
+) -> Change:
+    """The change that saves ``decision`` over the agent's ``version``,
+    with its history, its events for the feed, and the command's record."""
+    return Change(
+        agent_id,
+        version,
+        decision.state,
+        decision.history,
+        record,
+        decision.events,
+        now,
+    )
 
 
 def _outcome(agent_id: str, version: int, decision: Decision) -> Outcome:

@@ -44,7 +44,7 @@ class Transfer:
     to_queue_id: str | None = None
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # a dict-backed instance copies fast (see _decide)
 class Chat:
     """One chat an agent holds: active or parked, or in wrap-up (maybe paused).
 
@@ -121,7 +121,7 @@ class FinishedChat:
     at: datetime
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # a dict-backed instance copies fast (see _decide)
 class AgentState:
     """Everything the core knows about one agent at one moment.
 

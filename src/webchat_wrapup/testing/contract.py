@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import attrs
 import pytest
@@ -40,18 +40,16 @@ from .._core._errors import (
     VersionConflict,
     WrapUpError,
 )
-from .._core._history import ContactHistoryEntry, EndedBy, WrapUpEnding
+from .._core._history import ContactHistoryEntry
 from .._core._policy import QueuePolicy, WrapUpPolicy
 from ..ports import Change, CommandRecord, ErasureRecord, Outcome, Store
+from ._builders import T0 as T0
+from ._builders import at as _at
+from ._builders import history_entry as _entry
 from .feed_contract import FeedContract
 from .strategies import command_sequences
 
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 LEASE = timedelta(seconds=30)
-
-
-def _at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
 
 
 def _in_wrap_up(agent_id: str, ended: float, countdown: int = 60) -> AgentState:
@@ -60,25 +58,6 @@ def _in_wrap_up(agent_id: str, ended: float, countdown: int = 60) -> AgentState:
     chat_id = f"chat-of-{agent_id}"  # one chat, one holder: ids differ by agent
     state = decide(state, AssignChat(agent_id, chat_id, "cust-1", policy), T0).state
     return decide(state, EndChat(agent_id, chat_id), _at(ended)).state
-
-
-def _entry(customer_id: str, chat_id: str, ended: float) -> ContactHistoryEntry:
-    return ContactHistoryEntry(
-        customer_id=customer_id,
-        chat_id=chat_id,
-        agent_id="agent-1",
-        queue_id="support",
-        classification=None,
-        additional_text=None,
-        chat_started_at=T0,
-        chat_ended_at=T0,
-        ended_by=EndedBy.CUSTOMER,
-        wrap_up_started_at=T0,
-        wrap_up_ended_at=_at(ended),
-        ending=WrapUpEnding.COMPLETED_EARLY,
-        extensions_used=0,
-        abuse=None,
-    )
 
 
 def _record(

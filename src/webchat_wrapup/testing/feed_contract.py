@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -17,16 +16,13 @@ from .._core._commands import AssignChat, ClassifyChat, EndChat
 from .._core._decide import decide
 from .._core._errors import ErrorCode, InvalidInput, StoreError, VersionConflict
 from .._core._events import Event
-from .._core._history import ContactHistoryEntry, EndedBy, WrapUpEnding
 from .._core._policy import QueuePolicy
 from ..ports import Change, Store
+from ._builders import T0
+from ._builders import at as _at
+from ._builders import history_entry as _entry
 
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 _POLICY = QueuePolicy("support")
-
-
-def _at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
 
 
 def _assigned(store: Store, agent_id: str, chat_id: str, customer_id: str) -> None:
@@ -57,25 +53,6 @@ def _then(
     )
     store.save(change)
     return decision.events
-
-
-def _entry(customer_id: str, chat_id: str, ended: float) -> ContactHistoryEntry:
-    return ContactHistoryEntry(
-        customer_id=customer_id,
-        chat_id=chat_id,
-        agent_id="agent-1",
-        queue_id="support",
-        classification=None,
-        additional_text=None,
-        chat_started_at=T0,
-        chat_ended_at=T0,
-        ended_by=EndedBy.CUSTOMER,
-        wrap_up_started_at=T0,
-        wrap_up_ended_at=_at(ended),
-        ending=WrapUpEnding.COMPLETED_EARLY,
-        extensions_used=0,
-        abuse=None,
-    )
 
 
 class FeedContract:

@@ -3,7 +3,7 @@ time, pauses of wrap-up, and transfers.
 
 :func:`build_report` is a pure function of a list of history entries; the
 command line reads them from the database and prints the result as a
-table, CSV or JSON.
+table, CSV, JSON or an HTML page of charts.
 """
 
 from __future__ import annotations
@@ -18,9 +18,14 @@ from typing import Any, Literal
 import attrs
 
 from .._core._history import ContactHistoryEntry, EndedBy
+from .presence_time import PresenceTime
 
 Bucket = Literal["hour", "day"]
 UNCLASSIFIED = "(unclassified)"
+MAX_BINS = 20
+"""The wrap-up time histogram never has more bins than this."""
+_BIN_WIDTHS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+"""Bin widths in seconds a reader takes in at a glance, shortest first."""
 
 
 @attrs.frozen
@@ -61,6 +66,16 @@ class WrapUpRow:
     share_extended: float
     expired: int
     abuse_flags: int
+
+
+@attrs.frozen
+class WrapUpTimeBin:
+    """How many chats' wrap-up lasted at least ``from_seconds`` and less
+    than ``to_seconds`` (one bar of the wrap-up time histogram)."""
+
+    from_seconds: float
+    to_seconds: float
+    chats: int
 
 
 @attrs.frozen
@@ -117,6 +132,13 @@ class Report:
     reports exactly as it did."""
     transfers: tuple[TransferRow, ...] = ()
     """Empty when no chat was transferred, likewise."""
+    wrap_up_time: tuple[WrapUpTimeBin, ...] = ()
+    """How long wrap-up lasted, every chat of every queue: equal bins from
+    zero to the longest (at most :data:`MAX_BINS`), empty bins included."""
+    presence_time: tuple[PresenceTime, ...] = ()
+    """Time per agent in each status and presence, from the event feed's
+    status and presence changes (see :mod:`.presence_time`); empty when the
+    feed holds none, so a store from before the feed reports as it did."""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (``pauses`` only when some wrap-up
@@ -125,7 +147,7 @@ class Report:
         data["movers"] = [
             {**attrs.asdict(mover), "change": mover.change} for mover in self.movers
         ]
-        for optional in ("pauses", "transfers"):
+        for optional in ("pauses", "transfers", "presence_time"):
             if not data[optional]:
                 del data[optional]
         return data
@@ -165,6 +187,7 @@ def build_report(
         wrap_up=_wrap_up_rows(entries),
         pauses=_pause_rows(entries),
         transfers=_transfer_rows(entries),
+        wrap_up_time=_wrap_up_time(entries),
     )
 
 
@@ -268,9 +291,7 @@ def _pause_row(group: str, name: str, entries: list[ContactHistoryEntry]) -> Pau
 def _wrap_up_row(
     group: str, name: str, entries: list[ContactHistoryEntry]
 ) -> WrapUpRow:
-    seconds = sorted(
-        (e.wrap_up_ended_at - e.wrap_up_started_at).total_seconds() for e in entries
-    )
+    seconds = sorted(_wrap_up_seconds(e) for e in entries)
     p90 = seconds[math.ceil(0.9 * len(seconds)) - 1]  # nearest rank
     extended = sum(1 for e in entries if e.extensions_used)
     return WrapUpRow(
@@ -284,4 +305,30 @@ def _wrap_up_row(
         share_extended=extended / len(entries),
         expired=sum(1 for e in entries if e.ending.value.startswith("expired")),
         abuse_flags=sum(1 for e in entries if e.abuse is not None),
+    )
+
+
+def _wrap_up_seconds(entry: ContactHistoryEntry) -> float:
+    return (entry.wrap_up_ended_at - entry.wrap_up_started_at).total_seconds()
+
+
+def bin_width(longest: float) -> float:
+    """The shortest round width (in seconds) that puts zero to ``longest``
+    into at most :data:`MAX_BINS` bins."""
+    for width in _BIN_WIDTHS:
+        if longest // width < MAX_BINS:
+            return width
+    hours = longest // (3600 * MAX_BINS) + 1
+    return 3600 * hours
+
+
+def _wrap_up_time(entries: Sequence[ContactHistoryEntry]) -> tuple[WrapUpTimeBin, ...]:
+    seconds = [_wrap_up_seconds(e) for e in entries]
+    if not seconds:
+        return ()
+    width = bin_width(max(seconds))
+    counts = Counter(int(s // width) for s in seconds)
+    return tuple(
+        WrapUpTimeBin(index * width, (index + 1) * width, counts[index])
+        for index in range(max(counts) + 1)
     )

@@ -61,7 +61,10 @@ class Results:
     ``occupancy`` and ``wrap_up_share`` are shares of the agents' time in
     presence Available; ``break_share`` is a share of all agent time.
     ``pauses`` counts every pause of a wrap-up, ``paused_seconds`` adds up
-    their lengths.
+    their lengths. ``legs`` counts every leg an agent took: each chat
+    answered, and each next leg after a transfer; ``transfers`` counts the
+    chats transferred, ``transfers_queued`` those of them whose next leg
+    went back to the queue because no agent had room.
     """
 
     label: str
@@ -80,6 +83,9 @@ class Results:
     paused_seconds: float = 0.0
     breaks: int = 0
     break_share: float = 0.0
+    legs: int = 0
+    transfers: int = 0
+    transfers_queued: int = 0
     interrupted: bool = False
 
     def rows(self) -> list[tuple[str, str]]:
@@ -99,6 +105,9 @@ class Results:
             ("presence Available", f"{1 - self.break_share:.1%}"),
             ("presence Break", f"{self.break_share:.1%}"),
             ("breaks taken", f"{self.breaks}"),
+            ("chats transferred", f"{self.transfers} ({self.transfer_share:.1%})"),
+            ("transfers back to the queue", f"{self.transfers_queued}"),
+            ("legs handled", f"{self.legs}"),
             ("contact-history entries", f"{self.history_entries}"),
         ]
 
@@ -111,3 +120,8 @@ class Results:
     def mean_pause_seconds(self) -> float:
         """How long a pause lasted, on average."""
         return self.paused_seconds / self.pauses if self.pauses else 0.0
+
+    @property
+    def transfer_share(self) -> float:
+        """Chats transferred, as a share of the chats answered."""
+        return self.transfers / self.answered if self.answered else 0.0

@@ -3,17 +3,24 @@
 Customers arrive per queue as a Poisson process and wait, first come first
 served, until an agent with free capacity takes them (the longest-idle
 agent first); they may abandon after a patience time. Agents classify,
-extend, pause, forget and flag as configured, and take breaks on a
-schedule. Time comes from a manual clock moved from event to event
-(nothing sleeps), and every action goes through
-:class:`~webchat_wrapup.service.WrapUpService`, so the store ends up with
-the contact history a real day would leave.
+extend, pause, forget and flag as configured, transfer some chats
+part-way through, and take breaks on a schedule. Time comes from a manual
+clock moved from event to event (nothing sleeps), and every action goes
+through :class:`~webchat_wrapup.service.WrapUpService`, so the store ends
+up with the contact history a real day would leave.
 
 The dispatcher knows only what the service's events tell it: who holds
 which chat, and each agent's presence and chosen next status. A break is
 chosen as the next status while the agent is busy, so it starts the
 instant the last wrap-up ends; an agent on a break, or with a break
 pending, gets no chat (the core would refuse the assign).
+
+A transferred chat's first leg ends after part of its length: the next
+leg goes at once to the longest-idle agent with room for it, or, when
+none has, back to its queue, where it waits with the other customers for
+the next free agent (and never abandons: the customer is already in the
+chat). Each agent wraps up their own leg, so one chat is held by two
+agents for a while: the dispatcher's bookkeeping is by agent and chat.
 
 The day's settings and traffic are in :mod:`webchat_wrapup.tools.traffic`,
 the figures in :mod:`webchat_wrapup.tools.results`; both are re-exported
@@ -29,8 +36,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import attrs
-
+from .._core._commands import AssignChat
 from .._core._errors import WrapUpError
 from .._core._events import (
     Event,
@@ -49,8 +55,9 @@ from .._core._policy import DropdownClassification
 from ..clocks import ManualClock
 from ..service import WrapUpService
 from . import runs
+from .dispatch import FreeAgents, Leg, SimulatedAgent
 from .policy_file import PolicyFile
-from .results import AgentTime, Results
+from .results import Results
 from .traffic import (
     DEFAULT_ARRIVALS_PER_HOUR,
     Customer,
@@ -76,27 +83,8 @@ _FORGETFUL_AGENTS_REMEMBER_AFTER_SECONDS = 300.0
 
 _Handler = Callable[[Any], None]
 
-
-@attrs.define
-class _Agent:
-    agent_id: str
-    capacity: int
-    chats: set[str] = attrs.field(factory=set)
-    free_since: float = 0.0
-    stamp: int = 0
-    """Moves on whenever ``chats``, ``free_since`` or the presence change:
-    older entries for this agent in the free-agent heap are stale."""
-    presence: Presence = Presence.AVAILABLE
-    next_presence: Presence | None = None
-    time: AgentTime = attrs.field(factory=AgentTime)
-
-    def takes_chats(self) -> bool:
-        """What the core's assign rule says of presence: Available, and no
-        other next status pending."""
-        return self.presence is Presence.AVAILABLE and self.next_presence in (
-            None,
-            Presence.AVAILABLE,
-        )
+_Held = tuple[str, str]
+"""A leg an agent holds: (agent id, chat id)."""
 
 
 def _seconds(instant: datetime) -> float:
@@ -126,14 +114,12 @@ class Simulation:
         self.progress = progress
         self._events: list[tuple[float, int, _Handler, Any]] = []
         self._order = itertools.count()
-        self._waiting: dict[str, deque[Customer]] = {
+        self._waiting: dict[str, deque[Leg]] = {
             queue: deque() for queue in policies.queues
         }
-        self._agents: dict[str, _Agent] = {}
-        self._free: dict[str, list[tuple[float, str, int]]] = {
-            queue: [] for queue in policies.queue_capacity
-        }
-        self._chats: dict[str, tuple[Customer, str]] = {}
+        self._agents: dict[str, SimulatedAgent] = {}
+        self._free = FreeAgents(self._agents, policies.queue_capacity)
+        self._chats: dict[_Held, Leg] = {}
         self._waits: list[float] = []
         self._abandoned = 0
         self._extensions = 0
@@ -141,8 +127,11 @@ class Simulation:
         self._history = 0
         self._pauses = 0
         self._paused_seconds = 0.0
-        self._paused_since: dict[str, float] = {}
+        self._paused_since: dict[_Held, float] = {}
         self._breaks = 0
+        self._legs = 0
+        self._transfers = 0
+        self._transfers_queued = 0
         self._now = 0.0
         self._last_change = 0.0
         service.subscribe(self._hear)
@@ -183,8 +172,8 @@ class Simulation:
             capacity=settings.capacity,
             classification_profile=settings.classification_profile,
         )
-        self._agents[agent] = _Agent(agent, settings.capacity)
-        self._touch(self._agents[agent])
+        self._agents[agent] = SimulatedAgent(agent, settings.capacity)
+        self._free.touch(self._agents[agent])
 
     # Events from the service: who is free, what expired, who is away.
 
@@ -204,47 +193,54 @@ class Simulation:
             self._hear_paused(event, at)
         elif isinstance(event, NextPresenceChosen):
             agent.next_presence = event.presence
-            self._touch(agent)
+            self._free.touch(agent)
         elif isinstance(event, PresenceChanged):
             self._hear_presence(agent, event.presence, at)
 
     def _hear_deadline(
         self, event: WrapUpStarted | WrapUpExtended | WrapUpResumed, at: float
     ) -> None:
+        held = (event.agent_id, event.chat_id)
         if isinstance(event, WrapUpResumed):
-            self._pause_over(event.chat_id, at)
+            self._pause_over(held, at)
         if event.deadline is not None:
-            self._at(_seconds(event.deadline), self._on_deadline, event.chat_id)
+            self._at(_seconds(event.deadline), self._on_deadline, held)
 
-    def _hear_completed(self, agent: _Agent, event: WrapUpCompleted, at: float) -> None:
-        self._pause_over(event.chat_id, at)
+    def _hear_completed(
+        self, agent: SimulatedAgent, event: WrapUpCompleted, at: float
+    ) -> None:
+        held = (event.agent_id, event.chat_id)
+        self._pause_over(held, at)
         agent.chats.discard(event.chat_id)
-        self._chats.pop(event.chat_id, None)
+        self._chats.pop(held, None)
         self._history += 1
         if event.ending.value.startswith("expired"):
             self._expired += 1
         if not agent.chats:
             agent.free_since = at
-        self._touch(agent)
+        self._free.touch(agent)
         self._at(self._now, self._on_dispatch, None)
 
     def _hear_paused(self, event: WrapUpPaused, at: float) -> None:
+        held = (event.agent_id, event.chat_id)
         self._pauses += 1
-        self._paused_since[event.chat_id] = at
+        self._paused_since[held] = at
         # A queue that caps pausing resumes the countdown by itself, with no
         # event until someone acts: the core's own rule says when it is due.
         stored = self.service.store.load(event.agent_id)
         chat = None if stored is None else stored.state.chat(event.chat_id)
         due = None if chat is None else chat.due_at()
         if due is not None:
-            self._at(_seconds(due), self._on_deadline, event.chat_id)
+            self._at(_seconds(due), self._on_deadline, held)
 
-    def _pause_over(self, chat_id: str, at: float) -> None:
-        since = self._paused_since.pop(chat_id, None)
+    def _pause_over(self, held: _Held, at: float) -> None:
+        since = self._paused_since.pop(held, None)
         if since is not None:
             self._paused_seconds += at - since
 
-    def _hear_presence(self, agent: _Agent, presence: Presence, at: float) -> None:
+    def _hear_presence(
+        self, agent: SimulatedAgent, presence: Presence, at: float
+    ) -> None:
         if agent.presence is Presence.BREAK:
             agent.time.break_ended(at)
         agent.presence, agent.next_presence = presence, None
@@ -256,21 +252,26 @@ class Simulation:
         else:
             agent.free_since = at
             self._at(self._now, self._on_dispatch, None)
-        self._touch(agent)
+        self._free.touch(agent)
 
     # The day's events.
 
     def _on_arrive(self, customer: Customer) -> None:
-        self._waiting[customer.queue].append(customer)
+        seconds = customer.chat_seconds
+        if customer.transfers:
+            seconds *= self.settings.transfer_after
+        leg = Leg(customer, seconds, customer.arrives, transfers=customer.transfers)
+        self._waiting[customer.queue].append(leg)
         self._at(customer.arrives + customer.patience, self._on_abandon, customer)
         self._on_dispatch(None)
 
     def _on_abandon(self, customer: Customer) -> None:
         # Most customers were answered long before their patience ran out:
         # their abandonment is stale and must not stretch the measured day.
+        # A leg waiting after a transfer is never abandoned.
         queue = self._waiting[customer.queue]
         for index, waiting in enumerate(queue):
-            if waiting is customer:
+            if waiting.customer is customer and waiting.number == 1:
                 del queue[index]
                 self._abandoned += 1
                 self._last_change = max(self._last_change, self._now)
@@ -281,76 +282,101 @@ class Simulation:
             oldest = self._oldest_waiting()
             if oldest is None:
                 return
-            agent = self._free_agent(oldest)
+            leg = self._waiting[oldest][0]
+            agent = self._free.take(oldest, self._chat_id(leg))
             if agent is None:
                 return
-            self._take(agent, self._waiting[oldest].popleft())
+            self._waiting[oldest].popleft()
+            self._take(agent, leg)
 
     def _oldest_waiting(self) -> str | None:
         heads = [
-            (queue[0].arrives, name) for name, queue in self._waiting.items() if queue
+            (queue[0].waiting_since, name)
+            for name, queue in self._waiting.items()
+            if queue
         ]
         return min(heads)[1] if heads else None
 
-    def _free_agent(self, queue: str) -> _Agent | None:
-        """The longest-idle agent with room for a chat of ``queue``.
+    def _chat_id(self, leg: Leg) -> str:
+        return runs.chat_id(self.run, leg.customer.number)
 
-        Each queue keeps a heap, by (idle since, id), of the agents with
-        room for its chats; entries made stale by a later change are dropped
-        as they surface, so a dispatch never scans every agent.
-        """
-        free = self._free[queue]
-        while free:
-            _, agent_id, stamp = heapq.heappop(free)
-            agent = self._agents[agent_id]
-            if stamp == agent.stamp:
-                return agent
-        return None
-
-    def _touch(self, agent: _Agent) -> None:
-        agent.stamp += 1
-        if not agent.takes_chats():
-            return  # back in the heaps when the presence allows it again
-        entry = (agent.free_since, agent.agent_id, agent.stamp)
-        for queue, limit in self.policies.queue_capacity.items():
-            if len(agent.chats) < min(limit, agent.capacity):
-                heapq.heappush(self._free[queue], entry)
-
-    def _take(self, agent: _Agent, customer: Customer) -> None:
-        chat = runs.chat_id(self.run, customer.number)
-        policy = self.policies.queues[customer.queue]
-        self._waits.append(self._now - customer.arrives)
-        agent.chats.add(chat)
-        self._touch(agent)
-        self._chats[chat] = (customer, agent.agent_id)
-        self.service.assign(
-            agent.agent_id, chat, runs.customer_id(self.run, customer.number), policy
+    def _take(self, agent: SimulatedAgent, leg: Leg) -> None:
+        """The agent takes a waiting leg: the customer's first, or one a
+        transfer sent back to the queue."""
+        customer = leg.customer
+        if leg.number == 1:
+            self._waits.append(self._now - customer.arrives)
+        held = self._hold(agent, leg)
+        assign = AssignChat(
+            agent.agent_id,
+            held[1],
+            runs.customer_id(self.run, customer.number),
+            self.policies.queues[customer.queue],
+            None if leg.number == 1 else leg.number,
         )
-        if customer.classify_during_chat:
-            self._at(self._now + customer.chat_seconds / 2, self._on_classify, chat)
-        if customer.abusive:
-            self._at(self._now + customer.chat_seconds / 3, self._on_flag, chat)
-        self._at(self._now + customer.chat_seconds, self._on_end, chat)
+        self.service.execute(assign)
+        self._plan_leg(held, leg)
 
-    def _on_end(self, chat_id: str) -> None:
-        customer, agent_id = self._chats[chat_id]
-        self.service.end_chat(agent_id, chat_id, EndedBy.CUSTOMER)
+    def _hold(self, agent: SimulatedAgent, leg: Leg) -> _Held:
+        held = (agent.agent_id, self._chat_id(leg))
+        self._legs += 1
+        agent.chats.add(held[1])
+        self._free.touch(agent)
+        self._chats[held] = leg
+        return held
+
+    def _plan_leg(self, held: _Held, leg: Leg) -> None:
+        """Plan what the agent does during the leg, and how it ends."""
+        customer = leg.customer
+        if customer.classify_during_chat:
+            self._at(self._now + leg.seconds / 2, self._on_classify, held)
+        if customer.abusive:
+            self._at(self._now + leg.seconds / 3, self._on_flag, held)
+        ends = self._on_transfer if leg.transfers else self._on_end
+        self._at(self._now + leg.seconds, ends, held)
+
+    def _on_end(self, held: _Held) -> None:
+        customer = self._chats[held].customer
+        self.service.end_chat(held[0], held[1], EndedBy.CUSTOMER)
+        self._plan_wrap_up(held, customer)
+
+    def _on_transfer(self, held: _Held) -> None:
+        """The agent transfers the chat: to the longest-idle agent with room
+        for it, or back to its queue; then wraps up their own leg."""
+        leg = self._chats[held]
+        customer = leg.customer
+        rest = customer.chat_seconds - leg.seconds
+        next_leg = Leg(customer, rest, self._now, leg.number + 1)
+        taker = self._free.take(customer.queue, held[1])
+        self._transfers += 1
+        if taker is None:
+            self._transfers_queued += 1
+            self.service.transfer(*held, to_queue_id=customer.queue)
+            self._waiting[customer.queue].append(next_leg)
+        else:
+            taken = self._hold(taker, next_leg)
+            self.service.transfer(*held, to_agent_id=taker.agent_id)
+            self._plan_leg(taken, next_leg)
+        self._plan_wrap_up(held, customer)
+
+    def _plan_wrap_up(self, held: _Held, customer: Customer) -> None:
+        """Plan the agent's wrap-up of the leg that just ended."""
+        if held not in self._chats:
+            return  # no wrap-up: the leg was done at once
         wrap_up = self.policies.queues[customer.queue].wrap_up
-        if chat_id not in self._chats:
-            return
         if customer.pauses:  # half-way through the work, before the rest
             pause_at = self._now + customer.classify_after / 2
-            self._at(pause_at, self._on_pause, chat_id)
+            self._at(pause_at, self._on_pause, held)
         if customer.forgets and wrap_up.countdown is not None:
             return  # the countdown expires the wrap-up
         if customer.extends and wrap_up.countdown is not None:
             left = self.settings.extend_when_seconds_left
             when = self._now + max(0.0, wrap_up.countdown.total_seconds() - left)
-            self._at(when, self._on_extend, chat_id)
+            self._at(when, self._on_extend, held)
         if not customer.pauses:
-            self._finish(chat_id, customer, customer.classify_after)
+            self._finish(held, customer, customer.classify_after)
 
-    def _finish(self, chat_id: str, customer: Customer, after: float) -> None:
+    def _finish(self, held: _Held, customer: Customer, after: float) -> None:
         """Plan the rest of the agent's wrap-up work, done ``after`` seconds on."""
         wrap_up = self.policies.queues[customer.queue].wrap_up
         if customer.forgets and wrap_up.countdown is not None:
@@ -359,25 +385,25 @@ class Simulation:
         if customer.forgets:  # no countdown: nothing ends it but the agent
             done += _FORGETFUL_AGENTS_REMEMBER_AFTER_SECONDS
         if not customer.classify_during_chat:
-            self._at(done, self._on_classify, chat_id)
-        self._at(done + 1, self._on_complete, chat_id)
+            self._at(done, self._on_classify, held)
+        self._at(done + 1, self._on_complete, held)
 
-    def _on_pause(self, chat_id: str) -> None:
+    def _on_pause(self, held: _Held) -> None:
         """The agent pauses the wrap-up and comes back to it later; the rest
         of the work waits as long. A queue that forbids pausing refuses,
         and the agent carries on at once."""
-        held = self._chats.get(chat_id)
-        if held is None:
+        leg = self._chats.get(held)
+        if leg is None:
             return
-        customer = held[0]
-        away = customer.pause_seconds if self._act(chat_id, self.service.pause) else 0
+        customer = leg.customer
+        away = customer.pause_seconds if self._act(held, self.service.pause) else 0
         if away:
-            self._at(self._now + away, self._on_resume, chat_id)
-        self._finish(chat_id, customer, customer.classify_after / 2 + away)
+            self._at(self._now + away, self._on_resume, held)
+        self._finish(held, customer, customer.classify_after / 2 + away)
 
-    def _on_resume(self, chat_id: str) -> None:
+    def _on_resume(self, held: _Held) -> None:
         # Refused when the queue's pause allowance already resumed it.
-        self._act(chat_id, self.service.resume)
+        self._act(held, self.service.resume)
 
     def _on_break_due(self, agent_id: str) -> None:
         # Holding chats, this is the next status: it starts when the last
@@ -387,24 +413,23 @@ class Simulation:
     def _on_break_over(self, agent_id: str) -> None:
         self.service.choose_presence(agent_id, Presence.AVAILABLE)
 
-    def _act(self, chat_id: str, action: Callable[[str, str], object]) -> bool:
-        held = self._chats.get(chat_id)
-        if held is None:
+    def _act(self, held: _Held, action: Callable[[str, str], object]) -> bool:
+        if held not in self._chats:
             return False
         try:
-            action(held[1], chat_id)
+            action(*held)
         except WrapUpError:
             return False
         return True
 
-    def _on_classify(self, chat_id: str) -> None:
-        held = self._chats.get(chat_id)
-        if held is None:
+    def _on_classify(self, held: _Held) -> None:
+        leg = self._chats.get(held)
+        if leg is None:
             return
-        customer, agent_id = held
+        customer = leg.customer
         choices = self.policies.queues[customer.queue].classification.choices
         if isinstance(choices, DropdownClassification):
-            profile = self.policies.agent(runs.name_in_run(agent_id))
+            profile = self.policies.agent(runs.name_in_run(held[0]))
             live = choices.offered(profile.classification_profile)
             if not live:
                 return
@@ -412,20 +437,20 @@ class Simulation:
         else:
             text = ("Order status", "Refund", "Complaint", "Other")
             value = {"text": text[int(customer.choice * len(text))]}
-        self._act(chat_id, lambda a, c: self.service.classify(a, c, **value))
+        self._act(held, lambda a, c: self.service.classify(a, c, **value))
 
-    def _on_flag(self, chat_id: str) -> None:
-        self._act(chat_id, lambda a, c: self.service.flag_abusive(a, c, "abusive"))
+    def _on_flag(self, held: _Held) -> None:
+        self._act(held, lambda a, c: self.service.flag_abusive(a, c, "abusive"))
 
-    def _on_extend(self, chat_id: str) -> None:
-        if self._act(chat_id, self.service.extend):
+    def _on_extend(self, held: _Held) -> None:
+        if self._act(held, self.service.extend):
             self._extensions += 1
 
-    def _on_complete(self, chat_id: str) -> None:
-        self._act(chat_id, self.service.complete)
+    def _on_complete(self, held: _Held) -> None:
+        self._act(held, self.service.complete)
 
-    def _on_deadline(self, chat_id: str) -> None:
-        if chat_id in self._chats:
+    def _on_deadline(self, held: _Held) -> None:
+        if held in self._chats:
             self._sweep()
 
     def _sweep(self) -> None:
@@ -469,5 +494,8 @@ class Simulation:
             paused_seconds=self._paused_seconds,
             breaks=self._breaks,
             break_share=on_break / agent_time,
+            legs=self._legs,
+            transfers=self._transfers,
+            transfers_queued=self._transfers_queued,
             interrupted=interrupted,
         )

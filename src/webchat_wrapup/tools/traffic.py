@@ -4,6 +4,7 @@ The traffic (arrivals, chat lengths, patience and each customer's agent
 behaviour) is drawn up front from the seed, independently of the policy,
 so two policies can be compared on exactly the same day. The break
 schedule is a pure function of the settings, so it is the same for both.
+Which chats are transferred is drawn with the rest.
 """
 
 from __future__ import annotations
@@ -44,6 +45,18 @@ def _share(name: str) -> Callable[[Any, Any, float], None]:
     return check
 
 
+def _part(name: str) -> Callable[[Any, Any, float], None]:
+    def check(_: Any, __: Any, value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidPolicy(name, f"must be a number, not {value!r}")
+        if not 0 < value < 1:
+            raise InvalidPolicy(
+                name, f"must be more than 0 and less than 1, not {value}"
+            )
+
+    return check
+
+
 def _count(name: str, most: int) -> Callable[[Any, Any, int], None]:
     def check(_: Any, __: Any, value: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -58,8 +71,9 @@ def _count(name: str, most: int) -> Callable[[Any, Any, int], None]:
 class SimulationSettings:
     """What the simulated day looks like; every field has a default.
 
-    Pauses and breaks are off by default (``pause_share`` 0, ``breaks`` 0);
-    a day that uses neither is the day drawn before they existed.
+    Pauses, breaks and transfers are off by default (``pause_share`` 0,
+    ``breaks`` 0, ``transfer_share`` 0); a day that uses none of them is
+    the day drawn before they existed.
     """
 
     agents: int = attrs.field(default=20, validator=_positive("agents", 10_000))
@@ -96,6 +110,9 @@ class SimulationSettings:
     break_minutes: float = attrs.field(
         default=15.0, validator=_positive("break_minutes", 24 * 60)
     )
+    transfer_share: float = attrs.field(default=0.0, validator=_share("transfer_share"))
+    transfer_after: float = attrs.field(default=0.5, validator=_part("transfer_after"))
+    """The part of a transferred chat's length that its first leg takes."""
 
     def __attrs_post_init__(self) -> None:
         if self.chat_length not in ("exponential", "lognormal"):
@@ -142,7 +159,8 @@ class Customer:
     """One customer's part of the day, drawn from the seed.
 
     ``pauses`` says whether the agent pauses this chat's wrap-up, and
-    ``pause_seconds`` for how long.
+    ``pause_seconds`` for how long; ``transfers`` whether the first agent
+    transfers the chat.
     """
 
     number: int
@@ -158,6 +176,7 @@ class Customer:
     choice: float
     pauses: bool = False
     pause_seconds: float = 0.0
+    transfers: bool = False
 
 
 def draw_traffic(settings: SimulationSettings, queues: list[str]) -> list[Customer]:
@@ -174,15 +193,17 @@ def draw_traffic(settings: SimulationSettings, queues: list[str]) -> list[Custom
                 break
             customers.append(_customer(rng, settings, queue, t))
     customers.sort(key=lambda c: (c.arrives, c.queue))
-    # Pauses come from a stream of their own: drawing them from ``rng``
-    # would change every customer drawn before pauses existed.
+    # Pauses and transfers come from streams of their own: drawing them
+    # from ``rng`` would change every customer drawn before they existed.
     pauses = random.Random(f"pauses-{settings.seed}")
+    transfers = random.Random(f"transfers-{settings.seed}")
     return [
         attrs.evolve(
             c,
             number=n,
             pauses=pauses.random() < settings.pause_share,
             pause_seconds=pauses.expovariate(1 / settings.pause_seconds),
+            transfers=transfers.random() < settings.transfer_share,
         )
         for n, c in enumerate(customers, start=1)
     ]

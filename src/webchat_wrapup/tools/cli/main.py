@@ -28,6 +28,7 @@ from ..policy_file import (
     seed_product_policies,
 )
 from ..report import build_report
+from ..report_html import as_html, period_of
 from ..runs import EPOCH, next_run_label, run_label
 from ..simulation import (
     DEFAULT_ARRIVALS_PER_HOUR,
@@ -39,8 +40,8 @@ from ..simulation import (
 )
 from . import demo, desk, sweep
 from .errors import UsageError
-from .report_output import FORMATS, entries_by_run
-from .stores import open_existing_store
+from .report_output import FORMATS, entries_by_run, presence_time_by_run
+from .stores import describe_store, open_existing_store
 
 DEFAULT_DB = Path("webchat-wrapup.db")
 PROGRAM = "webchat-wrapup"
@@ -66,6 +67,11 @@ _SIMULATION_FLAGS: dict[str, tuple[type, str]] = {
     "pause_seconds": (float, "mean length of a pause"),
     "breaks": (int, "breaks per agent over the day"),
     "break_minutes": (float, "length of a break"),
+    "transfer_share": (float, "share of chats the first agent transfers"),
+    "transfer_after": (
+        float,
+        "part of a transferred chat's length its first leg takes",
+    ),
 }
 """Every numeric ``SimulationSettings`` field as a flag: its type and meaning."""
 
@@ -126,8 +132,9 @@ def _simulate_parser(commands: Any, database: argparse.ArgumentParser) -> None:
         help="simulate a day of webchat traffic under a policy",
         description="Simulate webchat traffic for N agents across the policy's "
         "queues, through the real service and store, and print service level, "
-        "speed of answer, abandonment, occupancy, time in wrap-up, pauses and "
-        "time on a break (occupancy counts only time not on a break). Settings "
+        "speed of answer, abandonment, occupancy, time in wrap-up, pauses, "
+        "time on a break (occupancy counts only time not on a break), transfers "
+        "and the legs agents handled. Settings "
         "come from the file's [simulation] section; flags override them. "
         "Without a file, one queue runs the library's default policy.",
     )
@@ -168,7 +175,8 @@ def _report_parser(commands: Any) -> None:
         help="report on the contact history in the database",
         description="Classification trends (timeout defaults and unclassified "
         "chats kept apart), abuse flags, wrap-up time, extension use and "
-        "pauses of wrap-up per queue and agent.",
+        "pauses of wrap-up per queue and agent, printed as a table, CSV, JSON "
+        "or one self-contained HTML page of charts (--format html > FILE).",
     )
     # A string, not a Path: a Path would fold the "//" of a URL.
     report.add_argument(
@@ -183,7 +191,12 @@ def _report_parser(commands: Any) -> None:
     )
     report.add_argument("--by", choices=["hour", "day"], default="hour")
     report.add_argument(
-        "--format", choices=["table", "csv", "json"], default="table", dest="form"
+        "--format",
+        choices=[*FORMATS, "html"],
+        default="table",
+        dest="form",
+        help="table (default, with bars), csv, json, or html: one page of "
+        "charts that opens offline",
     )
     report.add_argument(
         "--run", help=f"only this simulation run (e.g. {run_label(1, 2)})"
@@ -336,14 +349,29 @@ def _print_results(results: list[Results], settings: SimulationSettings) -> None
 def _report(arguments: argparse.Namespace) -> int:
     with open_existing_store(arguments.db, arguments.schema) as store:
         runs = entries_by_run(store.all_history())
+        presence = presence_time_by_run(store)
     if arguments.run:
         if arguments.run not in runs:
             known = ", ".join(sorted(runs)) or "none"
             raise UsageError(f"no run named {arguments.run!r}; runs: {known}")
         runs = {arguments.run: runs[arguments.run]}
     reports = {
-        run: build_report(entries, bucket=arguments.by) for run, entries in runs.items()
+        run: attrs.evolve(
+            build_report(entries, bucket=arguments.by),
+            presence_time=presence.get(run, ()),
+        )
+        for run, entries in runs.items()
     }
+    if arguments.form == "html":
+        sys.stdout.write(
+            as_html(
+                reports,
+                database=describe_store(arguments.db, arguments.schema),
+                period=period_of(e for entries in runs.values() for e in entries),
+                bucket=arguments.by,
+            )
+        )
+        return 0
     sys.stdout.write(FORMATS[arguments.form](reports))
     return 0
 

@@ -1,4 +1,5 @@
-"""How ``webchat-wrapup report`` prints: a table with bars, CSV or JSON.
+"""How ``webchat-wrapup report`` prints: a table with bars, CSV or JSON
+(the HTML page is :mod:`webchat_wrapup.tools.report_html`).
 
 Each simulation run (``sim1-2``: see :mod:`webchat_wrapup.tools.runs`) is
 reported on its own, so a ``--versus`` day never mixes two policies; a
@@ -14,7 +15,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from ..._core._history import ContactHistoryEntry
-from ..report import PauseRow, Report, TransferRow
+from ...ports import Store, StoredEvent
+from ..presence_time import PresenceTime, time_per_presence
+from ..report import PauseRow, Report, TransferRow, WrapUpTimeBin
 from ..runs import UNLABELLED, run_of
 
 
@@ -26,6 +29,18 @@ def entries_by_run(
     for entry in entries:
         runs[run_of(entry.agent_id)].append(entry)
     return dict(sorted(runs.items()))
+
+
+def presence_time_by_run(store: Store) -> dict[str, tuple[PresenceTime, ...]]:
+    """Each run's time per status and presence, from the store's feed."""
+    events: dict[str, list[StoredEvent]] = defaultdict(list)
+    after = 0
+    while page := store.events(after, 1000):
+        for stored in page:
+            if stored.event.type in ("status_changed", "presence_changed"):
+                events[run_of(stored.event.agent_id)].append(stored)
+        after = page[-1].position
+    return {run: tuple(time_per_presence(found)) for run, found in events.items()}
 
 
 def _bar(share: float, width: int = 20) -> str:
@@ -65,11 +80,38 @@ def _table_of_run(report: Report) -> str:
             f"{w.median_seconds:>6.1f}s {w.p90_seconds:>6.1f}s {w.extensions:>5} "
             f"{w.share_extended:>6.1%} {w.expired:>7} {w.abuse_flags:>5}\n"
         )
+    if report.wrap_up_time:
+        write(_wrap_up_time_table(report.wrap_up_time))
     if report.pauses:
         write(_pause_table(report.pauses))
     if report.transfers:
         write(_transfer_table(report.transfers))
+    if report.presence_time:
+        write(_presence_table(report.presence_time))
     return out.getvalue()
+
+
+def _presence_table(rows: tuple[PresenceTime, ...]) -> str:
+    totals: dict[str, float] = defaultdict(float)
+    for row in rows:
+        totals[row.agent_id] += row.seconds
+    lines = [
+        "\ntime per status and presence (from the event feed)\n",
+        f"  {'agent':<22} {'status or presence':<22} {'time':>9} {'share':>6}\n",
+    ]
+    for row in rows:
+        share = row.seconds / totals[row.agent_id]
+        lines.append(
+            f"  {row.agent_id:<22} {row.label:<22} {_clock(row.seconds):>9} "
+            f"{share:>6.1%} {_bar(share)}\n"
+        )
+    return "".join(lines)
+
+
+def _clock(seconds: float) -> str:
+    minutes, second = divmod(round(seconds), 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{hours}:{minute:02d}:{second:02d}"
 
 
 def _transfer_table(rows: tuple[TransferRow, ...]) -> str:
@@ -83,6 +125,15 @@ def _transfer_table(rows: tuple[TransferRow, ...]) -> str:
             f"  {t.group:<6} {t.name:<22} {t.legs:>6} {t.to_agents:>8} "
             f"{t.to_queues:>8} {t.taken_over:>10}\n"
         )
+    return "".join(lines)
+
+
+def _wrap_up_time_table(bins: tuple[WrapUpTimeBin, ...]) -> str:
+    most = max(b.chats for b in bins)
+    lines = ["\nhow long wrap-up lasted (every queue)\n"]
+    for b in bins:
+        span = f"{b.from_seconds:g}-{b.to_seconds:g} s"
+        lines.append(f"  {span:>14} {b.chats:>6} {_bar(b.chats / most)}\n")
     return "".join(lines)
 
 
@@ -121,9 +172,17 @@ def _csv_rows(report: Report) -> list[list[object]]:
         rows.append(
             ["extensions", w.group, w.name, w.extensions, f"{w.share_extended:.4f}"]
         )
+    rows += [
+        ["wrap_up_time", "", f"{b.from_seconds:g}-{b.to_seconds:g}", b.chats, ""]
+        for b in report.wrap_up_time
+    ]
     for p in report.pauses:
         rows.append(["pauses", p.group, p.name, p.pauses, f"{p.share_paused:.4f}"])
         rows.append(["paused_seconds", p.group, p.name, p.paused_seconds, ""])
+    rows += [
+        ["presence_time", p.agent_id, p.label, round(p.seconds, 3), ""]
+        for p in report.presence_time
+    ]
     for t in report.transfers:
         rows.append(["transfers_to_agent", t.group, t.name, t.to_agents, ""])
         rows.append(["transfers_to_queue", t.group, t.name, t.to_queues, ""])

@@ -18,15 +18,39 @@ def open_existing_store(db: str, schema: str | None, pool_size: int = 1) -> Stor
     ``key=value`` words that libpq accepts and no file of that name), or else
     a SQLite file. Either must exist already: nothing here creates a store.
     ``pool_size`` is how many PostgreSQL connections it keeps."""
-    if db.startswith(("postgresql://", "postgres://")) or (
-        _CONNINFO.match(db) and not Path(db).exists() and _is_conninfo(db)
-    ):
+    if _is_postgres(db):
         return _postgres_store(db, schema, pool_size)
     if schema is not None:
         raise UsageError("--schema is for a PostgreSQL --db only")
     if not Path(db).exists():
         raise UsageError(f"no database at {db}; run simulate first")
     return SQLiteStore(db)
+
+
+def describe_store(db: str, schema: str | None) -> str:
+    """``--db`` as a report names it: a SQLite file as given, a PostgreSQL
+    store by database, host and schema (never a password)."""
+    if not _is_postgres(db):
+        return db
+    try:
+        from psycopg import Error
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        return "PostgreSQL"
+    try:
+        parts = conninfo_to_dict(db)
+    except Error:
+        return "PostgreSQL"
+    name = parts.get("dbname") or parts.get("user") or "(default)"
+    host = parts.get("host") or "localhost"
+    shown = schema or "webchat_wrapup"
+    return f"{name} on {host} (PostgreSQL, schema {shown})"
+
+
+def _is_postgres(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://")) or bool(
+        _CONNINFO.match(db) and not Path(db).exists() and _is_conninfo(db)
+    )
 
 
 def _is_conninfo(text: str) -> bool:
