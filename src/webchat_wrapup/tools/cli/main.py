@@ -38,7 +38,7 @@ from ..simulation import (
     draw_traffic,
     settings_from,
 )
-from . import demo, sweep
+from . import demo, desk, sweep
 from .errors import UsageError
 from .report_output import FORMATS, entries_by_run, presence_time_by_run
 from .stores import describe_store, open_existing_store
@@ -110,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     _simulate_parser(commands, database)
     _report_parser(commands)
     sweep.add_parser(commands)
+    desk.add_parser(commands, DEFAULT_DB)
     policy = commands.add_parser(
         "policy", help="work with policy files", description="Policy files."
     )
@@ -381,4 +382,5 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "report": _report,
     "policy": _policy,
     "sweep": sweep.run,
+    "desk": lambda arguments: desk.run(arguments, DEFAULT_DB),
 }

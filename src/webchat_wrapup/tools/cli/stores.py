@@ -13,12 +13,13 @@ _CONNINFO = re.compile(r"\s*[A-Za-z_]+\s*=")
 """How a libpq connection string such as ``host=db dbname=contact`` begins."""
 
 
-def open_existing_store(db: str, schema: str | None) -> Store:
+def open_existing_store(db: str, schema: str | None, pool_size: int = 1) -> Store:
     """The store ``--db`` names: a PostgreSQL connection string (a URL, or
     ``key=value`` words that libpq accepts and no file of that name), or else
-    a SQLite file. Either must exist already: nothing here creates a store."""
+    a SQLite file. Either must exist already: nothing here creates a store.
+    ``pool_size`` is how many PostgreSQL connections it keeps."""
     if _is_postgres(db):
-        return _postgres_store(db, schema)
+        return _postgres_store(db, schema, pool_size)
     if schema is not None:
         raise UsageError("--schema is for a PostgreSQL --db only")
     if not Path(db).exists():
@@ -65,7 +66,7 @@ def _is_conninfo(text: str) -> bool:
     return True
 
 
-def _postgres_store(conninfo: str, schema: str | None) -> Store:
+def _postgres_store(conninfo: str, schema: str | None, pool_size: int) -> Store:
     try:
         from ...stores.postgres import DEFAULT_SCHEMA, PostgresStore, schema_exists
     except ImportError:
@@ -81,4 +82,4 @@ def _postgres_store(conninfo: str, schema: str | None) -> Store:
         raise UsageError(
             f"no webchat-wrapup store in schema {schema!r} of that database"
         )
-    return PostgresStore(conninfo, schema=schema, pool_size=1)
+    return PostgresStore(conninfo, schema=schema, pool_size=pool_size)
