@@ -11,8 +11,6 @@ locally and fail in CI (``CI=true``).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from support import postgres_dsn
+from test_cli import refused, run
 from webchat_wrapup import AgentState, SQLiteStore
 from webchat_wrapup.ports import Change
 
@@ -33,25 +32,6 @@ from webchat_wrapup.stores.postgres import PostgresStore  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent.parent
 POLICY = ROOT / "examples" / "policy.toml"
 SMALL = ["--agents", "6", "--hours", "1", "--arrivals", "sales=30"]
-
-
-def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "webchat_wrapup", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
-
-
-def refused(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    """Exit status 2 and one line on stderr naming the problem."""
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    for word in words:
-        assert word in result.stderr
 
 
 def as_url(dsn: str) -> str:
@@ -90,11 +70,22 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def copy_history(database: Path, schema: str) -> int:
-    """Copy the file's contact history into the schema; the entry count."""
+    """Copy the file's contact history and event feed (which the report's
+    time per presence reads) into the schema; the entry count."""
     with SQLiteStore(database) as source:
         entries = tuple(source.all_history())
+        events = []
+        while page := source.events(events[-1].position if events else 0, 1000):
+            events += page
     with PostgresStore(DSN, schema=schema) as target:
-        target.save(Change("copier", 0, AgentState.new("copier"), entries))
+        change = Change(
+            "copier",
+            0,
+            AgentState.new("copier"),
+            entries,
+            events=tuple(stored.event for stored in events),
+        )
+        target.save(change)
     return len(entries)
 
 
