@@ -93,6 +93,25 @@ DEFAULT_LEASE = timedelta(seconds=30)
 DEFAULT_COMMAND_RETENTION = timedelta(hours=24)
 """How long a command id is remembered: a retry within it is replayed."""
 MAX_SWEEP_LIMIT = 10_000
+SWEEP_BATCH = 100
+"""Agents whose expiries a sweep saves in one transaction: one commit (one
+sync of the disk) for them all, and the write lock held for milliseconds."""
+
+
+@attrs.frozen
+class _Expiry:
+    """An agent's due expiries, decided and not yet saved."""
+
+    change: Change
+    outcome: Outcome
+
+
+@attrs.define
+class _SweepTally:
+    """What a sweep has done so far."""
+
+    expired: int = 0
+    failures: list[SweepFailure] = attrs.Factory(list)
 
 
 class WrapUpService:
@@ -461,6 +480,13 @@ class WrapUpService:
         sweep goes on and names it in :attr:`SweepResult.failures`; its
         claim is left to run out, and sweeps claim agents never claimed
         before ahead of it.
+
+        The claimed agents' expiries are saved :data:`SWEEP_BATCH` agents to
+        a transaction (:meth:`Store.save_all`). Should a batch's save fail,
+        none of it is written, and its agents are saved again: an agent
+        another server saved meanwhile on its own, on fresh state, and the
+        others again together; after any other error, each on its own, so
+        only the failing agent is named.
         """
         _check_sweep_limit(limit)
         started = time.perf_counter()
@@ -472,18 +498,61 @@ class WrapUpService:
     def _sweep(self, limit: int) -> SweepResult:
         now = utc_instant(self.clock.now())
         claimed = self.store.claim_due(now, limit, self.lease)
-        expired = 0
-        failures: list[SweepFailure] = []
-        for agent_id in claimed:
-            try:
-                expired += self._expire_agent(agent_id, now)
-            except NotificationFailed as error:  # saved: count it, report it
-                expired += _expiries(error.outcome.events)
-                failures.append(SweepFailure(agent_id, error))
-            except WrapUpError as error:
-                failures.append(SweepFailure(agent_id, error))
+        tally = _SweepTally()
+        for start in range(0, len(claimed), SWEEP_BATCH):
+            self._expire_batch(claimed[start : start + SWEEP_BATCH], now, tally)
         pruned = self.store.prune_commands(now - self.command_retention, limit)
-        return SweepResult(len(claimed), expired, tuple(failures), pruned)
+        return SweepResult(len(claimed), tally.expired, tuple(tally.failures), pruned)
+
+    def _expire_batch(
+        self, agent_ids: list[str], now: datetime, tally: _SweepTally
+    ) -> None:
+        """Decide the agents' due expiries and save them in one transaction."""
+        batch: list[_Expiry] = []
+        for agent_id in agent_ids:
+            try:
+                expiry = self._due_expiry(agent_id, now)
+            except WrapUpError as error:
+                tally.failures.append(SweepFailure(agent_id, error))
+                continue
+            if expiry is not None:
+                batch.append(expiry)
+        while batch:
+            try:
+                self.store.save_all([expiry.change for expiry in batch])
+            except VersionConflict as error:
+                # Saved elsewhere since it was loaded: that agent goes on its
+                # own, on fresh state, and the others again together.
+                alone = {error.agent_id}
+            except WrapUpError:
+                alone = {expiry.change.agent_id for expiry in batch}
+            else:
+                for expiry in batch:
+                    self._heard(expiry, tally)
+                return
+            if not alone.intersection(e.change.agent_id for e in batch):
+                alone = {expiry.change.agent_id for expiry in batch}
+            batch = [e for e in batch if e.change.agent_id not in alone]
+            for agent_id in sorted(alone):
+                self._expire_alone(agent_id, now, tally)
+
+    def _heard(self, expiry: _Expiry, tally: _SweepTally) -> None:
+        """Count a saved expiry and tell the subscribers."""
+        tally.expired += _expiries(expiry.outcome.events)
+        try:
+            self._notify(expiry.outcome)
+        except NotificationFailed as error:  # saved: counted, and reported
+            tally.failures.append(SweepFailure(expiry.change.agent_id, error))
+
+    def _expire_alone(self, agent_id: str, now: datetime, tally: _SweepTally) -> None:
+        """Expire one agent in a transaction of its own; a failure is named."""
+        try:
+            tally.expired += self._expire_agent(agent_id, now)
+        except NotificationFailed as error:  # saved: count it, report it
+            tally.expired += _expiries(error.outcome.events)
+            tally.failures.append(SweepFailure(agent_id, error))
+        except WrapUpError as error:
+            tally.failures.append(SweepFailure(agent_id, error))
 
     def prune_commands(self, limit: int = 1000) -> int:
         """Delete up to ``limit`` command records older than the retention;
@@ -494,28 +563,36 @@ class WrapUpService:
 
     def _expire_agent(self, agent_id: str, now: datetime) -> int:
         for _ in range(self.attempts):
-            stored = self.store.load(agent_id)
-            if stored is None:
+            expiry = self._due_expiry(agent_id, now)
+            if expiry is None:
                 return 0
-            decision = expire_due(stored.state, now)
-            if not decision.events:
-                return 0
-            change = Change(
-                agent_id,
-                stored.version,
-                decision.state,
-                decision.history,
-                None,
-                decision.events,
-                now,
-            )
             try:
-                self.store.save(change)
+                self.store.save(expiry.change)
             except VersionConflict:
                 continue
-            self._notify(_outcome(agent_id, stored.version + 1, decision))
-            return _expiries(decision.events)
+            self._notify(expiry.outcome)
+            return _expiries(expiry.outcome.events)
         return 0
+
+    def _due_expiry(self, agent_id: str, now: datetime) -> _Expiry | None:
+        """The agent's due expiries, decided on its stored state (``None``:
+        nothing is due, or the agent is gone)."""
+        stored = self.store.load(agent_id)
+        if stored is None:
+            return None
+        decision = expire_due(stored.state, now)
+        if not decision.events:
+            return None
+        change = Change(
+            agent_id,
+            stored.version,
+            decision.state,
+            decision.history,
+            None,
+            decision.events,
+            now,
+        )
+        return _Expiry(change, _outcome(agent_id, stored.version + 1, decision))
 
     def view(self, agent_id: str) -> AgentView:
         """What the agent's desk shows now."""
