@@ -69,6 +69,7 @@ from .ports import (
     ErasureRecord,
     HistoryPage,
     Outcome,
+    RemembersStates,
     Store,
     StoredAgent,
     SweepFailure,
@@ -153,6 +154,9 @@ class WrapUpService:
         self.command_retention = command_retention
         self.observer = observer
         self._subscribers: list[Subscriber] = []
+        self._remembered = (
+            store.load_remembered if isinstance(store, RemembersStates) else None
+        )
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Hear every event after it is committed; returns an unsubscribe."""
@@ -376,6 +380,10 @@ class WrapUpService:
         if command_id is not None:
             check_identifier(command_id, "command_id")
             fingerprint = fingerprint_of(command)
+        outcome = self._on_remembered_state(command, command_id, fingerprint)
+        if outcome is not None:
+            self._notify(outcome)
+            return outcome
         version = 0
         # Optimistic: the command id is looked up only when the attempt
         # fails, as it must when the command already ran (its id is
@@ -404,6 +412,38 @@ class WrapUpService:
             self._notify(outcome)
             return outcome
         raise VersionConflict(command.agent_id, version, self.attempts)
+
+    def _on_remembered_state(
+        self, command: Command, command_id: str | None, fingerprint: str | None
+    ) -> Outcome | None:
+        """The command decided on the state the store remembers and saved
+        against its version, with no read first (see
+        :class:`~webchat_wrapup.ports.RemembersStates`).
+
+        ``None``, with nothing written, whenever only the stored state can
+        answer: nothing remembered, another process saved since (a version
+        conflict), a refusal, nothing to save, a command id already used.
+        """
+        remembered = self._remembered
+        if remembered is None:
+            return None
+        stored = remembered(command.agent_id)
+        if stored is None:
+            return None
+        now = self.clock.now()
+        try:
+            decision = decide(stored.state, command, now)
+            if not decision.events and command_id is None:
+                return None
+            return self._save(stored, command, command_id, fingerprint, decision, now)
+        except (
+            VersionConflict,
+            CommandIdReused,
+            CommandRefused,
+            ChatNotHeld,
+            InvalidInput,
+        ):
+            return None
 
     def _moved_on(self, stored: StoredAgent) -> bool:
         """True when a save of the agent committed after ``stored`` was read."""
@@ -437,6 +477,18 @@ class WrapUpService:
         decision = decide(stored.state, command, now)
         if not decision.events and command_id is None:
             return Outcome(command.agent_id, stored.version)
+        return self._save(stored, command, command_id, fingerprint, decision, now)
+
+    def _save(
+        self,
+        stored: StoredAgent,
+        command: Command,
+        command_id: str | None,
+        fingerprint: str | None,
+        decision: Decision,
+        now: datetime,
+    ) -> Outcome:
+        """Save the decision against the stored version; its outcome."""
         outcome = _outcome(command.agent_id, stored.version + 1, decision)
         record = None
         if command_id is not None and fingerprint is not None:
@@ -914,5 +966,8 @@ def fingerprint_of(command: Command) -> str:
     queue = data.get("queue")
     if isinstance(queue, dict):
         data["queue"] = queue["queue_id"]
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(data).encode("ascii")).hexdigest()
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+"""What ``json.dumps`` with these options builds at every call, built once."""

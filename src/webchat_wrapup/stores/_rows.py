@@ -15,13 +15,13 @@ from ..ports import Change, CommandRecord, HistoryPage
 from ._codec import (
     StateCodec,
     entry_from_json,
-    entry_to_json,
     instant_to_micros,
     micros_to_instant,
     outcome_from_json,
     outcome_to_json,
 )
 from ._paging import encode_cursor
+from ._writers import compact, entry_data
 
 Damaged = Callable[[str, object, str], StoreError]
 """A store's ``store_corrupt`` error for (table, key, reason): a row that no
@@ -58,14 +58,21 @@ class ChangeRows:
 
 
 def change_rows(change: Change, codec: StateCodec, known: set[str]) -> ChangeRows:
-    """``change`` as rows; policies in ``known`` are already stored."""
+    """``change`` as rows; policies in ``known`` are already stored.
+
+    Each history entry is made JSON-ready once, for its own row and for the
+    command record's copy of the outcome.
+    """
     text, policies = codec.encode(change.state)
     deadline = change.state.next_deadline()
     record = change.command
+    entries = [entry_data(entry) for entry in change.history]
     return ChangeRows(
         state=text,
         due=None if deadline is None else instant_to_micros(deadline),
-        policies=[(key, p) for key, p in policies.items() if key not in known],
+        policies=[(key, p) for key, p in policies.items() if key not in known]
+        if policies
+        else [],
         history=[
             (
                 entry.customer_id,
@@ -73,19 +80,25 @@ def change_rows(change: Change, codec: StateCodec, known: set[str]) -> ChangeRow
                 entry.chat_id,
                 instant_to_micros(entry.chat_started_at),
                 instant_to_micros(entry.wrap_up_ended_at),
-                entry_to_json(entry),
+                compact(data),
             )
-            for entry in change.history
+            for entry, data in zip(change.history, entries, strict=True)
         ],
-        command=None
-        if record is None
-        else (
-            record.command_id,
-            record.agent_id,
-            record.fingerprint,
-            outcome_to_json(record.outcome),
-        ),
+        command=None if record is None else _record_row(change, record, entries),
         record_customers=change.record_customer_ids(),
+    )
+
+
+def _record_row(
+    change: Change, record: CommandRecord, entries: list[dict[str, Any]]
+) -> tuple[str, str, str, str]:
+    outcome = record.outcome
+    shared = entries if outcome.history is change.history else None
+    return (
+        record.command_id,
+        record.agent_id,
+        record.fingerprint,
+        outcome_to_json(outcome, shared),
     )
 
 

@@ -665,6 +665,13 @@ class SQLiteStore:
         rows = self._read(_SELECT_AGENT, (agent_id,))
         return self._stored(agent_id, rows[0]) if rows else None
 
+    def load_remembered(self, agent_id: str) -> StoredAgent | None:
+        """The agent as this store last saved or loaded it, without reading
+        the file;
+        possibly stale (see :class:`~webchat_wrapup.ports.RemembersStates`).
+        """
+        return self._recent.get(agent_id)
+
     def load_settled(self, agent_id: str) -> StoredAgent | None:
         """The agent once every save of it under way anywhere has finished.
 

@@ -42,7 +42,14 @@ from .._core._errors import (
 )
 from .._core._history import ContactHistoryEntry, EndedBy, WrapUpEnding
 from .._core._policy import QueuePolicy, WrapUpPolicy
-from ..ports import Change, CommandRecord, ErasureRecord, Outcome, Store
+from ..ports import (
+    Change,
+    CommandRecord,
+    ErasureRecord,
+    Outcome,
+    RemembersStates,
+    Store,
+)
 from .strategies import command_sequences
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
@@ -322,6 +329,23 @@ class StoreContract:
         loaded = store.load("agent-2")
         assert loaded is not None
         assert loaded.version == 2
+
+    def test_a_remembered_state_is_one_that_was_stored(self, store: Store) -> None:
+        if not isinstance(store, RemembersStates):
+            pytest.skip("the store remembers no states (optional)")
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        store.save(Change("agent-1", 1, _holding("agent-1", "chat-1")))
+        refused = Change("agent-1", 1, AgentState.new("agent-1", capacity=2))
+        with pytest.raises(VersionConflict):
+            store.save(refused)
+        rolled_back = [
+            Change("agent-1", 2, _holding("agent-1", "chat-2")),
+            Change("agent-2", 5, AgentState.new("agent-2")),
+        ]
+        with pytest.raises(VersionConflict):
+            store.save_all(rolled_back)
+        assert store.load_remembered("agent-1") in (None, store.load("agent-1"))
+        assert store.load_remembered("agent-2") is None
 
     def test_a_transfer_hands_the_next_leg_over_in_one_save(self, store: Store) -> None:
         policy = QueuePolicy("support")
