@@ -9,8 +9,6 @@ subscribers hear the events.
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -37,7 +35,6 @@ from ._core._commands import (
     ResumeWrapUp,
     TransferChat,
     check_command,
-    command_to_dict,
 )
 from ._core._decide import Decision, decide, expire_due
 from ._core._errors import (
@@ -61,6 +58,7 @@ from ._core._machine import Presence
 from ._core._policy import QueuePolicy
 from ._core._text import check_identifier
 from ._core._views import AgentView, view_agent
+from ._fingerprint import fingerprint_of as fingerprint_of
 from .observers import Observer
 from .ports import (
     Change,
@@ -951,23 +949,3 @@ def _expiries(events: Iterable[Event]) -> int:
 
 def _outcome(agent_id: str, version: int, decision: Decision) -> Outcome:
     return Outcome(agent_id, version, decision.events, decision.history)
-
-
-def fingerprint_of(command: Command) -> str:
-    """A digest of the command's canonical JSON form: what a retry must match.
-
-    Sorted keys, compact separators and the schema version make it stable;
-    fields left empty (``None``) are left out, so a release that adds an
-    optional field keeps every fingerprint already stored. An assign names
-    its queue by id and leaves out the body of the queue's policy, so a
-    router's retry still matches after an administrator edits the queue.
-    """
-    data = {k: v for k, v in command_to_dict(command).items() if v is not None}
-    queue = data.get("queue")
-    if isinstance(queue, dict):
-        data["queue"] = queue["queue_id"]
-    return hashlib.sha256(_CANONICAL.encode(data).encode("ascii")).hexdigest()
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-"""What ``json.dumps`` with these options builds at every call, built once."""

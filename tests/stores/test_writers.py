@@ -3,7 +3,6 @@ what they write reads back."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timedelta
 from enum import Enum
@@ -21,14 +20,12 @@ from webchat_wrapup import (
     ContactHistoryEntry,
     Event,
     WrapUpError,
-    command_to_dict,
     decide,
     expire_due,
 )
-from webchat_wrapup.service import fingerprint_of
 from webchat_wrapup.stores._codec import _event_from_row, instant_to_micros
 from webchat_wrapup.stores._writers import compact, entry_data, event_row
-from webchat_wrapup.testing.strategies import command_sequences, commands
+from webchat_wrapup.testing.strategies import command_sequences
 
 json_values = st.recursive(
     st.none()
@@ -99,12 +96,3 @@ def test_events_and_entries_are_written_as_the_general_route_writes_them(
         row = event_row(event)
         assert row == _reference_row(event)
         assert _event_from_row(json.loads(compact(row))) == event
-
-
-@given(commands())
-def test_the_fingerprint_is_the_digest_of_the_canonical_form(command: Command) -> None:
-    data = {k: v for k, v in command_to_dict(command).items() if v is not None}
-    if isinstance(data.get("queue"), dict):
-        data["queue"] = data["queue"]["queue_id"]
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    assert fingerprint_of(command) == hashlib.sha256(text.encode()).hexdigest()
