@@ -96,7 +96,7 @@ class StateCodec:
         data = [
             state.agent_id,
             state.capacity,
-            state.status.value,
+            state.status._value_,  # the member's own attribute: no descriptor
             None if profile is None else sorted(profile),
             chats,
         ]
@@ -260,10 +260,10 @@ def _chat_fields(chat: Chat, key: str) -> list[Any]:
         chat.chat_id,
         chat.customer_id,
         key,
-        chat.phase.value,
+        chat.phase._value_,
         instant_to_micros(chat.started_at),
         _maybe_micros(chat.ended_at),
-        None if chat.ended_by is None else chat.ended_by.value,
+        None if chat.ended_by is None else chat.ended_by._value_,
         _maybe_micros(chat.deadline),
         chat.extensions_used,
         None

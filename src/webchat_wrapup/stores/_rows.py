@@ -63,30 +63,38 @@ def change_rows(change: Change, codec: StateCodec, known: set[str]) -> ChangeRow
     Each history entry is made JSON-ready once, for its own row and for the
     command record's copy of the outcome.
     """
-    text, policies = codec.encode(change.state)
-    deadline = change.state.next_deadline()
+    state = change.state
+    text, policies = codec.encode(state)
+    deadline = state.next_deadline()
     record = change.command
-    entries = [entry_data(entry) for entry in change.history]
+    history = change.history
+    entries = [entry_data(entry) for entry in history] if history else []
     return ChangeRows(
-        state=text,
-        due=None if deadline is None else instant_to_micros(deadline),
-        policies=[(key, p) for key, p in policies.items() if key not in known]
+        text,
+        None if deadline is None else instant_to_micros(deadline),
+        [(key, p) for key, p in policies.items() if key not in known]
         if policies
         else [],
-        history=[
-            (
-                entry.customer_id,
-                entry.agent_id,
-                entry.chat_id,
-                instant_to_micros(entry.chat_started_at),
-                instant_to_micros(entry.wrap_up_ended_at),
-                compact(data),
-            )
-            for entry, data in zip(change.history, entries, strict=True)
-        ],
-        command=None if record is None else _record_row(change, record, entries),
-        record_customers=change.record_customer_ids(),
+        _history_rows(history, entries) if history else [],
+        None if record is None else _record_row(change, record, entries),
+        () if record is None else change.record_customer_ids(),
     )
+
+
+def _history_rows(
+    history: Sequence[ContactHistoryEntry], entries: list[dict[str, Any]]
+) -> list[HistoryRow]:
+    return [
+        (
+            entry.customer_id,
+            entry.agent_id,
+            entry.chat_id,
+            instant_to_micros(entry.chat_started_at),
+            instant_to_micros(entry.wrap_up_ended_at),
+            compact(data),
+        )
+        for entry, data in zip(history, entries, strict=True)
+    ]
 
 
 def _record_row(

@@ -88,7 +88,7 @@ def _as_data(kind: Any) -> Convert | None:
     if kind is datetime:
         return _iso
     if isinstance(kind, type) and issubclass(kind, Enum):
-        return attrgetter("value")
+        return attrgetter("_value_")
     if attrs.has(kind):
         return _data_writer(kind)
     if kind in (str, int, float, bool):
@@ -126,7 +126,7 @@ def _positional(kind: Any) -> Convert | None:
     if kind is datetime:
         return instant_to_micros
     if isinstance(kind, type) and issubclass(kind, Enum):
-        return attrgetter("value")
+        return attrgetter("_value_")  # the member's own attribute: no descriptor
     if kind is Classification:
         return attrgetter("label", "code", "group")
     if kind in (str, int, float, bool):
