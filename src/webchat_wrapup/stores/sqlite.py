@@ -763,15 +763,22 @@ class SQLiteStore:
         self._saves.run(save, self._write_saves)
         save.answer()
 
-    def _write_saves(self, batch: list[QueuedSave]) -> None:
-        """Write the batch in one transaction (the writer's lock is held);
-        each save of several behind a savepoint of its own."""
+    def _write_saves(
+        self, batch: list[QueuedSave], more: Callable[[], list[QueuedSave]]
+    ) -> None:
+        """Write the batch, and the saves queued until the commit, in one
+        transaction (the writer's lock is held); each save of several
+        behind a savepoint of its own."""
         db = self._db
         several = len(batch) > 1
         try:
             db.execute("BEGIN IMMEDIATE")
             for save in batch:
                 self._write_save(db, save, several)
+            while extra := more():
+                batch += extra
+                for save in extra:
+                    self._write_save(db, save, True)
             db.execute("COMMIT")
         except (sqlite3.Error, WrapUpError) as error:
             _roll_back_quietly(db)
