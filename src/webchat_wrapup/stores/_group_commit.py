@@ -113,6 +113,8 @@ class SaveQueue:
         taken = list(batch)
 
         def more() -> list[QueuedSave]:
+            if not self._queued:  # read without the lock: a save queued just
+                return []  # after this goes in the next batch instead
             with self._mutex:
                 extra = self._take(MAX_BATCH - len(taken))
             taken.extend(extra)
