@@ -521,9 +521,8 @@ class PostgresStore:
 
     def load_remembered(self, agent_id: str) -> StoredAgent | None:
         """The agent as this store last saved or loaded it, without asking
-        the server;
-        possibly stale (see :class:`~webchat_wrapup.ports.RemembersStates`).
-        """
+        the server: it may be stale
+        (see :class:`~webchat_wrapup.ports.RemembersStates`)."""
         return self._recent.get(agent_id)
 
     def load_settled(self, agent_id: str) -> StoredAgent | None:

@@ -682,9 +682,8 @@ class SQLiteStore:
 
     def load_remembered(self, agent_id: str) -> StoredAgent | None:
         """The agent as this store last saved or loaded it, without reading
-        the file;
-        possibly stale (see :class:`~webchat_wrapup.ports.RemembersStates`).
-        """
+        the file: it may be stale
+        (see :class:`~webchat_wrapup.ports.RemembersStates`)."""
         return self._recent.get(agent_id)
 
     def load_settled(self, agent_id: str) -> StoredAgent | None:
