@@ -330,23 +330,6 @@ class StoreContract:
         assert loaded is not None
         assert loaded.version == 2
 
-    def test_a_remembered_state_is_one_that_was_stored(self, store: Store) -> None:
-        if not isinstance(store, RemembersStates):
-            pytest.skip("the store remembers no states (optional)")
-        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
-        store.save(Change("agent-1", 1, _holding("agent-1", "chat-1")))
-        refused = Change("agent-1", 1, AgentState.new("agent-1", capacity=2))
-        with pytest.raises(VersionConflict):
-            store.save(refused)
-        rolled_back = [
-            Change("agent-1", 2, _holding("agent-1", "chat-2")),
-            Change("agent-2", 5, AgentState.new("agent-2")),
-        ]
-        with pytest.raises(VersionConflict):
-            store.save_all(rolled_back)
-        assert store.load_remembered("agent-1") in (None, store.load("agent-1"))
-        assert store.load_remembered("agent-2") is None
-
     def test_a_transfer_hands_the_next_leg_over_in_one_save(self, store: Store) -> None:
         policy = QueuePolicy("support")
         first = _holding("agent-1", "chat-1")
@@ -790,3 +773,25 @@ class StoreContract:
             with pytest.raises(StoreError) as raised:
                 call()
             assert raised.value.code is ErrorCode.STORE_CLOSED
+
+
+class RemembersStatesContract:
+    """For a store that also offers ``load_remembered`` (the optional
+    :class:`~webchat_wrapup.ports.RemembersStates`): subclass it beside
+    :class:`StoreContract`, with the same ``store`` fixture."""
+
+    def test_a_remembered_state_is_one_that_was_stored(self, store: Store) -> None:
+        assert isinstance(store, RemembersStates)
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        store.save(Change("agent-1", 1, _holding("agent-1", "chat-1")))
+        refused = Change("agent-1", 1, AgentState.new("agent-1", capacity=2))
+        with pytest.raises(VersionConflict):
+            store.save(refused)
+        rolled_back = [
+            Change("agent-1", 2, _holding("agent-1", "chat-2")),
+            Change("agent-2", 5, AgentState.new("agent-2")),
+        ]
+        with pytest.raises(VersionConflict):
+            store.save_all(rolled_back)
+        assert store.load_remembered("agent-1") in (None, store.load("agent-1"))
+        assert store.load_remembered("agent-2") is None
