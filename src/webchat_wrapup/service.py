@@ -97,6 +97,40 @@ SWEEP_BATCH = 100
 sync of the disk) for them all, and the write lock held for milliseconds."""
 
 
+class _Trust:
+    """Whether to decide on remembered states: while they are found fresh.
+
+    A stale one costs a decision and a refused save before the usual load
+    and save, several times what a fresh one saves (the load), so they are
+    used while stale ones stay rare: another process saving the same agents
+    (app servers sharing agents round robin) stops them for a while. A
+    score, not a count: threads update it without a lock, and a lost update
+    only shifts when the next try comes.
+    """
+
+    __slots__ = ("score",)
+
+    MOST = 32
+    STALE = 8  # a stale state costs this many fresh ones
+
+    def __init__(self) -> None:
+        self.score = self.MOST
+
+    def remembered(self) -> bool:
+        """Whether to try the remembered state (each command not trying it
+        earns back a point)."""
+        if self.score > 0:
+            return True
+        self.score += 1
+        return False
+
+    def fresh(self) -> None:
+        self.score = min(self.score + 1, self.MOST)
+
+    def stale(self) -> None:
+        self.score -= self.STALE
+
+
 @attrs.frozen
 class _Expiry:
     """An agent's due expiries, decided and not yet saved."""
@@ -155,6 +189,7 @@ class WrapUpService:
         self._remembered = (
             store.load_remembered if isinstance(store, RemembersStates) else None
         )
+        self._trust = _Trust()
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Hear every event after it is committed; returns an unsubscribe."""
@@ -423,7 +458,7 @@ class WrapUpService:
         conflict), a refusal, nothing to save, a command id already used.
         """
         remembered = self._remembered
-        if remembered is None:
+        if remembered is None or not self._trust.remembered():
             return None
         stored = remembered(command.agent_id)
         if stored is None:
@@ -433,15 +468,16 @@ class WrapUpService:
             decision = decide(stored.state, command, now)
             if not decision.events and command_id is None:
                 return None
-            return self._save(stored, command, command_id, fingerprint, decision, now)
-        except (
-            VersionConflict,
-            CommandIdReused,
-            CommandRefused,
-            ChatNotHeld,
-            InvalidInput,
-        ):
+            outcome = self._save(
+                stored, command, command_id, fingerprint, decision, now
+            )
+        except VersionConflict:
+            self._trust.stale()
             return None
+        except (CommandIdReused, CommandRefused, ChatNotHeld, InvalidInput):
+            return None
+        self._trust.fresh()
+        return outcome
 
     def _moved_on(self, stored: StoredAgent) -> bool:
         """True when a save of the agent committed after ``stored`` was read."""

@@ -112,3 +112,23 @@ def test_a_command_allowed_on_a_remembered_state_is_refused_on_the_stored_one(
         here.extend("agent-1", "c1", command_id="click-3")
     assert caught.value.code is ErrorCode.WRAP_UP_OVER
     assert here.store.find_command("click-3") is None
+
+
+def test_a_process_whose_remembered_states_go_stale_stops_deciding_on_them(
+    here: WrapUpService, there: WrapUpService, clock: ManualClock
+) -> None:
+    _in_wrap_up(here, clock)
+    assert isinstance(here.store, SQLiteStore)
+    traced = _statements(here.store)
+    codes = ["refund", "invoice"]
+    for turn in range(40):  # the other process saves the agent every time
+        there.classify("agent-1", "c1", code=codes[turn % 2])
+        here.classify("agent-1", "c1", code=codes[(turn + 1) % 2])
+    stale = traced.count("ROLLBACK")  # a save refused for a stale version
+    assert 1 <= stale <= 8
+    stored = here.store.load("agent-1")
+    assert stored is not None
+    classification = stored.state.chats[0].classification
+    assert classification is not None
+    assert classification.code == "refund"
+    assert stored.version == 3 + 80  # added, assigned, ended, then 80 saves
