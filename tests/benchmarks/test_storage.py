@@ -3,17 +3,23 @@
 Group ``command``: one wrap-up extension through :class:`WrapUpService`, on
 the in-memory store and on the SQLite store (``synchronous`` FULL, the
 default, then NORMAL), against a floor: the same transaction written by hand
-with :mod:`sqlite3` on the same schema and the same connection settings.
-Every timed call is a real, successful extension: a pool of agents in
-wrap-up (10 extensions each, a countdown of an hour, a clock that does not
-move) is used round robin and grown between rounds when it runs out.
+with :mod:`sqlite3` on the same schema and the same connection settings,
+writing the same rows (``raw_sqlite.py``). Every timed call is a real,
+successful extension: a pool of agents in wrap-up (10 extensions each, a
+countdown of an hour, a clock that does not move) is used round robin and
+grown between rounds when it runs out. ``test_command_sqlite_threads_1`` and
+``_2`` time 400 extensions (NORMAL) split between one or two threads on one
+store, each thread on agents of its own.
 
 Group ``sweep``: ``sweep(limit=1000)`` once, when 1,000 of 10,000 or of
 100,000 agents have a wrap-up due; the others are idle or in wrap-up with a
 deadline 50 minutes ahead, so only the due index keeps the cost flat. Every
 round starts from the same population: a fresh in-memory store, or a copy of
 a SQLite file built once per size (the sweep runs with the default
-``synchronous`` FULL).
+``synchronous`` FULL). On SQLite, ``test_sweep_sqlite_10k`` and ``_100k``
+time the sweep as round 2 made it (one transaction per agent, by hand
+through the store's API), the baseline of ``test_sweep_sqlite_1000_due``,
+the service's sweep on 100,000 agents.
 
 Group ``read``: ``service.view`` of an agent in wrap-up on the SQLite store
 while a save of the same store waits inside its write lock for another
