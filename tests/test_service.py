@@ -32,6 +32,7 @@ from webchat_wrapup import (
     VersionConflict,
     WrapUpCompleted,
     WrapUpExtended,
+    WrapUpPaused,
     WrapUpPolicy,
     decide,
 )
@@ -384,6 +385,21 @@ def test_a_failing_subscriber_does_not_stop_a_sweep(
     assert service.sweep().expired == 0
     assert len(service.history("cust-1").entries) == 1
     assert len(service.history("cust-2").entries) == 1
+
+
+def test_a_pause_with_a_command_id_is_recorded_and_replayed(
+    service: WrapUpService, clock: ManualClock
+) -> None:
+    # Its event holds the seconds left, a float: records once refused it.
+    in_wrap_up(service, clock)
+    clock.advance(1.5)
+    first = service.pause("agent-1", "c1", command_id="pause-1")
+    (paused,) = first.events
+    assert isinstance(paused, WrapUpPaused)
+    assert paused.seconds_left == 58.5
+    again = service.pause("agent-1", "c1", command_id="pause-1")
+    assert again.replayed
+    assert again.events == first.events
 
 
 def test_the_command_fingerprint_is_pinned_across_releases() -> None:

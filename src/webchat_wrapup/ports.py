@@ -417,7 +417,8 @@ class Store(Protocol):
         Raises :class:`~webchat_wrapup.CommandRefused` with the code
         ``customer_chat_held`` and deletes nothing while a stored agent
         holds a chat of the customer (active, parked or in wrap-up), on
-        whichever app server it was saved. A store whose files keep deleted
+        whichever app server it was saved; it names the first such agent by
+        agent id, and its first such chat by chat id. A store whose files keep deleted
         bytes (SQLite's free pages and its write-ahead log) overwrites them.
         """
 
@@ -460,4 +461,26 @@ class Store(Protocol):
         unsaved (a sweep that failed on them), so one damaged agent cannot
         be first in every sweep. The cost grows with the number returned,
         not with the number of agents.
+        """
+
+
+@runtime_checkable
+class RemembersStates(Protocol):
+    """What a store may add to :class:`Store` (optional): the states it has
+    saved or loaded, without reading the database again.
+
+    The service decides a command on the remembered state and saves it
+    against that version; should another process have saved the agent
+    since, the save's version check refuses it (nothing written) and the
+    command is loaded and decided again as usual. A command therefore costs
+    no read before its write while this process is the agent's only writer.
+    """
+
+    def load_remembered(self, agent_id: str) -> StoredAgent | None:
+        """The agent as this store last saved or loaded it, or ``None``.
+
+        Never reads the database, so it may be stale: another process may
+        have saved a newer version. Only ever a version that was stored
+        (never one rolled back), so deciding on it and saving against its
+        version is safe.
         """

@@ -9,8 +9,6 @@ subscribers hear the events.
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -37,7 +35,6 @@ from ._core._commands import (
     ResumeWrapUp,
     TransferChat,
     check_command,
-    command_to_dict,
 )
 from ._core._decide import Decision, decide, expire_due
 from ._core._errors import (
@@ -61,6 +58,7 @@ from ._core._machine import Presence
 from ._core._policy import QueuePolicy
 from ._core._text import check_identifier
 from ._core._views import AgentView, view_agent
+from ._fingerprint import fingerprint_of as fingerprint_of
 from .observers import Observer
 from .ports import (
     Change,
@@ -69,6 +67,7 @@ from .ports import (
     ErasureRecord,
     HistoryPage,
     Outcome,
+    RemembersStates,
     Store,
     StoredAgent,
     SweepFailure,
@@ -94,6 +93,59 @@ DEFAULT_COMMAND_RETENTION = timedelta(hours=24)
 DEFAULT_EVENT_RETENTION = timedelta(days=7)
 """How long a command id is remembered: a retry within it is replayed."""
 MAX_SWEEP_LIMIT = 10_000
+SWEEP_BATCH = 100
+"""Agents whose expiries a sweep saves in one transaction: one commit (one
+sync of the disk) for them all, and the write lock held for milliseconds."""
+
+
+class _Trust:
+    """Whether to decide on remembered states: while they are found fresh.
+
+    A stale one costs a decision and a refused save before the usual load
+    and save, several times what a fresh one saves (the load), so they are
+    used while stale ones stay rare: another process saving the same agents
+    (app servers sharing agents round robin) stops them for a while. A
+    score, not a count: threads update it without a lock, and a lost update
+    only shifts when the next try comes.
+    """
+
+    __slots__ = ("score",)
+
+    MOST = 32
+    STALE = 8  # a stale state costs this many fresh ones
+
+    def __init__(self) -> None:
+        self.score = self.MOST
+
+    def remembered(self) -> bool:
+        """Whether to try the remembered state (each command not trying it
+        earns back a point)."""
+        if self.score > 0:
+            return True
+        self.score += 1
+        return False
+
+    def fresh(self) -> None:
+        self.score = min(self.score + 1, self.MOST)
+
+    def stale(self) -> None:
+        self.score -= self.STALE
+
+
+@attrs.frozen
+class _Expiry:
+    """An agent's due expiries, decided and not yet saved."""
+
+    change: Change
+    outcome: Outcome
+
+
+@attrs.define
+class _SweepTally:
+    """What a sweep has done so far."""
+
+    expired: int = 0
+    failures: list[SweepFailure] = attrs.Factory(list)
 
 
 class WrapUpService:
@@ -145,6 +197,10 @@ class WrapUpService:
         self.event_retention = event_retention
         self.observer = observer
         self._subscribers: list[Subscriber] = []
+        self._remembered = (
+            store.load_remembered if isinstance(store, RemembersStates) else None
+        )
+        self._trust = _Trust()
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Hear every event after it is committed; returns an unsubscribe."""
@@ -359,6 +415,10 @@ class WrapUpService:
         if command_id is not None:
             check_identifier(command_id, "command_id")
             fingerprint = fingerprint_of(command)
+        outcome = self._on_remembered_state(command, command_id, fingerprint)
+        if outcome is not None:
+            self._notify(outcome)
+            return outcome
         version = 0
         # Optimistic: the command id is looked up only when the attempt
         # fails, as it must when the command already ran (its id is
@@ -387,6 +447,39 @@ class WrapUpService:
             self._notify(outcome)
             return outcome
         raise VersionConflict(command.agent_id, version, self.attempts)
+
+    def _on_remembered_state(
+        self, command: Command, command_id: str | None, fingerprint: str | None
+    ) -> Outcome | None:
+        """The command decided on the state the store remembers and saved
+        against its version, with no read first (see
+        :class:`~webchat_wrapup.ports.RemembersStates`).
+
+        ``None``, with nothing written, whenever only the stored state can
+        answer: nothing remembered, another process saved since (a version
+        conflict), a refusal, nothing to save, a command id already used.
+        """
+        remembered = self._remembered
+        if remembered is None or not self._trust.remembered():
+            return None
+        stored = remembered(command.agent_id)
+        if stored is None:
+            return None
+        now = self.clock.now()
+        try:
+            decision = decide(stored.state, command, now)
+            if not decision.events and command_id is None:
+                return None
+            outcome = self._save(
+                stored, command, command_id, fingerprint, decision, now
+            )
+        except VersionConflict:
+            self._trust.stale()
+            return None
+        except (CommandIdReused, CommandRefused, ChatNotHeld, InvalidInput):
+            return None
+        self._trust.fresh()
+        return outcome
 
     def _moved_on(self, stored: StoredAgent) -> bool:
         """True when a save of the agent committed after ``stored`` was read."""
@@ -420,6 +513,18 @@ class WrapUpService:
         decision = decide(stored.state, command, now)
         if not decision.events and command_id is None:
             return Outcome(command.agent_id, stored.version)
+        return self._save(stored, command, command_id, fingerprint, decision, now)
+
+    def _save(
+        self,
+        stored: StoredAgent,
+        command: Command,
+        command_id: str | None,
+        fingerprint: str | None,
+        decision: Decision,
+        now: datetime,
+    ) -> Outcome:
+        """Save the decision against the stored version; its outcome."""
         outcome = _outcome(command.agent_id, stored.version + 1, decision)
         record = None
         if command_id is not None and fingerprint is not None:
@@ -456,6 +561,13 @@ class WrapUpService:
         sweep goes on and names it in :attr:`SweepResult.failures`; its
         claim is left to run out, and sweeps claim agents never claimed
         before ahead of it.
+
+        The claimed agents' expiries are saved :data:`SWEEP_BATCH` agents to
+        a transaction (:meth:`Store.save_all`). Should a batch's save fail,
+        none of it is written, and its agents are saved again: an agent
+        another server saved meanwhile on its own, on fresh state, and the
+        others again together; after any other error, each on its own, so
+        only the failing agent is named.
         """
         _check_sweep_limit(limit)
         started = time.perf_counter()
@@ -467,21 +579,64 @@ class WrapUpService:
     def _sweep(self, limit: int) -> SweepResult:
         now = utc_instant(self.clock.now())
         claimed = self.store.claim_due(now, limit, self.lease)
-        expired = 0
-        failures: list[SweepFailure] = []
-        for agent_id in claimed:
-            try:
-                expired += self._expire_agent(agent_id, now)
-            except NotificationFailed as error:  # saved: count it, report it
-                expired += _expiries(error.outcome.events)
-                failures.append(SweepFailure(agent_id, error))
-            except WrapUpError as error:
-                failures.append(SweepFailure(agent_id, error))
+        tally = _SweepTally()
+        for start in range(0, len(claimed), SWEEP_BATCH):
+            self._expire_batch(claimed[start : start + SWEEP_BATCH], now, tally)
         pruned = self.store.prune_commands(now - self.command_retention, limit)
         pruned_events = self.store.prune_events(now - self.event_retention, limit)
         return SweepResult(
-            len(claimed), expired, tuple(failures), pruned, pruned_events
+            len(claimed), tally.expired, tuple(tally.failures), pruned, pruned_events
         )
+
+    def _expire_batch(
+        self, agent_ids: list[str], now: datetime, tally: _SweepTally
+    ) -> None:
+        """Decide the agents' due expiries and save them in one transaction."""
+        batch: list[_Expiry] = []
+        for agent_id in agent_ids:
+            try:
+                expiry = self._due_expiry(agent_id, now)
+            except WrapUpError as error:
+                tally.failures.append(SweepFailure(agent_id, error))
+                continue
+            if expiry is not None:
+                batch.append(expiry)
+        while batch:
+            try:
+                self.store.save_all([expiry.change for expiry in batch])
+            except VersionConflict as error:
+                # Saved elsewhere since it was loaded: that agent goes on its
+                # own, on fresh state, and the others again together.
+                alone = {error.agent_id}
+            except WrapUpError:
+                alone = {expiry.change.agent_id for expiry in batch}
+            else:
+                for expiry in batch:
+                    self._heard(expiry, tally)
+                return
+            if not alone.intersection(e.change.agent_id for e in batch):
+                alone = {expiry.change.agent_id for expiry in batch}
+            batch = [e for e in batch if e.change.agent_id not in alone]
+            for agent_id in sorted(alone):
+                self._expire_alone(agent_id, now, tally)
+
+    def _heard(self, expiry: _Expiry, tally: _SweepTally) -> None:
+        """Count a saved expiry and tell the subscribers."""
+        tally.expired += _expiries(expiry.outcome.events)
+        try:
+            self._notify(expiry.outcome)
+        except NotificationFailed as error:  # saved: counted, and reported
+            tally.failures.append(SweepFailure(expiry.change.agent_id, error))
+
+    def _expire_alone(self, agent_id: str, now: datetime, tally: _SweepTally) -> None:
+        """Expire one agent in a transaction of its own; a failure is named."""
+        try:
+            tally.expired += self._expire_agent(agent_id, now)
+        except NotificationFailed as error:  # saved: count it, report it
+            tally.expired += _expiries(error.outcome.events)
+            tally.failures.append(SweepFailure(agent_id, error))
+        except WrapUpError as error:
+            tally.failures.append(SweepFailure(agent_id, error))
 
     def prune_commands(self, limit: int = 1000) -> int:
         """Delete up to ``limit`` command records older than the retention;
@@ -492,20 +647,28 @@ class WrapUpService:
 
     def _expire_agent(self, agent_id: str, now: datetime) -> int:
         for _ in range(self.attempts):
-            stored = self.store.load(agent_id)
-            if stored is None:
+            expiry = self._due_expiry(agent_id, now)
+            if expiry is None:
                 return 0
-            decision = expire_due(stored.state, now)
-            if not decision.events:
-                return 0
-            change = _change(agent_id, stored.version, decision, now)
             try:
-                self.store.save(change)
+                self.store.save(expiry.change)
             except VersionConflict:
                 continue
-            self._notify(_outcome(agent_id, stored.version + 1, decision))
-            return _expiries(decision.events)
+            self._notify(expiry.outcome)
+            return _expiries(expiry.outcome.events)
         return 0
+
+    def _due_expiry(self, agent_id: str, now: datetime) -> _Expiry | None:
+        """The agent's due expiries, decided on its stored state (``None``:
+        nothing is due, or the agent is gone)."""
+        stored = self.store.load(agent_id)
+        if stored is None:
+            return None
+        decision = expire_due(stored.state, now)
+        if not decision.events:
+            return None
+        change = _change(agent_id, stored.version, decision, now)
+        return _Expiry(change, _outcome(agent_id, stored.version + 1, decision))
 
     def view(self, agent_id: str) -> AgentView:
         """What the agent's desk shows now."""
@@ -816,20 +979,3 @@ def _change(
 
 def _outcome(agent_id: str, version: int, decision: Decision) -> Outcome:
     return Outcome(agent_id, version, decision.events, decision.history)
-
-
-def fingerprint_of(command: Command) -> str:
-    """A digest of the command's canonical JSON form: what a retry must match.
-
-    Sorted keys, compact separators and the schema version make it stable;
-    fields left empty (``None``) are left out, so a release that adds an
-    optional field keeps every fingerprint already stored. An assign names
-    its queue by id and leaves out the body of the queue's policy, so a
-    router's retry still matches after an administrator edits the queue.
-    """
-    data = {k: v for k, v in command_to_dict(command).items() if v is not None}
-    queue = data.get("queue")
-    if isinstance(queue, dict):
-        data["queue"] = queue["queue_id"]
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()

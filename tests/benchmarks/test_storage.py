@@ -3,17 +3,23 @@
 Group ``command``: one wrap-up extension through :class:`WrapUpService`, on
 the in-memory store and on the SQLite store (``synchronous`` FULL, the
 default, then NORMAL), against a floor: the same transaction written by hand
-with :mod:`sqlite3` on the same schema and the same connection settings.
-Every timed call is a real, successful extension: a pool of agents in
-wrap-up (10 extensions each, a countdown of an hour, a clock that does not
-move) is used round robin and grown between rounds when it runs out.
+with :mod:`sqlite3` on the same schema and the same connection settings,
+writing the same rows (``raw_sqlite.py``). Every timed call is a real,
+successful extension: a pool of agents in wrap-up (10 extensions each, a
+countdown of an hour, a clock that does not move) is used round robin and
+grown between rounds when it runs out. ``test_command_sqlite_threads_1`` and
+``_2`` time 400 extensions (NORMAL) split between one or two threads on one
+store, each thread on agents of its own.
 
 Group ``sweep``: ``sweep(limit=1000)`` once, when 1,000 of 10,000 or of
 100,000 agents have a wrap-up due; the others are idle or in wrap-up with a
 deadline 50 minutes ahead, so only the due index keeps the cost flat. Every
 round starts from the same population: a fresh in-memory store, or a copy of
 a SQLite file built once per size (the sweep runs with the default
-``synchronous`` FULL).
+``synchronous`` FULL). On SQLite, ``test_sweep_sqlite_10k`` and ``_100k``
+time the sweep as round 2 made it (one transaction per agent, by hand
+through the store's API), the baseline of ``test_sweep_sqlite_1000_due``,
+the service's sweep on 100,000 agents.
 
 Group ``read``: ``service.view`` of an agent in wrap-up on the SQLite store
 while a save of the same store waits inside its write lock for another
@@ -29,8 +35,6 @@ body runs once, and the 100,000-agent sweeps use 10,000 agents to stay fast.
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
 import os
 import shutil
 import sqlite3
@@ -43,6 +47,7 @@ from typing import Any
 
 import attrs
 import pytest
+import raw_sqlite
 from extend_setup import (
     ENDED_AT,
     MAX_EXTENSIONS,
@@ -65,22 +70,22 @@ from webchat_wrapup import (
     ExtendWrapUp,
     Phase,
     Status,
+    WrapUpCompleted,
     WrapUpEnding,
-    WrapUpExtended,
-    command_to_dict,
     decide,
-    event_to_dict,
+    expire_due,
 )
 from webchat_wrapup.clocks import ManualClock
 from webchat_wrapup.ports import Change
 from webchat_wrapup.service import WrapUpService
 from webchat_wrapup.stores import MemoryStore, SQLiteStore
-from webchat_wrapup.stores._codec import instant_to_micros
 
 # Rounds of the command benchmarks (after the warm-up rounds).
 MEMORY_ROUNDS = 5000
 SQLITE_ROUNDS = 1000
 WARMUP_ROUNDS = 50
+THREAD_COMMANDS = 400  # a round's, split evenly among its threads
+THREAD_ROUNDS = 15
 
 SWEEP_AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 DUE = 1000
@@ -100,8 +105,11 @@ class _ExtendPool:
     when the last one has used all its extensions.
     """
 
-    def __init__(self, prepare: Callable[[str], None], calls: int) -> None:
+    def __init__(
+        self, prepare: Callable[[str], None], calls: int, prefix: str = "agent"
+    ) -> None:
         self._prepare = prepare
+        self._prefix = prefix
         self.size = max(1, -(-calls // MAX_EXTENSIONS))
         self.calls = 0
         self.agents: list[str] = []
@@ -111,7 +119,7 @@ class _ExtendPool:
         generation, rest = divmod(self.calls, self.size * MAX_EXTENSIONS)
         used, index = divmod(rest, self.size)
         if rest == 0:
-            self.agents = [f"agent-{generation}-{i}" for i in range(self.size)]
+            self.agents = [f"{self._prefix}-{generation}-{i}" for i in range(self.size)]
             for agent_id in self.agents:
                 self._prepare(agent_id)
         self.calls += 1
@@ -206,53 +214,10 @@ def test_command_sqlite_store(benchmark, sqlite_full: WrapUpService) -> None:
     _bench_store_extend(benchmark, sqlite_full, SQLITE_ROUNDS, command_ids=True)
 
 
-# The floor: the store's write transaction by hand, on the store's own schema.
-# Each FULL or NORMAL pair runs back to back (in the order of this file), so
-# that a slow spell of the disk is less likely to fall on one of the pair only.
-
-RECORDED_AT = instant_to_micros(NOW)  # the command record's time, as the store's
-
-
-def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
-    """A connection set up as the SQLite store sets up its own."""
-    db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
-    db.execute("PRAGMA busy_timeout = 10000")
-    assert db.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
-    db.execute(f"PRAGMA synchronous = {synchronous}")
-    return db
-
-
-def _raw_extend(
-    db: sqlite3.Connection,
-    agent_id: str,
-    state: str,
-    deadline: int,
-    command_id: str,
-    fingerprint: str,
-    outcome: str,
-) -> int:
-    """Read the version, write the agent and one command row, in one transaction."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        (version,) = db.execute(
-            "SELECT version FROM agents WHERE agent_id = ?", (agent_id,)
-        ).fetchone()
-        cursor = db.execute(
-            "UPDATE agents SET version = ?, state = ?, next_deadline = ?, "
-            "claimed_until = NULL WHERE agent_id = ? AND version = ?",
-            (version + 1, state, deadline, agent_id, version),
-        )
-        if cursor.rowcount != 1:
-            raise AssertionError(f"{agent_id} changed under the transaction")
-        db.execute(
-            "INSERT INTO commands VALUES (?, ?, ?, ?, ?)",
-            (command_id, agent_id, fingerprint, outcome, RECORDED_AT),
-        )
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-    return int(version) + 1
+# The floor: the store's write transaction by hand, on the store's own schema
+# (raw_sqlite.py). Each FULL or NORMAL pair runs back to back (in the order of
+# this file), so that a slow spell of the disk is less likely to fall on one
+# of the pair only.
 
 
 def _bench_raw_extend(benchmark: Any, path: Path, synchronous: str) -> None:
@@ -261,62 +226,41 @@ def _bench_raw_extend(benchmark: Any, path: Path, synchronous: str) -> None:
     store = SQLiteStore(path, synchronous=synchronous)  # type: ignore[arg-type]
     service = WrapUpService(store, ManualClock(NOW))
     pool = _ExtendPool(_put_in_wrap_up(service), _calls(benchmark, SQLITE_ROUNDS))
-    db = _connect(path, synchronous)
+    db = raw_sqlite.connect(path, synchronous)
     last: dict[str, Any] = {}
 
     def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
         agent_id, used = pool.next()
-        (state,) = db.execute(
-            "SELECT state FROM agents WHERE agent_id = ?", (agent_id,)
-        ).fetchone()  # The same size as the state the store would write.
-        deadline = deadline_after(used + 1)
+        stored = store.load(agent_id)  # what the raw floor wrote last
+        assert stored is not None
         command = ExtendWrapUp(agent_id, chat_of(agent_id))
-        text = json.dumps(
-            command_to_dict(command), sort_keys=True, separators=(",", ":")
-        )
-        event = WrapUpExtended(
-            agent_id, NOW, chat_of(agent_id), deadline, MAX_EXTENSIONS - used - 1
-        )
-        version = VERSION_IN_WRAP_UP + used + 1
-        outcome = {
-            "agent_id": agent_id,
-            "version": version,
-            "events": [event_to_dict(event)],
-            "history": [],
-        }
-        last.update(agent_id=agent_id, version=version, command_id=f"c-{pool.calls}")
-        args = (
-            db,
-            agent_id,
-            state,
-            instant_to_micros(deadline),
-            last["command_id"],
-            hashlib.sha256(text.encode()).hexdigest(),
-            json.dumps(outcome, separators=(",", ":")),
-        )
-        return args, {}
+        command_id = f"c-{pool.calls}"
+        rows, outcome = raw_sqlite.rows_of(stored, command, command_id, NOW)
+        check_outcome(outcome, agent_id, used, chat_of(agent_id))
+        last.update(agent_id=agent_id, version=outcome.version, rows=rows)
+        return (db, rows), {}
 
     try:
         version = benchmark.pedantic(
-            _raw_extend,
+            raw_sqlite.extend,
             setup=setup,
             rounds=SQLITE_ROUNDS,
             warmup_rounds=WARMUP_ROUNDS,
         )
         assert version == last["version"]
-        rows = db.execute(
-            "SELECT agent_id, version FROM agents WHERE agent_id IN "
-            f"({','.join('?' * pool.size)})",
-            pool.agents,
-        ).fetchall()
-        assert len(rows) == pool.size
-        written = sum(version - VERSION_IN_WRAP_UP for _, version in rows)
-        assert written == pool.uses_in_generation()
+        _check_pool(service, pool)
         (commands,) = db.execute("SELECT count(*) FROM commands").fetchone()
         assert commands == pool.calls
-        assert db.execute(
-            "SELECT agent_id FROM commands WHERE command_id = ?", (last["command_id"],)
-        ).fetchone() == (last["agent_id"],)
+        rows = last["rows"]
+        assert rows.customers == (f"customer-{last['agent_id']}",)
+        links = db.execute(
+            "SELECT customer_id FROM command_customers WHERE command_id = ?",
+            (rows.command_id,),
+        ).fetchall()
+        assert links == [(customer,) for customer in rows.customers]
+        record = store.find_command(rows.command_id)
+        assert record is not None
+        assert record.agent_id == last["agent_id"]
     finally:
         db.close()
         store.close()
@@ -335,6 +279,86 @@ def test_command_sqlite_store_normal(benchmark, sqlite_normal: WrapUpService) ->
 @pytest.mark.benchmark(group="command")
 def test_command_raw_sqlite_normal(benchmark, tmp_path: Path) -> None:
     _bench_raw_extend(benchmark, tmp_path / "raw.db", "NORMAL")
+
+
+# Threads sharing one store: a round is a fixed number of extensions split
+# evenly among its threads, each on agents of its own, so two threads that
+# get as much done as one take no longer per round.
+
+Plan = list[tuple[str, int, str]]
+"""One thread's calls in a round: agent, extensions used before, command id."""
+
+
+def _extend_all(
+    service: WrapUpService, plan: Plan, outcomes: list[Any], failures: list[Any]
+) -> None:
+    try:
+        for agent_id, _, command_id in plan:
+            outcomes.append(
+                service.extend(agent_id, chat_of(agent_id), command_id=command_id)
+            )
+    except BaseException as error:  # reported by the main thread
+        failures.append(error)
+
+
+def _in_threads(service: WrapUpService, plans: list[Plan]) -> list[list[Any]]:
+    """Each plan run by a thread of its own; their outcomes, plan by plan."""
+    outcomes: list[list[Any]] = [[] for _ in plans]
+    failures: list[Any] = []
+    workers = [
+        threading.Thread(target=_extend_all, args=(service, plan, done, failures))
+        for plan, done in zip(plans, outcomes, strict=True)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if failures:
+        raise failures[0]
+    return outcomes
+
+
+def _bench_threads(benchmark: Any, service: WrapUpService, threads: int) -> None:
+    commands = 2 * threads if benchmark.disabled else THREAD_COMMANDS
+    per_thread = commands // threads
+    rounds = 1 if benchmark.disabled else THREAD_ROUNDS + 1  # + the warm-up
+    prepare = _put_in_wrap_up(service)
+    pools = [
+        _ExtendPool(prepare, rounds * per_thread, f"thread-{n}") for n in range(threads)
+    ]
+    last: list[Plan] = []
+
+    def setup() -> tuple[tuple[WrapUpService, list[Plan]], dict[str, Any]]:
+        plans = [
+            [(*pool.next(), f"command-{n}-{pool.calls}") for _ in range(per_thread)]
+            for n, pool in enumerate(pools)
+        ]
+        last[:] = plans
+        return (service, plans), {}
+
+    outcomes = benchmark.pedantic(
+        _in_threads, setup=setup, rounds=THREAD_ROUNDS, warmup_rounds=1
+    )
+    for plan, done in zip(last, outcomes, strict=True):
+        assert len(done) == len(plan)
+        for (agent_id, used, _), outcome in zip(plan, done, strict=True):
+            check_outcome(outcome, agent_id, used, chat_of(agent_id))
+    for pool in pools:
+        _check_pool(service, pool)
+    benchmark.extra_info.update(threads=threads, commands_per_round=commands)
+    if not benchmark.disabled:
+        per_second = commands / benchmark.stats.stats.median
+        benchmark.extra_info["commands_per_second"] = round(per_second)
+
+
+@pytest.mark.benchmark(group="command")
+def test_command_sqlite_threads_1(benchmark, sqlite_normal: WrapUpService) -> None:
+    _bench_threads(benchmark, sqlite_normal, 1)
+
+
+@pytest.mark.benchmark(group="command")
+def test_command_sqlite_threads_2(benchmark, sqlite_normal: WrapUpService) -> None:
+    _bench_threads(benchmark, sqlite_normal, 2)
 
 
 # The sweep group.
@@ -457,38 +481,72 @@ def _check_swept(service: WrapUpService, population: _Population) -> None:
     assert service.sweep(limit=DUE).expired == 0
 
 
+Sweep = Callable[[WrapUpService], int]
+"""A sweep of up to ``DUE`` agents; how many wrap-ups it expired."""
+
+
+def _service_sweep(service: WrapUpService) -> int:
+    return service.sweep(limit=DUE).expired
+
+
+def _sweep_one_by_one(service: WrapUpService) -> int:
+    """The sweep as round 2 made it, by hand through the store's API: each
+    claimed agent loaded, its expiries decided and saved in a transaction of
+    its own; then the records past their retention pruned."""
+    store = service.store
+    now = service.clock.now()
+    expired = 0
+    for agent_id in store.claim_due(now, DUE, service.lease):
+        stored = store.load(agent_id)
+        assert stored is not None
+        decision = expire_due(stored.state, now)
+        change = Change(
+            agent_id,
+            stored.version,
+            decision.state,
+            decision.history,
+            None,
+            decision.events,
+            now,
+        )
+        store.save(change)
+        expired += sum(isinstance(e, WrapUpCompleted) for e in decision.events)
+    store.prune_commands(now - service.command_retention, DUE)
+    return expired
+
+
 def _bench_sweep(
     benchmark: Any,
     population: _Population,
     open_service: Callable[[], WrapUpService],
     close_service: Callable[[WrapUpService], None],
     rounds: int,
+    sweep: Sweep = _service_sweep,
 ) -> None:
     opened: list[WrapUpService] = []
 
-    def setup() -> tuple[tuple[WrapUpService], dict[str, int]]:
+    def setup() -> tuple[tuple[WrapUpService], dict[str, Any]]:
         service = open_service()
         opened.append(service)
         gc.collect()  # Every round starts with the collector in the same state.
-        return (service,), {"limit": DUE}
+        return (service,), {}
 
-    def teardown(service: WrapUpService, limit: int) -> None:
-        assert limit == DUE
+    def teardown(service: WrapUpService) -> None:
         try:
             _check_swept(service, population)
         finally:
             close_service(service)
 
-    result = benchmark.pedantic(
-        WrapUpService.sweep,
+    expired = benchmark.pedantic(
+        sweep,
         setup=setup,
         teardown=teardown,
         rounds=rounds,
         warmup_rounds=1,
     )
-    assert result.expired == DUE
+    assert expired == DUE
     if benchmark.disabled:  # pedantic skips the teardown then
-        teardown(opened[-1], DUE)
+        teardown(opened[-1])
     benchmark.extra_info.update(agents=population.size, due=DUE)
 
 
@@ -505,7 +563,11 @@ def _bench_memory_sweep(benchmark: Any, population: _Population) -> None:
 
 
 def _bench_sqlite_sweep(
-    benchmark: Any, population: _Population, template: Path, folder: Path
+    benchmark: Any,
+    population: _Population,
+    template: Path,
+    folder: Path,
+    sweep: Sweep,
 ) -> None:
     copies = iter(range(1_000_000))
 
@@ -524,7 +586,12 @@ def _bench_sqlite_sweep(
             Path(store.path + suffix).unlink(missing_ok=True)
 
     _bench_sweep(
-        benchmark, population, open_service, close_service, SQLITE_SWEEP_ROUNDS
+        benchmark,
+        population,
+        open_service,
+        close_service,
+        SQLITE_SWEEP_ROUNDS,
+        sweep,
     )
 
 
@@ -538,16 +605,35 @@ def test_sweep_memory_100k(benchmark, population) -> None:
     _bench_memory_sweep(benchmark, population(_sweep_size(benchmark, 100_000)))
 
 
+# test_sweep_sqlite_10k and _100k keep their round-2 names and work (one
+# transaction per agent) as the baseline of test_sweep_sqlite_1000_due, the
+# service's sweep, run in the same session.
+
+
 @pytest.mark.benchmark(group="sweep")
 def test_sweep_sqlite_10k(benchmark, population, sqlite_template, tmp_path) -> None:
     size = _sweep_size(benchmark, 10_000)
-    _bench_sqlite_sweep(benchmark, population(size), sqlite_template(size), tmp_path)
+    _bench_sqlite_sweep(
+        benchmark, population(size), sqlite_template(size), tmp_path, _sweep_one_by_one
+    )
 
 
 @pytest.mark.benchmark(group="sweep")
 def test_sweep_sqlite_100k(benchmark, population, sqlite_template, tmp_path) -> None:
     size = _sweep_size(benchmark, 100_000)
-    _bench_sqlite_sweep(benchmark, population(size), sqlite_template(size), tmp_path)
+    _bench_sqlite_sweep(
+        benchmark, population(size), sqlite_template(size), tmp_path, _sweep_one_by_one
+    )
+
+
+@pytest.mark.benchmark(group="sweep")
+def test_sweep_sqlite_1000_due(
+    benchmark, population, sqlite_template, tmp_path
+) -> None:
+    size = _sweep_size(benchmark, 100_000)
+    _bench_sqlite_sweep(
+        benchmark, population(size), sqlite_template(size), tmp_path, _service_sweep
+    )
 
 
 # The read group.
@@ -560,7 +646,7 @@ def test_view_while_a_save_waits_sqlite(benchmark, tmp_path: Path) -> None:
     service = WrapUpService(store, ManualClock(NOW))
     pool = _ExtendPool(_put_in_wrap_up(service), 1)
     agent_id, _ = pool.next()
-    holder = _connect(path, "FULL")  # another process, writing
+    holder = raw_sqlite.connect(path, "FULL")  # another process, writing
     holder.execute("BEGIN IMMEDIATE")
     saving = threading.Thread(target=service.extend, args=(agent_id, chat_of(agent_id)))
     try:

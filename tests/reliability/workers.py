@@ -22,7 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
@@ -386,6 +386,14 @@ class SaveLog:
 
     def save(self, change: Change) -> None:
         self.store.save(change)
+        self._logged(change)
+
+    def save_all(self, changes: Sequence[Change]) -> None:
+        self.store.save_all(changes)
+        for change in changes:
+            self._logged(change)
+
+    def _logged(self, change: Change) -> None:
         saved = {"saved": change.agent_id, "version": change.expected_version + 1}
         self.log.write(json.dumps(saved) + "\n")
 

@@ -40,7 +40,7 @@ from webchat_wrapup import (
 from webchat_wrapup.ports import Change, CommandRecord, Outcome, Store, StoredAgent
 from webchat_wrapup.stores._codec import StateCodec
 from webchat_wrapup.stores._rows import change_rows
-from webchat_wrapup.testing.contract import T0, StoreContract
+from webchat_wrapup.testing.contract import T0, RemembersStatesContract, StoreContract
 from webchat_wrapup.testing.stateful import StoreComparison
 
 DSN = postgres_dsn()
@@ -70,7 +70,7 @@ def schema() -> Iterator[str]:
     drop(name)
 
 
-class TestPostgresStore(StoreContract):
+class TestPostgresStore(StoreContract, RemembersStatesContract):
     @pytest.fixture
     def store(self, schema: str) -> Iterator[Store]:
         with PostgresStore(DSN, schema=schema) as store:

@@ -44,11 +44,11 @@ from webchat_wrapup.stores import sqlite as sqlite_module
 from webchat_wrapup.stores._codec import StateCodec
 from webchat_wrapup.stores._rows import change_rows
 from webchat_wrapup.stores.sqlite import SCHEMA_VERSION
-from webchat_wrapup.testing.contract import T0, StoreContract
+from webchat_wrapup.testing.contract import T0, RemembersStatesContract, StoreContract
 from webchat_wrapup.testing.stateful import StoreComparison
 
 
-class TestSQLiteStore(StoreContract):
+class TestSQLiteStore(StoreContract, RemembersStatesContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[Store]:
         with SQLiteStore(tmp_path / "wrapup.db", synchronous="NORMAL") as store:

@@ -16,7 +16,7 @@ import hashlib
 import json
 import typing
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -36,8 +36,10 @@ from .._core._machine import Phase, Presence, Status
 from .._core._policy import QueuePolicy
 from .._core._text import check_identifier
 from ..ports import Outcome
+from ._instants import instant_to_micros as instant_to_micros
+from ._instants import micros_to_instant as micros_to_instant
+from ._writers import compact, entry_data, event_row
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _PHASES = {phase.value: phase for phase in Phase}
 _STATUSES = {status.value: status for status in Status}
 _PRESENCES = {presence.value: presence for presence in Presence}
@@ -48,21 +50,6 @@ _ENDINGS = {ending.value: ending for ending in WrapUpEnding}
 # numbers OverflowError.
 _DAMAGE = (ValueError, LookupError, TypeError, ArithmeticError, RecursionError)
 _MAX_CACHED = 4096
-# Built once: json.dumps with options builds a new encoder on every call.
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
-
-
-def instant_to_micros(instant: datetime) -> int:
-    """Microseconds since the Unix epoch: sortable, exact."""
-    delta = instant - _EPOCH  # Integer arithmetic: exact, and no timedelta to build.
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def micros_to_instant(micros: int) -> datetime:
-    """The UTC instant :func:`instant_to_micros` encoded."""
-    if type(micros) is not int:  # true and 1.5 would pass timedelta
-        raise TypeError(f"an instant is stored as a whole number, not {micros!r}")
-    return _EPOCH + timedelta(microseconds=micros)
 
 
 def _maybe_micros(instant: datetime | None) -> int | None:
@@ -109,7 +96,7 @@ class StateCodec:
         data = [
             state.agent_id,
             state.capacity,
-            state.status.value,
+            state.status._value_,  # the member's own attribute: no descriptor
             None if profile is None else sorted(profile),
             chats,
         ]
@@ -120,7 +107,7 @@ class StateCodec:
             data.append([_finished_data(finished) for finished in state.finished])
         if presence is not None:
             data.append(presence)
-        return _COMPACT.encode(data), policies
+        return compact(data), policies
 
     def decode(self, text: str, fetch_policy: Callable[[str], str]) -> AgentState:
         """The state :meth:`encode` wrote; ``fetch_policy`` reads unknown keys.
@@ -273,10 +260,10 @@ def _chat_fields(chat: Chat, key: str) -> list[Any]:
         chat.chat_id,
         chat.customer_id,
         key,
-        chat.phase.value,
+        chat.phase._value_,
         instant_to_micros(chat.started_at),
         _maybe_micros(chat.ended_at),
-        None if chat.ended_by is None else chat.ended_by.value,
+        None if chat.ended_by is None else chat.ended_by._value_,
         _maybe_micros(chat.deadline),
         chat.extensions_used,
         None
@@ -299,20 +286,25 @@ def _abuse(data: Any) -> AbuseFlag:
     return AbuseFlag(flagged_by, micros_to_instant(flagged_at), reason, note)
 
 
-def outcome_to_json(outcome: Outcome) -> str:
+def outcome_to_json(
+    outcome: Outcome, entries: list[dict[str, Any]] | None = None
+) -> str:
     """A command's outcome as compact JSON text, for command records.
 
     Events are stored positionally (type, then field values), as the agent
     state is; this is a storage format, read back by
-    :func:`outcome_from_json`, not a public document.
+    :func:`outcome_from_json`, not a public document. ``entries`` are the
+    outcome's history entries as data, when already built (for their rows).
     """
+    if entries is None:
+        entries = [entry_data(entry) for entry in outcome.history]
     data = [
         outcome.agent_id,
         outcome.version,
-        [_event_row(event) for event in outcome.events],
-        [entry.to_dict() for entry in outcome.history],
+        [event_row(event) for event in outcome.events],
+        entries,
     ]
-    return _COMPACT.encode(data)
+    return compact(data)
 
 
 def outcome_from_json(text: str, what: str = "a command record") -> Outcome:
@@ -330,23 +322,6 @@ def outcome_from_json(text: str, what: str = "a command record") -> Outcome:
         )
     except _DAMAGE as error:
         raise damaged(what, error) from error
-
-
-def _flat(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if value is None or isinstance(value, (str, int, float)):
-        return value
-    if isinstance(value, datetime):
-        return instant_to_micros(value)
-    if isinstance(value, Classification):
-        return [value.label, value.code, value.group]
-    raise TypeError(f"cannot store {type(value).__name__} in an outcome")
-
-
-def _event_row(event: Event) -> list[Any]:
-    names = _EVENT_FIELDS[type(event)][0]
-    return [event.type, *[_flat(getattr(event, name)) for name in names]]
 
 
 def _event_from_row(row: Any) -> Event:
@@ -390,7 +365,7 @@ _EVENT_FIELDS = _event_fields()
 def event_to_json(event: Event) -> str:
     """An event as compact JSON text, for the event feed (the positional
     form command records use; read back by :func:`event_from_json`)."""
-    return _COMPACT.encode(_event_row(event))
+    return compact(event_row(event))
 
 
 def event_from_json(text: str, what: str = "an event") -> Event:
@@ -403,7 +378,7 @@ def event_from_json(text: str, what: str = "an event") -> Event:
 
 def entry_to_json(entry: ContactHistoryEntry) -> str:
     """A contact-history entry as JSON text."""
-    return _COMPACT.encode(entry.to_dict())
+    return compact(entry_data(entry))
 
 
 def entry_from_json(

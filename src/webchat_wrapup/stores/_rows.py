@@ -15,15 +15,14 @@ from ..ports import Change, CommandRecord, HistoryChange, HistoryPage, StoredEve
 from ._codec import (
     StateCodec,
     entry_from_json,
-    entry_to_json,
     event_from_json,
-    event_to_json,
     instant_to_micros,
     micros_to_instant,
     outcome_from_json,
     outcome_to_json,
 )
 from ._paging import encode_cursor
+from ._writers import compact, entry_data, event_row
 
 Damaged = Callable[[str, object, str], StoreError]
 """A store's ``store_corrupt`` error for (table, key, reason): a row that no
@@ -64,35 +63,27 @@ class ChangeRows:
 
 
 def change_rows(change: Change, codec: StateCodec, known: set[str]) -> ChangeRows:
-    """``change`` as rows; policies in ``known`` are already stored."""
-    text, policies = codec.encode(change.state)
-    deadline = change.state.next_deadline()
+    """``change`` as rows; policies in ``known`` are already stored.
+
+    Each history entry is made JSON-ready once, for its own row and for the
+    command record's copy of the outcome.
+    """
+    state = change.state
+    text, policies = codec.encode(state)
+    deadline = state.next_deadline()
     record = change.command
+    history = change.history
+    entries = [entry_data(entry) for entry in history] if history else []
     return ChangeRows(
-        state=text,
-        due=None if deadline is None else instant_to_micros(deadline),
-        policies=[(key, p) for key, p in policies.items() if key not in known],
-        history=[
-            (
-                entry.customer_id,
-                entry.agent_id,
-                entry.chat_id,
-                instant_to_micros(entry.chat_started_at),
-                instant_to_micros(entry.wrap_up_ended_at),
-                entry_to_json(entry),
-            )
-            for entry in change.history
-        ],
-        command=None
-        if record is None
-        else (
-            record.command_id,
-            record.agent_id,
-            record.fingerprint,
-            outcome_to_json(record.outcome),
-        ),
-        record_customers=change.record_customer_ids(),
-        events=event_rows(change),
+        text,
+        None if deadline is None else instant_to_micros(deadline),
+        [(key, p) for key, p in policies.items() if key not in known]
+        if policies
+        else [],
+        _history_rows(history, entries) if history else [],
+        None if record is None else _record_row(change, record, entries),
+        () if record is None else change.record_customer_ids(),
+        event_rows(change),
     )
 
 
@@ -103,7 +94,7 @@ def event_rows(change: Change) -> list[EventRow]:
     recorded_at = change.recorded_at
     micros = 0 if recorded_at is None else instant_to_micros(recorded_at)
     return [
-        (micros, change.agent_id, customer, event_to_json(event))
+        (micros, change.agent_id, customer, compact(event_row(event)))
         for event, customer in zip(
             change.events, change.event_customer_ids(), strict=True
         )
@@ -130,6 +121,35 @@ def decode_history_change(
     if type(position) is not int:
         raise damaged("history", position, f"position {position!r}")
     return HistoryChange(position, decode_entry(text, position, damaged))
+
+
+def _history_rows(
+    history: Sequence[ContactHistoryEntry], entries: list[dict[str, Any]]
+) -> list[HistoryRow]:
+    return [
+        (
+            entry.customer_id,
+            entry.agent_id,
+            entry.chat_id,
+            instant_to_micros(entry.chat_started_at),
+            instant_to_micros(entry.wrap_up_ended_at),
+            compact(data),
+        )
+        for entry, data in zip(history, entries, strict=True)
+    ]
+
+
+def _record_row(
+    change: Change, record: CommandRecord, entries: list[dict[str, Any]]
+) -> tuple[str, str, str, str]:
+    outcome = record.outcome
+    shared = entries if outcome.history is change.history else None
+    return (
+        record.command_id,
+        record.agent_id,
+        record.fingerprint,
+        outcome_to_json(outcome, shared),
+    )
 
 
 def command_record(command_id: str, row: Sequence[Any] | None) -> CommandRecord | None:

@@ -321,10 +321,14 @@ class MemoryStore:
             return feed[start : start + limit]
 
     def _refuse_if_held(self, customer_id: str) -> None:
-        for agent_id, stored in self._agents.items():
-            for chat in stored.state.chats:
-                if chat.customer_id == customer_id:
-                    raise customer_chat_held(agent_id, chat.chat_id)
+        held = [
+            (agent_id, chat.chat_id)
+            for agent_id, stored in self._agents.items()
+            for chat in stored.state.chats
+            if chat.customer_id == customer_id
+        ]
+        if held:  # the first by agent id, then chat id, as every store names it
+            raise customer_chat_held(*min(held))
 
     def erasures(self) -> tuple[ErasureRecord, ...]:
         """Every erasure record, oldest first."""

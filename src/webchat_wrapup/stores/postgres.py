@@ -547,6 +547,12 @@ class PostgresStore:
         """The agent's state and version, or ``None``."""
         return self._read_agent(self._sql.load, agent_id)
 
+    def load_remembered(self, agent_id: str) -> StoredAgent | None:
+        """The agent as this store last saved or loaded it, without asking
+        the server: it may be stale
+        (see :class:`~webchat_wrapup.ports.RemembersStates`)."""
+        return self._recent.get(agent_id)
+
     def load_settled(self, agent_id: str) -> StoredAgent | None:
         """The agent once every save of it under way anywhere has ended.
 

@@ -33,6 +33,7 @@ from .._core._errors import (
     ErrorCode,
     StoreError,
     VersionConflict,
+    WrapUpError,
     invalid_argument,
 )
 from .._core._history import ContactHistoryEntry
@@ -51,6 +52,7 @@ from ._codec import (
     instant_to_micros,
     micros_to_instant,
 )
+from ._group_commit import QueuedSave, SaveQueue
 from ._paging import check_feed_read, check_limit, check_wait, decode_cursor
 from ._rows import (
     ChangeRows,
@@ -505,6 +507,18 @@ def _roll_back_quietly(db: sqlite3.Connection) -> None:
         pass  # the commit's own error is the one to report
 
 
+class _Saving:
+    """Changes saved together (all of them or none): their rows, then the
+    versions written."""
+
+    __slots__ = ("changes", "rows", "versions")
+
+    def __init__(self, changes: tuple[Change, ...], rows: tuple[ChangeRows, ...]):
+        self.changes = changes
+        self.rows = rows
+        self.versions: list[int] = []
+
+
 class _ThreadReader(threading.local):
     """Each thread's own read connection, opened at its first read."""
 
@@ -529,6 +543,7 @@ class SQLiteStore:
         # is inside a write must not borrow the writer (it would see the
         # write before its commit).
         self._lock = threading.Lock()
+        self._saves = SaveQueue(self._lock)
         self._codec = StateCodec()
         self._known_policies: set[str] = set()
         # Decoded states by agent, as last written or read here: a load that
@@ -695,6 +710,12 @@ class SQLiteStore:
         rows = self._read(_SELECT_AGENT, (agent_id,))
         return self._stored(agent_id, rows[0]) if rows else None
 
+    def load_remembered(self, agent_id: str) -> StoredAgent | None:
+        """The agent as this store last saved or loaded it, without reading
+        the file: it may be stale
+        (see :class:`~webchat_wrapup.ports.RemembersStates`)."""
+        return self._recent.get(agent_id)
+
     def load_settled(self, agent_id: str) -> StoredAgent | None:
         """The agent once every save of it under way anywhere has finished.
 
@@ -751,11 +772,7 @@ class SQLiteStore:
     def save(self, change: Change) -> None:
         """Write ``change`` atomically if the agent is still at its version."""
         rows = change_rows(change, self._codec, self._known_policies)
-        held = self._held_before(change)
-        with self._transaction() as db:
-            version = self._write_change(db, change, rows, held)
-        self._known_policies.update(key for key, _ in rows.policies)
-        self._remember(change.agent_id, StoredAgent(change.state, version))
+        self._save(_Saving((change,), (rows,)))
 
     def save_all(self, changes: Sequence[Change]) -> None:
         """Write every change or none, in one transaction: each is checked
@@ -765,16 +782,77 @@ class SQLiteStore:
         one_change_per_agent(changes)
         if not changes:
             return
-        rows = [change_rows(c, self._codec, self._known_policies) for c in changes]
-        held = [self._held_before(change) for change in changes]
-        with self._transaction() as db:
-            versions = [
-                self._write_change(db, change, written, before)
-                for change, written, before in zip(changes, rows, held, strict=True)
+        rows = tuple(change_rows(c, self._codec, self._known_policies) for c in changes)
+        self._save(_Saving(changes, rows))
+
+    def _save(self, saving: _Saving) -> None:
+        """Write the changes in a transaction of their own, or in one with
+        the saves other threads queued meanwhile (see ``_group_commit``)."""
+        save = QueuedSave(saving)
+        self._saves.run(save, self._write_saves)
+        save.answer()
+
+    def _write_saves(
+        self, batch: list[QueuedSave], more: Callable[[], list[QueuedSave]]
+    ) -> None:
+        """Write the batch, and the saves queued until the commit, in one
+        transaction (the writer's lock is held); each save of several
+        behind a savepoint of its own."""
+        db = self._db
+        several = len(batch) > 1
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for save in batch:
+                self._write_save(db, save, several)
+            while extra := more():
+                batch += extra
+                for save in extra:
+                    self._write_save(db, save, True)
+            db.execute("COMMIT")
+        except (sqlite3.Error, WrapUpError) as error:
+            _roll_back_quietly(db)
+            for save in batch:
+                save.error = (
+                    _translate(error, self.path)
+                    if isinstance(error, sqlite3.Error)
+                    else error  # a single save's refusal
+                )
+        except BaseException:
+            _roll_back_quietly(db)
+            raise
+        for save in batch:
+            save.done = True
+        # Only once committed: a rolled-back save must leave no trace here.
+        for save in batch:
+            if save.error is None:
+                self._saved(save.work)
+
+    def _write_save(
+        self, db: sqlite3.Connection, save: QueuedSave, several: bool
+    ) -> None:
+        saving: _Saving = save.work
+        if several:
+            db.execute("SAVEPOINT save")
+        try:
+            saving.versions = [
+                self._write_change(db, change, rows, self._held_before(change))
+                for change, rows in zip(saving.changes, saving.rows, strict=True)
             ]
-        # Only once committed: a rolled-back batch must leave no trace here.
-        for change, written, version in zip(changes, rows, versions, strict=True):
-            self._known_policies.update(key for key, _ in written.policies)
+        except WrapUpError as error:
+            if not several:
+                raise  # the whole transaction rolls back
+            db.execute("ROLLBACK TO save")
+            db.execute("RELEASE save")
+            save.error = error
+            return
+        if several:
+            db.execute("RELEASE save")
+
+    def _saved(self, saving: _Saving) -> None:
+        changes = zip(saving.changes, saving.rows, saving.versions, strict=True)
+        for change, rows, version in changes:
+            if rows.policies:
+                self._known_policies.update(key for key, _ in rows.policies)
             self._remember(change.agent_id, StoredAgent(change.state, version))
 
     def _write_change(

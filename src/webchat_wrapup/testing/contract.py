@@ -42,7 +42,14 @@ from .._core._errors import (
 )
 from .._core._history import ContactHistoryEntry
 from .._core._policy import QueuePolicy, WrapUpPolicy
-from ..ports import Change, CommandRecord, ErasureRecord, Outcome, Store
+from ..ports import (
+    Change,
+    CommandRecord,
+    ErasureRecord,
+    Outcome,
+    RemembersStates,
+    Store,
+)
 from ._builders import T0 as T0
 from ._builders import at as _at
 from ._builders import history_entry as _entry
@@ -645,6 +652,17 @@ class StoreContract(FeedContract):
         assert store.find_command("c-1") is not None
         assert store.erasures() == ()
 
+    def test_an_erasure_refused_names_the_first_holder_by_agent_id(
+        self, store: Store
+    ) -> None:
+        # Saved in the other order: the store names by id, not by write.
+        store.save(Change("agent-b", 0, _holding("agent-b", "chat-1", "chat-2")))
+        store.save(Change("agent-a", 0, _holding("agent-a", "chat-9", "chat-3")))
+        with pytest.raises(CommandRefused) as refused:
+            _erase(store, "cust-1")
+        assert refused.value.details["agent_id"] == "agent-a"
+        assert refused.value.details["chat_id"] == "chat-3"
+
     def test_a_customer_may_be_erased_once_their_chat_is_let_go_of(
         self, store: Store
     ) -> None:
@@ -747,3 +765,25 @@ class StoreContract(FeedContract):
             with pytest.raises(StoreError) as raised:
                 call()
             assert raised.value.code is ErrorCode.STORE_CLOSED
+
+
+class RemembersStatesContract:
+    """For a store that also offers ``load_remembered`` (the optional
+    :class:`~webchat_wrapup.ports.RemembersStates`): subclass it beside
+    :class:`StoreContract`, with the same ``store`` fixture."""
+
+    def test_a_remembered_state_is_one_that_was_stored(self, store: Store) -> None:
+        assert isinstance(store, RemembersStates)
+        store.save(Change("agent-1", 0, AgentState.new("agent-1")))
+        store.save(Change("agent-1", 1, _holding("agent-1", "chat-1")))
+        refused = Change("agent-1", 1, AgentState.new("agent-1", capacity=2))
+        with pytest.raises(VersionConflict):
+            store.save(refused)
+        rolled_back = [
+            Change("agent-1", 2, _holding("agent-1", "chat-2")),
+            Change("agent-2", 5, AgentState.new("agent-2")),
+        ]
+        with pytest.raises(VersionConflict):
+            store.save_all(rolled_back)
+        assert store.load_remembered("agent-1") in (None, store.load("agent-1"))
+        assert store.load_remembered("agent-2") is None
