@@ -10,7 +10,6 @@ import attrs
 
 from ._errors import ErrorCode, InvalidInput, shown
 from ._instants import utc_instant
-from ._json import checked, document_from_dict, document_to_dict
 from ._text import check_clean, check_identifier, check_text
 
 ABUSE_NOTE = "This chat was marked as abusive"
@@ -98,12 +97,12 @@ class ContactHistoryEntry:
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON-ready data, with ``schema_version``."""
-        return document_to_dict(self)
+        return _history_json.entry_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: object) -> ContactHistoryEntry:
         """The value :meth:`to_dict` wrote; a typed error if ``data`` is not one."""
-        return checked(check_entry, document_from_dict(cls, data))
+        return _history_json.entry_from_dict(data)
 
 
 def broken(path: str, problem: str) -> InvalidInput:
@@ -166,3 +165,7 @@ def check_abuse(value: object, path: str) -> None:
     if value.reason is not None:
         check_clean(value.reason, f"{path}.reason", paragraphs=True)
     check_text(value.note, f"{path}.note")
+
+
+# Last: the hand-written JSON form of an entry needs the classes above.
+from . import _history_json  # noqa: E402
