@@ -66,11 +66,10 @@ from webchat_wrapup import (
 from webchat_wrapup.ports import Store
 from webchat_wrapup.stores._codec import (
     StateCodec,
-    entry_from_json,
-    entry_to_json,
     outcome_from_json,
     outcome_to_json,
 )
+from webchat_wrapup.stores._entries import entry_from_json, entry_to_json
 from webchat_wrapup.tools.policy_file import load_policy_file, parse_policy_file
 
 FUZZ = settings(

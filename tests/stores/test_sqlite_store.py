@@ -323,7 +323,7 @@ def test_a_schema_1_file_is_migrated_on_open_and_keeps_everything(
         for change in SCHEMA_1_CHANGES:
             assert store.load(change.agent_id) == StoredAgent(change.state, 1)
         record = store.find_command("cmd-1")
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 3
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 4
     assert record is not None
     assert (record.agent_id, record.outcome) == ("agent-2", Outcome("agent-2", 1))
     # Dated at the upgrade, so a retry within the retention is still replayed.
@@ -437,7 +437,7 @@ def test_a_schema_2_file_is_migrated_and_erases_as_the_reference_store(
     write_schema_2_file(path, day)
     with SQLiteStore(path) as store:
         check_erases_as_the_reference(store, day)
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 3
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 4
     db = sqlite3.connect(path)
     helper = db.execute("SELECT name FROM sqlite_master WHERE name = 'history_by_chat'")
     assert helper.fetchall() == []  # the migration's own index is gone
@@ -591,8 +591,12 @@ def test_a_damaged_agent_row_is_store_corrupt_naming_the_agent(
 
 HISTORY_DAMAGE = {
     "not JSON": "UPDATE history SET entry = 'garbage' WHERE sequence = 2",
-    "missing field": "UPDATE history SET entry = json_remove(entry, '$.chat_id') "
+    "missing value": "UPDATE history SET entry = json_remove(entry, '$[1]') "
     "WHERE sequence = 2",
+    "wrong type": "UPDATE history SET entry = json_set(entry, '$[14]', 'many') "
+    "WHERE sequence = 2",
+    "document missing a field": "UPDATE history SET entry = "
+    "json_object('schema_version', 1, 'chat_id', 'chat-1') WHERE sequence = 2",
     "not text": "UPDATE history SET entry = x'00ff' WHERE sequence = 2",
 }
 

@@ -62,7 +62,7 @@ def micros_to_instant(micros: int) -> datetime:
     """The UTC instant :func:`instant_to_micros` encoded."""
     if type(micros) is not int:  # true and 1.5 would pass timedelta
         raise TypeError(f"an instant is stored as a whole number, not {micros!r}")
-    return _EPOCH + timedelta(microseconds=micros)
+    return _EPOCH + timedelta(0, 0, micros)  # positional: twice as fast
 
 
 def _maybe_micros(instant: datetime | None) -> int | None:
@@ -385,18 +385,3 @@ def _event_fields() -> dict[
 
 
 _EVENT_FIELDS = _event_fields()
-
-
-def entry_to_json(entry: ContactHistoryEntry) -> str:
-    """A contact-history entry as JSON text."""
-    return _COMPACT.encode(entry.to_dict())
-
-
-def entry_from_json(
-    text: str, what: str = "a contact-history entry"
-) -> ContactHistoryEntry:
-    """The entry :func:`entry_to_json` wrote; ``what`` names it if damaged."""
-    try:
-        return ContactHistoryEntry.from_dict(json.loads(text))
-    except _DAMAGE as error:
-        raise damaged(what, error) from error

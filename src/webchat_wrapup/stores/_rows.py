@@ -3,7 +3,7 @@ and rows read back, with damaged ones named."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -14,13 +14,12 @@ from .._core._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryPage
 from ._codec import (
     StateCodec,
-    entry_from_json,
-    entry_to_json,
     instant_to_micros,
     micros_to_instant,
     outcome_from_json,
     outcome_to_json,
 )
+from ._entries import entry_from_json, entry_row, entry_to_json, read_row
 from ._paging import encode_cursor
 
 Damaged = Callable[[str, object, str], StoreError]
@@ -57,8 +56,14 @@ class ChangeRows:
     """The customers whose data the command record carries (for erasure)."""
 
 
-def change_rows(change: Change, codec: StateCodec, known: set[str]) -> ChangeRows:
-    """``change`` as rows; policies in ``known`` are already stored."""
+def change_rows(
+    change: Change,
+    codec: StateCodec,
+    known: set[str],
+    entry_text: Callable[[ContactHistoryEntry], str] = entry_to_json,
+) -> ChangeRows:
+    """``change`` as rows; policies in ``known`` are already stored, and
+    ``entry_text`` gives the text of each history entry."""
     text, policies = codec.encode(change.state)
     deadline = change.state.next_deadline()
     record = change.command
@@ -66,17 +71,7 @@ def change_rows(change: Change, codec: StateCodec, known: set[str]) -> ChangeRow
         state=text,
         due=None if deadline is None else instant_to_micros(deadline),
         policies=[(key, p) for key, p in policies.items() if key not in known],
-        history=[
-            (
-                entry.customer_id,
-                entry.agent_id,
-                entry.chat_id,
-                instant_to_micros(entry.chat_started_at),
-                instant_to_micros(entry.wrap_up_ended_at),
-                entry_to_json(entry),
-            )
-            for entry in change.history
-        ],
+        history=[history_row(entry, entry_text) for entry in change.history],
         command=None
         if record is None
         else (
@@ -86,6 +81,21 @@ def change_rows(change: Change, codec: StateCodec, known: set[str]) -> ChangeRow
             outcome_to_json(record.outcome),
         ),
         record_customers=change.record_customer_ids(),
+    )
+
+
+def history_row(
+    entry: ContactHistoryEntry,
+    entry_text: Callable[[ContactHistoryEntry], str] = entry_to_json,
+) -> HistoryRow:
+    """``entry`` as a row of the ``history`` table, its text by ``entry_text``."""
+    return (
+        entry.customer_id,
+        entry.agent_id,
+        entry.chat_id,
+        instant_to_micros(entry.chat_started_at),
+        instant_to_micros(entry.wrap_up_ended_at),
+        entry_text(entry),
     )
 
 
@@ -164,6 +174,18 @@ def decode_entry(
         return entry_from_json(text)  # type: ignore[arg-type]
     except Exception as error:  # whatever damage makes the decoder raise
         raise damaged("history", sequence, damage_reason(error)) from error
+
+
+def decode_rows(
+    batch: Sequence[Sequence[Any]], damaged: Damaged
+) -> Iterator[list[Any]]:
+    """The entries of (entry, sequence) rows as rows (``_entries.py``): a
+    stored row as it is, unchecked; a document decoded and checked."""
+    for text, sequence in batch:
+        row = read_row(text)
+        if row is None:
+            row = entry_row(decode_entry(text, sequence, damaged))
+        yield row
 
 
 def checked_history_page(

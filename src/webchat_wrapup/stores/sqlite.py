@@ -48,6 +48,7 @@ from ._codec import (
     instant_to_micros,
     micros_to_instant,
 )
+from ._entries import entry_to_text, rewrite_documents_as_rows
 from ._paging import check_limit, decode_cursor
 from ._rows import (
     ChangeRows,
@@ -56,15 +57,19 @@ from ._rows import (
     damage_reason,
     decode_entry,
     decode_record,
+    decode_rows,
     decode_state,
     held_chat_id,
     one_change_per_agent,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The newest schema this version of the library writes (``user_version``)."""
 
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+Migration = str | Callable[[sqlite3.Connection], None]
+"""A statement, or a step written in Python that runs its own."""
+
+_MIGRATIONS: tuple[tuple[Migration, ...], ...] = (
     (  # 0 -> 1: agents, policies, contact history, command records
         """
         CREATE TABLE agents (
@@ -260,9 +265,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    (  # 3 -> 4: contact-history entries as rows (see _entries.py)
+        # New entries are written as rows from now on; the entries already
+        # there are rewritten, so that reports read them as fast. An entry
+        # that does not decode is left as it was (reading it reports it).
+        rewrite_documents_as_rows,
+    ),
 )
 """Migration ``n`` takes a file from schema ``n`` to ``n + 1``, one statement
-at a time, all in the one transaction that opens the store."""
+(or step) at a time, all in the one transaction that opens the store."""
 
 Synchronous = Literal["FULL", "NORMAL"]
 _MAX_RECENT = 4096
@@ -552,7 +563,7 @@ class SQLiteStore:
             version = self._refuse_if_too_new()
             for number in range(version, SCHEMA_VERSION):
                 for statement in _MIGRATIONS[number]:
-                    self._db.execute(statement)
+                    _run_migration(self._db, statement)
             if version < SCHEMA_VERSION:
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -720,7 +731,7 @@ class SQLiteStore:
 
     def save(self, change: Change) -> None:
         """Write ``change`` atomically if the agent is still at its version."""
-        rows = change_rows(change, self._codec, self._known_policies)
+        rows = self._change_rows(change)
         held = self._held_before(change)
         with self._transaction() as db:
             version = self._write_change(db, change, rows, held)
@@ -735,7 +746,7 @@ class SQLiteStore:
         one_change_per_agent(changes)
         if not changes:
             return
-        rows = [change_rows(c, self._codec, self._known_policies) for c in changes]
+        rows = [self._change_rows(change) for change in changes]
         held = [self._held_before(change) for change in changes]
         with self._transaction() as db:
             versions = [
@@ -746,6 +757,10 @@ class SQLiteStore:
         for change, written, version in zip(changes, rows, versions, strict=True):
             self._known_policies.update(key for key, _ in written.policies)
             self._remember(change.agent_id, StoredAgent(change.state, version))
+
+    def _change_rows(self, change: Change) -> ChangeRows:
+        """``change`` as rows, its history entries as rows (``_entries.py``)."""
+        return change_rows(change, self._codec, self._known_policies, entry_to_text)
 
     def _write_change(
         self,
@@ -1034,6 +1049,25 @@ class SQLiteStore:
         finally:
             self._close_reader(reader)
 
+    def history_rows(self) -> Iterator[list[Any]]:
+        """Every contact-history entry as a row (``_entries.ROW_FIELDS``),
+        for reports: in write order (sorting a year's entries by wrap-up
+        end would cost more than counting them), from one snapshot as
+        :meth:`all_history` reads. A row is handed over as stored, not
+        decoded into an entry, so its values are unchecked; text that is
+        neither a row nor an entry is ``store_corrupt``, naming it."""
+        reader = self._open_reader(None)
+        try:
+            with self._translated():
+                reader.execute("BEGIN")  # one snapshot for the whole read
+                cursor = reader.execute(
+                    "SELECT entry, sequence FROM history ORDER BY sequence"
+                )
+                while batch := cursor.fetchmany(_BATCH):
+                    yield from decode_rows(batch, self._damaged)
+        finally:
+            self._close_reader(reader)
+
     # Due wrap-ups
 
     def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
@@ -1054,6 +1088,13 @@ class SQLiteStore:
                 [(until, agent_id) for agent_id in agents],
             )
         return agents
+
+
+def _run_migration(db: sqlite3.Connection, statement: Migration) -> None:
+    if isinstance(statement, str):
+        db.execute(statement)
+    else:
+        statement(db)
 
 
 def _policy_text(rows: list[Any], key: str, path: str) -> str:
