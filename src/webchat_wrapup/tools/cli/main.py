@@ -27,7 +27,7 @@ from ..policy_file import (
     load_policy_file,
     seed_product_policies,
 )
-from ..report import build_report
+from ..report import reports_by_run
 from ..runs import EPOCH, next_run_label, run_label
 from ..simulation import (
     DEFAULT_ARRIVALS_PER_HOUR,
@@ -39,7 +39,7 @@ from ..simulation import (
 )
 from . import demo, sweep
 from .errors import UsageError
-from .report_output import FORMATS, entries_by_run
+from .report_output import FORMATS
 from .stores import open_existing_store
 
 DEFAULT_DB = Path("webchat-wrapup.db")
@@ -334,15 +334,12 @@ def _print_results(results: list[Results], settings: SimulationSettings) -> None
 
 def _report(arguments: argparse.Namespace) -> int:
     with open_existing_store(arguments.db, arguments.schema) as store:
-        runs = entries_by_run(store.all_history())
+        reports = reports_by_run(store, bucket=arguments.by)
     if arguments.run:
-        if arguments.run not in runs:
-            known = ", ".join(sorted(runs)) or "none"
+        if arguments.run not in reports:
+            known = ", ".join(reports) or "none"
             raise UsageError(f"no run named {arguments.run!r}; runs: {known}")
-        runs = {arguments.run: runs[arguments.run]}
-    reports = {
-        run: build_report(entries, bucket=arguments.by) for run, entries in runs.items()
-    }
+        reports = {arguments.run: reports[arguments.run]}
     sys.stdout.write(FORMATS[arguments.form](reports))
     return 0
 

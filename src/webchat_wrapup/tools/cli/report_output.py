@@ -10,22 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
-from ..._core._history import ContactHistoryEntry
 from ..report import PauseRow, Report, TransferRow
-from ..runs import UNLABELLED, run_of
-
-
-def entries_by_run(
-    entries: Iterable[ContactHistoryEntry],
-) -> dict[str, list[ContactHistoryEntry]]:
-    """The entries of each run, runs in label order, entries in the order given."""
-    runs: dict[str, list[ContactHistoryEntry]] = defaultdict(list)
-    for entry in entries:
-        runs[run_of(entry.agent_id)].append(entry)
-    return dict(sorted(runs.items()))
+from ..runs import UNLABELLED
 
 
 def _bar(share: float, width: int = 20) -> str:
