@@ -44,6 +44,7 @@ from webchat_wrapup.stores._rows import change_rows
 from webchat_wrapup.stores.sqlite import SCHEMA_VERSION
 from webchat_wrapup.testing.contract import T0, StoreContract
 from webchat_wrapup.testing.stateful import StoreComparison
+from webchat_wrapup.tools.report import reports_by_run
 
 
 class TestSQLiteStore(StoreContract):
@@ -602,7 +603,7 @@ HISTORY_DAMAGE = {
 
 
 @pytest.mark.parametrize("sql", HISTORY_DAMAGE.values(), ids=HISTORY_DAMAGE.keys())
-@pytest.mark.parametrize("read", ["history", "all_history"])
+@pytest.mark.parametrize("read", ["history", "all_history", "report"])
 def test_a_damaged_history_row_is_store_corrupt_naming_the_row(
     filled: Path, sql: str, read: str
 ) -> None:
@@ -611,6 +612,7 @@ def test_a_damaged_history_row_is_store_corrupt_naming_the_row(
         call = {
             "history": lambda: store.history("cust-1"),
             "all_history": lambda: list(store.all_history()),
+            "report": lambda: reports_by_run(store),
         }[read]
         with pytest.raises(StoreError) as caught:
             call()

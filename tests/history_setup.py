@@ -55,15 +55,18 @@ BATCH = 10_000
 
 
 def entry(
-    number: int, size: int, customer_id: str | None = None
+    number: int, size: int, customer_id: str | None = None, span: timedelta = SPAN
 ) -> ContactHistoryEntry:
-    """Entry ``number`` of a history of ``size`` entries."""
-    started = START + SPAN * number / size
+    """Entry ``number`` of a history of ``size`` entries over ``span``."""
+    started = START + span * number / size
     chat_ended = started + timedelta(seconds=120 + number % 900)
     wrap_up_ended = chat_ended + timedelta(microseconds=5_000_000 + number * 7_919)
+    if number % 4 == 0:  # on the minute: wrap-ups that end at the same instant
+        wrap_up_ended = wrap_up_ended.replace(second=0, microsecond=0)
+        wrap_up_ended += timedelta(minutes=1)
     agent = number % AGENTS
     ending, classification = _ending(number)
-    paused = number % 10 == 3
+    paused = number % 10 == 4  # some end on the minute: see above
     return ContactHistoryEntry(
         customer_id=customer_id or f"cust-{number % 150_000}",
         chat_id=f"chat-{number}",
@@ -119,9 +122,10 @@ def _abuse(number: int, at: datetime) -> AbuseFlag | None:
     return AbuseFlag(f"agent-{number % AGENTS:03d}", at, reason)
 
 
-def entries(size: int) -> Iterator[ContactHistoryEntry]:
-    """The history of ``size`` entries, in order."""
-    return (entry(number, size) for number in range(size))
+def entries(size: int, span: timedelta = SPAN) -> Iterator[ContactHistoryEntry]:
+    """The history of ``size`` entries over ``span``, in order of the chats'
+    start (not quite that of their wrap-ups' end)."""
+    return (entry(number, size, span=span) for number in range(size))
 
 
 def write(path: Path, history: Iterable[ContactHistoryEntry]) -> Path:
