@@ -1,12 +1,15 @@
 """A contact history as a mid-size centre writes it in a year, made without
 simulating one, and written to a SQLite store in bulk.
 
-Shared by the report and history-page benchmarks (``test_report.py``). The
-entries are a deterministic function of their number: 60 agents in 6
-queues, a dozen classifications (in groups or not, some typed as free
-text), about 5 % timeout defaults and 3 % unclassified expiries, 1 % abuse
-flags, 10 % paused wrap-ups, 3 % transfers, additional text on one in
-three; ``SPAN`` (a year) divided evenly between them, in order.
+Shared by the report tests and the report and history-page benchmarks
+(``benchmarks/test_history_reads.py``). The entries are a deterministic
+function of their number: 60 agents in 6 queues, a dozen classifications
+(in groups or not, some typed as free text), about 5 % timeout defaults
+and 3 % unclassified expiries, 1 % abuse flags, 10 % paused wrap-ups, 3 %
+transfers, additional text on one in three, a quarter of the wrap-ups
+ending on the minute (so some end at the same instant); the chats start at
+even intervals over ``SPAN`` (a year), in order. Every tenth entry is
+``PAGE_CUSTOMER``'s.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ TEXTS = (
     "Escalated to the team lead.",
 )
 BATCH = 10_000
+PAGE_CUSTOMER = "cust-page"
+"""The customer of every tenth entry: 10,000 of a history of 100,000."""
 
 
 def entry(
@@ -68,7 +73,7 @@ def entry(
     ending, classification = _ending(number)
     paused = number % 10 == 4  # some end on the minute: see above
     return ContactHistoryEntry(
-        customer_id=customer_id or f"cust-{number % 150_000}",
+        customer_id=customer_id or _customer(number),
         chat_id=f"chat-{number}",
         agent_id=f"agent-{agent:03d}",
         queue_id=QUEUES[agent % len(QUEUES)],
@@ -88,6 +93,10 @@ def entry(
         transferred_to_agent=_to_agent(number),
         transferred_to_queue=QUEUES[0] if number % 62 == 0 else None,
     )
+
+
+def _customer(number: int) -> str:
+    return PAGE_CUSTOMER if number % 10 == 0 else f"cust-{number % 150_000}"
 
 
 def _ended_by(number: int) -> EndedBy:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from unittest import mock
 
 import attrs
 import pytest
@@ -26,6 +27,7 @@ from webchat_wrapup import (
 )
 from webchat_wrapup._core._history import check_entry
 from webchat_wrapup._core._json import checked, document_from_dict, document_to_dict
+from webchat_wrapup.stores import _entries
 from webchat_wrapup.stores._entries import (
     ROW_FIELDS,
     entry_from_json,
@@ -35,6 +37,9 @@ from webchat_wrapup.stores._entries import (
     entry_to_text,
     read_row,
 )
+from webchat_wrapup.stores._rows import decode_rows
+from webchat_wrapup.tools._tally import count
+from webchat_wrapup.tools.runs import run_of
 
 
 def reflective(data: object) -> ContactHistoryEntry:
@@ -209,3 +214,71 @@ def test_text_that_is_not_a_row_or_a_document_is_store_corrupt(text: str) -> Non
     with pytest.raises(StoreError) as caught:
         entry_from_json(text)
     assert caught.value.code is ErrorCode.STORE_CORRUPT
+
+
+PARSERS = {"standard library": _entries.scan_row}
+try:
+    import orjson
+except ImportError:  # the ``fast`` extra is not installed: one parser only
+    pass
+else:
+    PARSERS["orjson"] = orjson.loads
+
+
+def with_each_parser(call: Any) -> dict[str, tuple[Any, ...]]:
+    """What ``call`` does with rows parsed by each parser available."""
+    done = {}
+    for name, parse in PARSERS.items():
+        with mock.patch.object(_entries, "_load_row", parse):
+            done[name] = outcome(call)
+    return done
+
+
+def counted(text: str) -> tuple[Any, ...]:
+    """What a report makes of a stored text: its counts, a damaged row
+    named, or a fall back to reading every entry checked."""
+
+    def damaged(table: str, key: object, reason: str) -> StoreError:
+        return StoreError(ErrorCode.STORE_CORRUPT, f"{table} {key}: {reason}")
+
+    try:
+        tally = count(decode_rows([(text, 7)], damaged), 3_600_000_000, run_of)
+        tally.check()
+    except StoreError as error:
+        return ("damaged", error.message)
+    except Exception:
+        return ("read every entry checked",)
+    return ("counted", tally.chats, tally.trends, tally.pauses)
+
+
+@given(history_entries(), st.integers(0, len(ROW_FIELDS) - 1), damaged_values)
+def test_rows_read_the_same_whichever_parser_reads_them(
+    entry: ContactHistoryEntry, index: int, value: object
+) -> None:
+    row = entry_row(entry)
+    intact = json.dumps(row)
+    row[index] = value
+    for text in (intact, json.dumps(row), f" {intact}", intact[:-1]):
+        read = with_each_parser(lambda t=text: entry_from_json(t))
+        assert len(set(map(repr, read.values()))) == 1, read
+        reports = with_each_parser(lambda t=text: counted(t))
+        assert len(set(map(repr, reports.values()))) == 1, reports
+
+
+@pytest.mark.parametrize("wide", [2**63, -(2**63) - 1, 2**64, 2**70])
+@pytest.mark.parametrize("index", [8, 14, 19, 20, 21, 0])
+def test_numbers_wider_than_64_bits_are_damage_whichever_parser_reads_them(
+    wide: int, index: int
+) -> None:
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+    entry = ContactHistoryEntry(
+        "c", "chat", "a", "q", None, None, start, start, EndedBy.AGENT, start,
+        start, WrapUpEnding.EXPIRED, 0, None,
+    )  # fmt: skip
+    row = entry_row(entry)
+    row[index] = wide
+    read = with_each_parser(lambda: entry_from_json(json.dumps(row), "row 7"))
+    assert {result[2] for result in read.values()} == {ErrorCode.STORE_CORRUPT}
+    assert len(set(map(repr, read.values()))) == 1, read
+    reports = with_each_parser(lambda: counted(json.dumps(row)))
+    assert len(set(map(repr, reports.values()))) == 1, reports

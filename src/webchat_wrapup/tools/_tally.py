@@ -20,11 +20,14 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .._core._history import EndedBy, WrapUpEnding
+from .._core._instants import MAX_INSTANT, MIN_INSTANT
 
 TIMEOUT_DEFAULT = WrapUpEnding.EXPIRED_WITH_DEFAULT.value
 TRANSFER = EndedBy.TRANSFER.value
 _ENDINGS = frozenset(ending.value for ending in WrapUpEnding)
 _ENDED_BY = frozenset(who.value for who in EndedBy)
+_LAST_MICROS = int((MAX_INSTANT - MIN_INSTANT).total_seconds()) * 1_000_000
+_WIDE = 2**63  # whole numbers in rows are 64 bits wide at most
 
 Chat = tuple[str, str, bool, str, bool, int, int, int, str, Any, Any]
 """What a report tells apart about a chat: agent, queue, unclassified,
@@ -37,9 +40,11 @@ class NotCountable(Exception):
 
 
 class Tally:
-    """The counts of a history's chats, of every run at once."""
+    """The counts of a history's chats, of every run at once, in periods of
+    ``unit`` microseconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, unit: int = 1) -> None:
+        self.unit = unit
         self.chats: Counter[Chat] = Counter()
         self.trends: Counter[tuple[str, int, str | None, str]] = Counter()
         """Chats classified by agents, by (run, period, group, label)."""
@@ -54,13 +59,18 @@ class Tally:
         """Refuse counts of values no entry holds (a damaged row's)."""
         for chat in self.chats:
             _check_chat(chat)
+        last = _LAST_MICROS // self.unit
         for _, period, group, label in self.trends:
-            if type(period) is not int or type(label) is not str:
-                raise NotCountable(f"period {period!r}, label {label!r}")
+            if type(period) is not int or not 0 <= period <= last:
+                raise NotCountable(f"period {period!r}")
+            if type(label) is not str:
+                raise NotCountable(f"label {label!r}")
             if group is not None and type(group) is not str:
                 raise NotCountable(f"group {group!r}")
         for _, _, _, seconds in self.pauses:
             if type(seconds) is not float and type(seconds) is not int:
+                raise NotCountable(f"paused seconds {seconds!r}")
+            if not -1e15 <= seconds <= 1e15:  # as entries are checked
                 raise NotCountable(f"paused seconds {seconds!r}")
 
 
@@ -76,9 +86,11 @@ def _check_chat(chat: Chat) -> None:
         and ending in _ENDINGS
         and ended_by in _ENDED_BY
         and type(used) is int
-        and used >= 0
+        and 0 <= used < _WIDE
         and type(pauses) is int
+        and -_WIDE <= pauses < _WIDE
         and type(leg) is int
+        and -_WIDE <= leg < _WIDE
         and (to_agent is None or type(to_agent) is str)
         and (to_queue is None or type(to_queue) is str)
     ):
@@ -92,7 +104,7 @@ def count(
     :data:`~webchat_wrapup.stores._entries.ROW_FIELDS`; periods are
     ``unit`` microseconds long, and the trends of each run (by ``run_of``
     the agent) are kept apart."""
-    tally = Tally()
+    tally = Tally(unit)
     chats, trends, pauses = tally.chats, tally.trends, tally.pauses
     wrap_up_micros = tally.wrap_up_micros
     runs: dict[str, str] = {}
