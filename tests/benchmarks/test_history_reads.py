@@ -12,6 +12,11 @@ peak resident size of a fresh process that opens the file and reports it
 Targets: the 1,000,000-entry report at most 8 s and 400 MiB (both
 measures), and at most 12 times the 100,000-entry one (linear).
 
+The stores parse rows with orjson when it is installed (the ``fast``
+extra; ``.[test]`` installs it); the ``_stdlib`` benchmarks measure the same
+with the standard library's parser, as without the extra (for information;
+``extra_info["parser"]`` says which each used).
+
 Group ``history``: a page of 50 entries of a customer with 10,000 (every
 tenth entry of the 100,000-entry file), from the middle of their history,
 on SQLite (target: at most 400 us); and a page of 10 from the memory store,
@@ -42,7 +47,7 @@ import history_setup
 from history_setup import PAGE_CUSTOMER
 from webchat_wrapup import AgentState, ContactHistoryEntry
 from webchat_wrapup.ports import Change, Store
-from webchat_wrapup.stores import MemoryStore, SQLiteStore
+from webchat_wrapup.stores import MemoryStore, SQLiteStore, _entries
 from webchat_wrapup.tools.report import Report, reports_by_run
 
 LARGE = int(os.environ.get("WEBCHAT_WRAPUP_REPORT_ENTRIES", "1000000"))
@@ -127,6 +132,7 @@ def _bench_report(
     assert rss["entries"] == entries
     benchmark.extra_info.update(
         entries=entries,
+        parser=_parser(),
         traced_peak_mib=round(_traced_peak_mib(path), 1),
         rss_peak_mib=rss["rss_peak_mib"],
         rss_start_mib=rss["rss_start_mib"],
@@ -141,6 +147,28 @@ def test_report_sqlite_100k(benchmark, history_file) -> None:
 @pytest.mark.benchmark(group="report")
 def test_report_sqlite_1m(benchmark, history_file) -> None:
     _bench_report(benchmark, history_file, LARGE)
+
+
+@pytest.fixture
+def standard_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows parsed by the standard library, as without the ``fast`` extra."""
+    monkeypatch.setattr(_entries, "_load_row", _entries.scan_row)
+
+
+@pytest.mark.benchmark(group="report")
+@pytest.mark.usefixtures("standard_parser")
+def test_report_sqlite_1m_stdlib(benchmark, history_file) -> None:
+    entries = _size(benchmark, LARGE)
+    with SQLiteStore(history_file(entries)) as store:
+        reports = benchmark.pedantic(
+            reports_by_run, args=(store,), rounds=REPORT_ROUNDS[LARGE], iterations=1
+        )
+    _check_report(reports, entries)
+    benchmark.extra_info.update(entries=entries, parser=_parser())
+
+
+def _parser() -> str:
+    return "standard library" if _entries._load_row is _entries.scan_row else "orjson"
 
 
 # The history group.
@@ -164,6 +192,16 @@ def _customer_history(size: int) -> list[ContactHistoryEntry]:
 
 @pytest.mark.benchmark(group="history")
 def test_history_page_sqlite(benchmark, history_file) -> None:
+    _bench_sqlite_page(benchmark, history_file)
+
+
+@pytest.mark.benchmark(group="history")
+@pytest.mark.usefixtures("standard_parser")
+def test_history_page_sqlite_stdlib(benchmark, history_file) -> None:
+    _bench_sqlite_page(benchmark, history_file)
+
+
+def _bench_sqlite_page(benchmark: Any, history_file: Callable[[int], Path]) -> None:
     size = _size(benchmark, 100_000)
     expected = _customer_history(size)
     assert {entry.customer_id for entry in expected} == {PAGE_CUSTOMER}
@@ -178,7 +216,9 @@ def test_history_page_sqlite(benchmark, history_file) -> None:
         )
     assert list(page.entries) == expected[middle : middle + 50]
     assert page.next_cursor is not None
-    benchmark.extra_info.update(customer_entries=len(expected), page=50)
+    benchmark.extra_info.update(
+        customer_entries=len(expected), page=50, parser=_parser()
+    )
 
 
 def _bench_memory_page(benchmark: Any, size: int) -> None:
