@@ -69,6 +69,42 @@ def test_to_dict_writes_what_the_reflective_codec_writes(
     assert json.dumps(data) == json.dumps(document_to_dict(entry))
 
 
+class Text(str):
+    """Text that is not exactly ``str``."""
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"customer_id": Text("cust-1")},
+        {"extensions_used": True},
+        {"paused_seconds": 3},
+        {"classification": Classification(Text("Refund"))},
+        {"transferred_to_queue": 7},
+        {"ending": "expired"},
+    ],
+    ids=repr,
+)
+def test_to_dict_of_an_entry_of_unusual_types_is_the_reflective_codecs(
+    changes: dict[str, Any],
+) -> None:
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=timezone(timedelta(hours=2)))
+    entry = ContactHistoryEntry(
+        "cust-1", "chat-1", "agent-1", "sales", None, None, start, start,
+        EndedBy.AGENT, start, start, WrapUpEnding.EXPIRED, 0,
+        AbuseFlag("agent-1", start),
+    )  # fmt: skip
+    unusual = attrs.evolve(entry, **changes)
+
+    def written(to_dict: Any) -> str:
+        try:
+            return json.dumps(to_dict(unusual))
+        except TypeError as error:  # what the reflective codec cannot write
+            return repr(error)
+
+    assert written(ContactHistoryEntry.to_dict) == written(document_to_dict)
+
+
 @given(history_entries())
 def test_from_dict_reads_what_the_reflective_codec_reads(
     entry: ContactHistoryEntry,

@@ -95,53 +95,49 @@ def is_plain(entry: ContactHistoryEntry) -> bool:
         return False
     classification, abuse = entry.classification, entry.abuse
     return (
-        _texts(entry.customer_id, entry.chat_id, entry.agent_id, entry.queue_id)
-        and _optional_texts(
-            entry.additional_text,
-            entry.transferred_to_agent,
-            entry.transferred_to_queue,
-        )
-        and (
-            classification is None
-            or (
-                type(classification) is Classification
-                and _texts(classification.label)
-                and _optional_texts(classification.code, classification.group)
-            )
-        )
-        and (
-            abuse is None
-            or (
-                type(abuse) is AbuseFlag
-                and _texts(abuse.flagged_by, abuse.note)
-                and _optional_texts(abuse.reason)
-                and type(abuse.flagged_at) is datetime
-            )
-        )
+        type(entry.customer_id) is str
+        and type(entry.chat_id) is str
+        and type(entry.agent_id) is str
+        and type(entry.queue_id) is str
+        and _optional_text_is_plain(entry.additional_text)
+        and _optional_text_is_plain(entry.transferred_to_agent)
+        and _optional_text_is_plain(entry.transferred_to_queue)
+        and (classification is None or _classification_is_plain(classification))
+        and (abuse is None or _abuse_is_plain(abuse))
         and type(entry.ended_by) is EndedBy
         and type(entry.ending) is WrapUpEnding
         and type(entry.extensions_used) is int
         and type(entry.pause_count) is int
-        and type(entry.paused_seconds) in (float, int)
+        and (type(entry.paused_seconds) is float or type(entry.paused_seconds) is int)
         and type(entry.leg) is int
-        and all(
-            type(instant) is datetime
-            for instant in (
-                entry.chat_started_at,
-                entry.chat_ended_at,
-                entry.wrap_up_started_at,
-                entry.wrap_up_ended_at,
-            )
-        )
+        and type(entry.chat_started_at) is datetime
+        and type(entry.chat_ended_at) is datetime
+        and type(entry.wrap_up_started_at) is datetime
+        and type(entry.wrap_up_ended_at) is datetime
     )
 
 
-def _texts(*values: object) -> bool:
-    return all(type(value) is str for value in values)
+def _optional_text_is_plain(value: object) -> bool:
+    return value is None or type(value) is str
 
 
-def _optional_texts(*values: object) -> bool:
-    return all(value is None or type(value) is str for value in values)
+def _classification_is_plain(value: Classification) -> bool:
+    return (
+        type(value) is Classification
+        and type(value.label) is str
+        and _optional_text_is_plain(value.code)
+        and _optional_text_is_plain(value.group)
+    )
+
+
+def _abuse_is_plain(value: AbuseFlag) -> bool:
+    return (
+        type(value) is AbuseFlag
+        and type(value.flagged_by) is str
+        and type(value.note) is str
+        and _optional_text_is_plain(value.reason)
+        and type(value.flagged_at) is datetime
+    )
 
 
 def _iso(instant: datetime) -> str:
