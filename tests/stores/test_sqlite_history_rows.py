@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from webchat_wrapup import ContactHistoryEntry, ErrorCode, StoreError
+from webchat_wrapup import AgentState, ContactHistoryEntry, ErrorCode, StoreError
+from webchat_wrapup.ports import Change
 from webchat_wrapup.stores import SQLiteStore
 from webchat_wrapup.stores import sqlite as sqlite_module
+from webchat_wrapup.stores._entries import entry_row
 from webchat_wrapup.tools.cli.report_output import as_json
 from webchat_wrapup.tools.report import reports_by_run
 
@@ -104,3 +106,19 @@ def test_the_upgrade_leaves_a_damaged_entry_as_it_was_to_be_reported(
             assert error.code is ErrorCode.STORE_CORRUPT
             assert (error.details["table"], error.details["key"]) == ("history", 7)
     assert sum(text.startswith("[") for text in stored_texts(path)) == len(rows) - 1
+
+
+def test_history_rows_are_the_entries_rows_in_write_order(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    write_schema_3_file(path, SCHEMA_3_ROWS[:40])
+    written = [ContactHistoryEntry.from_dict(json.loads(r[5])) for r in SCHEMA_3_ROWS]
+    with SQLiteStore(path) as store:
+        store.save(
+            Change("writer", 0, AgentState.new("writer"), history=tuple(written[40:]))
+        )
+        rows = list(store.history_rows())
+        reading = store.history_rows()
+        first = next(reading)
+        reading.close()  # a report that stops early lets its snapshot go
+    assert rows == [entry_row(entry) for entry in written]
+    assert first == rows[0]

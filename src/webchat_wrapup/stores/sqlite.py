@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -1049,7 +1049,7 @@ class SQLiteStore:
         finally:
             self._close_reader(reader)
 
-    def history_rows(self) -> Iterator[list[Any]]:
+    def history_rows(self) -> Generator[list[Any], None, None]:
         """Every contact-history entry as a row (``_entries.ROW_FIELDS``),
         for reports: in write order (sorting a year's entries by wrap-up
         end would cost more than counting them), from one snapshot as

@@ -167,8 +167,9 @@ def reports_by_run(store: Store, *, bucket: Bucket = "hour") -> dict[str, Report
     """
     unit = _unit(bucket)
     if isinstance(store, SQLiteStore):
+        rows = store.history_rows()
         try:
-            tally = count(store.history_rows(), unit, run_of)
+            tally = count(rows, unit, run_of)
             tally.check()
         except StoreError:
             raise
@@ -176,6 +177,8 @@ def reports_by_run(store: Store, *, bucket: Bucket = "hour") -> dict[str, Report
             pass
         else:
             return _reports(tally, bucket)
+        finally:
+            rows.close()  # its snapshot's connection, now
     tally = count(map(entry_row, store.all_history()), unit, run_of)
     tally.check()
     return _reports(tally, bucket)
