@@ -57,7 +57,8 @@ from webchat_wrapup import (
 from webchat_wrapup._core._errors import shown
 from webchat_wrapup.ports import Store
 from webchat_wrapup.service import WrapUpService
-from webchat_wrapup.stores._codec import StateCodec, entry_from_json, outcome_from_json
+from webchat_wrapup.stores._codec import StateCodec, outcome_from_json
+from webchat_wrapup.stores._entries import entry_from_json
 from webchat_wrapup.tools.policy_file import PolicyFileError, load_policy_file
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "webchat_wrapup"

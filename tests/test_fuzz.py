@@ -66,10 +66,13 @@ from webchat_wrapup import (
 from webchat_wrapup.ports import Store
 from webchat_wrapup.stores._codec import (
     StateCodec,
-    entry_from_json,
-    entry_to_json,
     outcome_from_json,
     outcome_to_json,
+)
+from webchat_wrapup.stores._entries import (
+    entry_from_json,
+    entry_to_json,
+    entry_to_text,
 )
 from webchat_wrapup.tools.policy_file import load_policy_file, parse_policy_file
 
@@ -209,6 +212,8 @@ def test_a_damaged_command_record_or_entry_is_a_corrupt_store_error(
     _only_corrupt(lambda: outcome_from_json(record), "outcome_from_json")
     entry = data.draw(damaged(json.loads(entry_to_json(ENTRIES[0]))).map(json.dumps))
     _only_corrupt(lambda: entry_from_json(entry), "entry_from_json")
+    row = data.draw(damaged(json.loads(entry_to_text(ENTRIES[0]))).map(json.dumps))
+    _only_corrupt(lambda: entry_from_json(row), "entry_from_json (a row)")
 
 
 @pytest.mark.parametrize("reader", [outcome_from_json, entry_from_json])

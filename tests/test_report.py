@@ -3,21 +3,43 @@
 from __future__ import annotations
 
 import itertools
+import json
+import random
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 
+import attrs
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import history_setup
+import report_reference
+from entry_strategies import history_entries
 from support import AGENT, T0, play
 from webchat_wrapup import (
+    AgentState,
     Classification,
     ContactHistoryEntry,
     EndedBy,
+    ErrorCode,
+    InvalidInput,
     WrapUpEnding,
 )
+from webchat_wrapup.ports import Change, Store
+from webchat_wrapup.stores import MemoryStore, SQLiteStore
 from webchat_wrapup.testing.strategies import command_sequences
-from webchat_wrapup.tools.report import MAX_BINS, build_report
+from webchat_wrapup.tools.report import (
+    MAX_BINS,
+    Bucket,
+    Report,
+    build_report,
+    reports_by_run,
+)
+from webchat_wrapup.tools.runs import run_of
+
+BUCKETS: list[Bucket] = ["hour", "day"]
 
 
 def entry(
@@ -213,3 +235,116 @@ def test_every_chat_falls_in_exactly_one_bin_of_at_most_twenty(
         (home,) = [b for b in bins if b.from_seconds <= lasted < b.to_seconds]
         assert home.chats >= 1
     assert bins[-1].chats >= 1  # no empty bins past the longest
+
+
+# The report counted in one pass is the report as it was built before
+# (report_reference.py, kept verbatim), to the last bit of every float.
+
+
+def as_text(report: Report) -> str:
+    return json.dumps(report.to_dict())
+
+
+@given(st.lists(history_entries(span_hours=6), max_size=40), st.sampled_from(BUCKETS))
+def test_a_report_is_the_report_built_entry_by_entry(
+    entries: list[ContactHistoryEntry], bucket: Bucket
+) -> None:
+    expected = report_reference.build_report(entries, bucket=bucket)
+    assert as_text(build_report(entries, bucket=bucket)) == as_text(expected)
+    assert as_text(build_report(iter(entries), bucket=bucket)) == as_text(expected)
+
+
+def a_day_of_runs(size: int) -> list[ContactHistoryEntry]:
+    """``size`` entries over two days (many wrap-ups end on the same
+    minute), a third in each of two simulation runs, in the order a store
+    might have written them: not in wrap-up order."""
+    entries = []
+    for number, entry in enumerate(history_setup.entries(size, span=timedelta(days=2))):
+        run = ("", "sim1-1:", "sim1-2:")[number % 3]
+        entries.append(attrs.evolve(entry, agent_id=run + entry.agent_id))
+    random.Random(5).shuffle(entries)
+    return entries
+
+
+def reference_reports(
+    entries: Iterable[ContactHistoryEntry], bucket: Bucket
+) -> dict[str, str]:
+    by_run: dict[str, list[ContactHistoryEntry]] = {}
+    for entry in entries:
+        by_run.setdefault(run_of(entry.agent_id), []).append(entry)
+    return {
+        run: as_text(report_reference.build_report(by_run[run], bucket=bucket))
+        for run in sorted(by_run)
+    }
+
+
+def save_all(store: Store, entries: list[ContactHistoryEntry]) -> None:
+    """Save ``entries`` through the store's own writes, 50 to a change."""
+    for version, start in enumerate(range(0, len(entries), 50)):
+        batch = tuple(entries[start : start + 50])
+        store.save(Change("writer", version, AgentState.new("writer"), history=batch))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+@pytest.mark.parametrize("bucket", BUCKETS)
+def test_reports_by_run_are_the_reports_built_entry_by_entry(
+    tmp_path: Path, kind: str, bucket: Bucket
+) -> None:
+    entries = a_day_of_runs(3000)
+    store: Store = (
+        SQLiteStore(tmp_path / "history.db", synchronous="NORMAL")
+        if kind == "sqlite"
+        else MemoryStore()
+    )
+    try:
+        save_all(store, entries)
+        reports = reports_by_run(store, bucket=bucket)
+        expected = reference_reports(store.all_history(), bucket)
+    finally:
+        store.close()
+    assert list(reports) == ["all", "sim1-1", "sim1-2"]
+    assert {run: as_text(report) for run, report in reports.items()} == expected
+    assert sum(report.entries for report in reports.values()) == len(entries)
+    assert any(report.pauses for report in reports.values())
+
+
+def test_a_report_refuses_an_unknown_bucket() -> None:
+    for bucket in ("week", None, 1):
+        with pytest.raises(InvalidInput) as caught:
+            build_report([], bucket=bucket)  # type: ignore[arg-type]
+        assert caught.value.code is ErrorCode.INVALID_ARGUMENT
+        with pytest.raises(InvalidInput):
+            reports_by_run(MemoryStore(), bucket=bucket)  # type: ignore[arg-type]
+
+
+def test_an_empty_store_has_no_runs_to_report(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "empty.db") as store:
+        assert reports_by_run(store) == {}
+    assert reports_by_run(MemoryStore()) == {}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+def test_paused_time_adds_up_in_history_order_whatever_the_write_order(
+    tmp_path: Path, kind: str
+) -> None:
+    # Fractions add up differently in another order: 0.1 + 0.1 + 0.1 + 0.3
+    # + 0.3 is 0.9000000000000001, 0.1 + 0.3 + 0.1 + 0.1 + 0.3 is
+    # 0.8999999999999999. The order is the history's: by wrap-up end, then
+    # the order written.
+    same_end = [
+        entry(5, pauses=1, paused_seconds=seconds, agent=agent)
+        for seconds, agent in ((0.1, "cy"), (0.1, "bo"), (0.3, "al"))
+    ]
+    late = entry(9, pauses=1, paused_seconds=0.3, agent="al")
+    early = entry(1, pauses=1, paused_seconds=0.1, agent="al")
+    store: Store = (
+        SQLiteStore(tmp_path / "history.db") if kind == "sqlite" else MemoryStore()
+    )
+    with store:
+        save_all(store, [late, *same_end, early])
+        (report,) = reports_by_run(store).values()
+        history = list(store.all_history())
+    assert history == [early, *same_end, late]
+    sales = next(row for row in report.pauses if row.name == "sales")
+    assert sales.paused_seconds == 0.9000000000000001
+    assert as_text(report) == as_text(report_reference.build_report(history))

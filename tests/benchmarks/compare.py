@@ -31,13 +31,23 @@ The checks come in sections, one per benchmark module:
     memory_100k / memory_10k <= 1.5; sqlite_100k / sqlite_10k <= 1.5 (one
     transaction per agent, the baseline); sqlite_1000_due / sqlite_100k
     <= 0.4 (the service's sweep against that baseline).
+``report`` (``test_report_*``)
+    sqlite_1m median <= 8 s; its ``traced_peak_mib`` and ``rss_peak_mib``
+    <= 400; sqlite_1m / sqlite_100k <= 12; for information, sqlite_1m_stdlib
+    (rows parsed by the standard library) <= 8 s.
+``history`` (``test_history_page_*``)
+    sqlite median <= 400 us (for information, sqlite_stdlib too);
+    memory_100k / memory_10 <= 10.
 
-The ``throughput``, ``simulate``, ``feed_latency`` and ``desk`` groups
-have no targets: their figures (commands per second, chats per second, the
+A check may name a figure of the benchmark's ``extra_info`` instead of its
+median (a memory peak, say): the lowest of it across the files is used.
+
+The ``throughput``, ``simulate``, ``feed_latency``, ``desk``, ``report`` and
+``history`` groups' figures (commands per second, chats per second, the
 store's share of the time, a follower's p50 and p99, events pushed to pages
-per second) are printed from each benchmark's ``extra_info``, from the file
-that gave its lowest median; so are those of any benchmark that counts
-commands per second (the SQLite threads).
+per second, entries and memory) are printed from each benchmark's
+``extra_info``, from the file that gave its lowest median; so are those of
+any benchmark that counts commands per second (the SQLite threads).
 
 A section is checked when the files hold any benchmark of it (or when it
 is named with ``--require``, which takes ``all`` or a comma-separated list
@@ -65,13 +75,15 @@ COMPARE = {"<=": operator.le, ">=": operator.ge}
 @dataclass(frozen=True)
 class Check:
     """``numerator / denominator`` (or the numerator's median in microseconds
-    when there is no denominator) compared with ``target``."""
+    when there is no denominator, or its ``figure`` from ``extra_info`` when
+    one is named) compared with ``target``."""
 
     numerator: str
     denominator: str | None
     how: str
     target: float
     informational: bool = False
+    figure: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -81,6 +93,8 @@ class Check:
 
     @property
     def label(self) -> str:
+        if self.figure is not None:
+            return f"{self.numerator} {self.figure}"
         if self.denominator is None:
             return f"{self.numerator} (us)"
         return f"{self.numerator}/{self.denominator}"
@@ -144,23 +158,55 @@ SECTIONS = {
             Check("sqlite_1000_due", "sqlite_100k", "<=", 0.4),
         ),
     ),
+    "report": Section(
+        "test_report_",
+        ("sqlite_100k", "sqlite_1m", "sqlite_1m_stdlib"),
+        (
+            Check("sqlite_1m", None, "<=", 8_000_000.0),
+            Check("sqlite_1m_stdlib", None, "<=", 8_000_000.0, True),
+            Check("sqlite_1m", None, "<=", 400.0, figure="traced_peak_mib"),
+            Check("sqlite_1m", None, "<=", 400.0, figure="rss_peak_mib"),
+            Check("sqlite_1m", "sqlite_100k", "<=", 12.0),
+        ),
+    ),
+    "history": Section(
+        "test_history_page_",
+        ("sqlite", "sqlite_stdlib", "memory_10", "memory_100k"),
+        (
+            Check("sqlite", None, "<=", 400.0),
+            Check("sqlite_stdlib", None, "<=", 400.0, True),
+            Check("memory_100k", "memory_10", "<=", 10.0),
+        ),
+    ),
 }
 
 
 def read_stats(paths: list[Path]) -> dict[str, dict[str, float]]:
-    """Median and minimum in microseconds by test name, the lowest over files."""
+    """Median and minimum in microseconds by test name, and each number in
+    its ``extra_info`` (as ``figure:NAME``), the lowest over files."""
     stats: dict[str, dict[str, float]] = {}
     for path in paths:
         data = json.loads(path.read_text(encoding="utf-8"))
         for bench in data.get("benchmarks", []):
             best = stats.setdefault(bench["name"], {})
-            for key in ("median", "min"):
-                value = bench["stats"][key] * 1e6
+            values = {key: bench["stats"][key] * 1e6 for key in ("median", "min")}
+            for key, value in bench.get("extra_info", {}).items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    values[f"figure:{key}"] = value
+            for key, value in values.items():
                 best[key] = min(best.get(key, value), value)
     return stats
 
 
-FIGURE_GROUPS = ("throughput", "simulate", "simulate-scale", "feed_latency", "desk")
+FIGURE_GROUPS = (
+    "throughput",
+    "simulate",
+    "simulate-scale",
+    "feed_latency",
+    "desk",
+    "report",
+    "history",
+)
 FIGURE_KEY = "commands_per_second"  # printed whatever the benchmark's group
 
 
@@ -249,12 +295,17 @@ def check_section(
     failed = False
     for check in section.checks:
         absent = [full[n] for n in check.names if full[n] not in stats]
+        top = stats.get(full[check.numerator], {})
+        if top and check.figure is not None and f"figure:{check.figure}" not in top:
+            absent = [f"{full[check.numerator]} {check.figure}"]
+            missing += [] if check.informational else absent
         if absent:
             verdict = "n/a" if check.informational else "MISSING"
             print(f"{check.label:48} {'-':>8}   {'':8} {verdict}")
             continue
-        top = stats[full[check.numerator]]
-        if check.denominator is None:
+        if check.figure is not None:
+            value = of_mins = top[f"figure:{check.figure}"]
+        elif check.denominator is None:
             value, of_mins = top["median"], top["min"]
         else:
             bottom = stats[full[check.denominator]]

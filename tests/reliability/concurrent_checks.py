@@ -10,7 +10,6 @@ same ones by reading its own store into a snapshot.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +20,7 @@ from workers import QUEUES_BY_ID, check_state, completed_chats, read_jsonl
 
 from webchat_wrapup import AgentState, WrapUpEnding, event_to_dict
 from webchat_wrapup.ports import CommandRecord
+from webchat_wrapup.stores._entries import entry_from_json
 
 
 @attrs.define
@@ -73,7 +73,7 @@ class RunLogs:
 class StoreSnapshot:
     """What the store holds once every process has stopped.
 
-    ``history`` is (agent_id, chat_id, entry JSON) per row; ``records`` maps
+    ``history`` is (agent_id, chat_id, entry text) per row; ``records`` maps
     every acknowledged command id to what ``find_command`` returns for it.
     """
 
@@ -194,7 +194,7 @@ def check_history_keeps_acknowledged_changes(
         elif event["type"] == "chat_classified":
             classified[event["chat_id"]] = event["classification"]
     for _, _, text in store.history:
-        entry = json.loads(text)
+        entry = entry_from_json(text).to_dict()  # a row, or a document
         chat_id = entry["chat_id"]
         assert entry["extensions_used"] == extensions[chat_id], entry
         assert (entry["abuse"] is not None) == (chat_id in flagged), entry

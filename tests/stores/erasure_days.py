@@ -25,10 +25,10 @@ from webchat_wrapup.service import WrapUpService
 from webchat_wrapup.stores import MemoryStore
 from webchat_wrapup.stores._codec import (
     StateCodec,
-    entry_to_json,
     instant_to_micros,
     outcome_to_json,
 )
+from webchat_wrapup.stores._entries import entry_to_json
 from webchat_wrapup.stores._rows import HistoryRow, change_rows
 from webchat_wrapup.testing.contract import T0
 

@@ -46,6 +46,7 @@ from webchat_wrapup.stores._rows import change_rows
 from webchat_wrapup.stores.sqlite import SCHEMA_VERSION
 from webchat_wrapup.testing.contract import T0, RemembersStatesContract, StoreContract
 from webchat_wrapup.testing.stateful import StoreComparison
+from webchat_wrapup.tools.report import reports_by_run
 
 
 class TestSQLiteStore(StoreContract, RemembersStatesContract):
@@ -325,7 +326,7 @@ def test_a_schema_1_file_is_migrated_on_open_and_keeps_everything(
         for change in SCHEMA_1_CHANGES:
             assert store.load(change.agent_id) == StoredAgent(change.state, 1)
         record = store.find_command("cmd-1")
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 4
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 5
     assert record is not None
     assert (record.agent_id, record.outcome) == ("agent-2", Outcome("agent-2", 1))
     # Dated at the upgrade, so a retry within the retention is still replayed.
@@ -439,7 +440,7 @@ def test_a_schema_2_file_is_migrated_and_erases_as_the_reference_store(
     write_schema_2_file(path, day)
     with SQLiteStore(path) as store:
         check_erases_as_the_reference(store, day)
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 4
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 5
     db = sqlite3.connect(path)
     helper = db.execute("SELECT name FROM sqlite_master WHERE name = 'history_by_chat'")
     assert helper.fetchall() == []  # the migration's own index is gone
@@ -593,14 +594,18 @@ def test_a_damaged_agent_row_is_store_corrupt_naming_the_agent(
 
 HISTORY_DAMAGE = {
     "not JSON": "UPDATE history SET entry = 'garbage' WHERE sequence = 2",
-    "missing field": "UPDATE history SET entry = json_remove(entry, '$.chat_id') "
+    "missing value": "UPDATE history SET entry = json_remove(entry, '$[1]') "
     "WHERE sequence = 2",
+    "wrong type": "UPDATE history SET entry = json_set(entry, '$[14]', 'many') "
+    "WHERE sequence = 2",
+    "document missing a field": "UPDATE history SET entry = "
+    "json_object('schema_version', 1, 'chat_id', 'chat-1') WHERE sequence = 2",
     "not text": "UPDATE history SET entry = x'00ff' WHERE sequence = 2",
 }
 
 
 @pytest.mark.parametrize("sql", HISTORY_DAMAGE.values(), ids=HISTORY_DAMAGE.keys())
-@pytest.mark.parametrize("read", ["history", "all_history"])
+@pytest.mark.parametrize("read", ["history", "all_history", "report"])
 def test_a_damaged_history_row_is_store_corrupt_naming_the_row(
     filled: Path, sql: str, read: str
 ) -> None:
@@ -609,6 +614,7 @@ def test_a_damaged_history_row_is_store_corrupt_naming_the_row(
         call = {
             "history": lambda: store.history("cust-1"),
             "all_history": lambda: list(store.all_history()),
+            "report": lambda: reports_by_run(store),
         }[read]
         with pytest.raises(StoreError) as caught:
             call()
@@ -945,7 +951,7 @@ def test_a_schema_3_file_is_migrated_and_keeps_everything(tmp_path: Path) -> Non
         service = WrapUpService(store, ManualClock(T0))
         service.end_chat("agent-1", "chat-3")
         assert [e.event.type for e in store.events()][:1] == ["chat_ended"]
-    assert pragma(path, "user_version") == SCHEMA_VERSION == 4
+    assert pragma(path, "user_version") == SCHEMA_VERSION == 5
     fresh = tmp_path / "fresh.db"
     SQLiteStore(fresh).close()
     migrated, made = sqlite3.connect(path), sqlite3.connect(fresh)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import attrs
 
 from ._errors import ErrorCode, InvalidInput, shown
-from ._instants import utc_instant
-from ._json import checked, document_from_dict, document_to_dict
+from ._instants import MAX_INSTANT, MIN_INSTANT, utc_instant
 from ._text import check_clean, check_identifier, check_text
+
+_UTC = timezone.utc
 
 ABUSE_NOTE = "This chat was marked as abusive"
 """The note the abuse flag writes to the contact history, word for word."""
@@ -98,12 +99,12 @@ class ContactHistoryEntry:
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON-ready data, with ``schema_version``."""
-        return document_to_dict(self)
+        return _history_json.entry_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: object) -> ContactHistoryEntry:
         """The value :meth:`to_dict` wrote; a typed error if ``data`` is not one."""
-        return checked(check_entry, document_from_dict(cls, data))
+        return _history_json.entry_from_dict(data)
 
 
 def broken(path: str, problem: str) -> InvalidInput:
@@ -113,6 +114,12 @@ def broken(path: str, problem: str) -> InvalidInput:
 
 def instant_at(value: object, path: str) -> datetime:
     """``value`` as an accepted instant, or an error naming ``path``."""
+    if (  # what the stores read: checked without going through utc_instant
+        type(value) is datetime
+        and value.tzinfo is _UTC
+        and MIN_INSTANT <= value <= MAX_INSTANT
+    ):
+        return value
     try:
         return utc_instant(value)
     except InvalidInput as error:
@@ -121,10 +128,14 @@ def instant_at(value: object, path: str) -> datetime:
 
 def check_entry(entry: ContactHistoryEntry) -> None:
     """Refuse an entry the decide step could never have written."""
+    # Written out rather than looped over: every store reads entries by the
+    # thousand, and each is checked.
     if not isinstance(entry, ContactHistoryEntry):
         raise broken("$", f"{shown(entry)} is not a contact-history entry")
-    for name in ("customer_id", "chat_id", "agent_id", "queue_id"):
-        check_identifier(getattr(entry, name), f"$.{name}")
+    check_identifier(entry.customer_id, "$.customer_id")
+    check_identifier(entry.chat_id, "$.chat_id")
+    check_identifier(entry.agent_id, "$.agent_id")
+    check_identifier(entry.queue_id, "$.queue_id")
     started = instant_at(entry.chat_started_at, "$.chat_started_at")
     ended = instant_at(entry.chat_ended_at, "$.chat_ended_at")
     if ended < started or entry.wrap_up_started_at != ended:
@@ -132,14 +143,21 @@ def check_entry(entry: ContactHistoryEntry) -> None:
     if instant_at(entry.wrap_up_ended_at, "$.wrap_up_ended_at") < ended:
         raise broken("$.wrap_up_ended_at", "is before the wrap-up started")
     used = entry.extensions_used
-    if isinstance(used, bool) or not isinstance(used, int) or used < 0:
+    if type(used) is not int and (isinstance(used, bool) or not isinstance(used, int)):
         raise broken("$.extensions_used", f"{shown(used)} is not a count")
-    if entry.is_timeout_default and entry.classification is None:
-        raise broken("$.classification", "is missing from a timeout default")
-    check_classification(entry.classification, "$.classification")
-    if entry.additional_text is not None:
-        check_clean(entry.additional_text, "$.additional_text", paragraphs=True)
-    check_abuse(entry.abuse, "$.abuse")
+    if used < 0:
+        raise broken("$.extensions_used", f"{shown(used)} is not a count")
+    classification = entry.classification
+    if classification is None:
+        if entry.ending is WrapUpEnding.EXPIRED_WITH_DEFAULT:
+            raise broken("$.classification", "is missing from a timeout default")
+    else:
+        check_classification(classification, "$.classification")
+    text = entry.additional_text
+    if text is not None and not (type(text) is str and text.isprintable()):
+        check_clean(text, "$.additional_text", paragraphs=True)
+    if entry.abuse is not None:
+        check_abuse(entry.abuse, "$.abuse")
 
 
 def check_classification(value: object, path: str) -> None:
@@ -148,11 +166,13 @@ def check_classification(value: object, path: str) -> None:
         return
     if not isinstance(value, Classification):
         raise broken(path, f"{shown(value)} is not a classification")
-    check_clean(value.label, f"{path}.label")
-    if value.code is not None:
-        check_identifier(value.code, f"{path}.code")
-    if value.group is not None:
-        check_clean(value.group, f"{path}.group")
+    label, code, group = value.label, value.code, value.group
+    if not (type(label) is str and label.isprintable()):  # else clean, surely
+        check_clean(label, f"{path}.label")
+    if code is not None:
+        check_identifier(code, f"{path}.code")
+    if group is not None and not (type(group) is str and group.isprintable()):
+        check_clean(group, f"{path}.group")
 
 
 def check_abuse(value: object, path: str) -> None:
@@ -166,3 +186,7 @@ def check_abuse(value: object, path: str) -> None:
     if value.reason is not None:
         check_clean(value.reason, f"{path}.reason", paragraphs=True)
     check_text(value.note, f"{path}.note")
+
+
+# Last: the hand-written JSON form of an entry needs the classes above.
+from . import _history_json  # noqa: E402

@@ -374,18 +374,3 @@ def event_from_json(text: str, what: str = "an event") -> Event:
         return _event_from_row(json.loads(text))
     except _DAMAGE as error:
         raise damaged(what, error) from error
-
-
-def entry_to_json(entry: ContactHistoryEntry) -> str:
-    """A contact-history entry as JSON text."""
-    return compact(entry_data(entry))
-
-
-def entry_from_json(
-    text: str, what: str = "a contact-history entry"
-) -> ContactHistoryEntry:
-    """The entry :func:`entry_to_json` wrote; ``what`` names it if damaged."""
-    try:
-        return ContactHistoryEntry.from_dict(json.loads(text))
-    except _DAMAGE as error:
-        raise damaged(what, error) from error

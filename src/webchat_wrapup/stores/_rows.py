@@ -3,7 +3,7 @@ and rows read back, with damaged ones named."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -14,13 +14,13 @@ from .._core._history import ContactHistoryEntry
 from ..ports import Change, CommandRecord, HistoryChange, HistoryPage, StoredEvent
 from ._codec import (
     StateCodec,
-    entry_from_json,
     event_from_json,
     instant_to_micros,
     micros_to_instant,
     outcome_from_json,
     outcome_to_json,
 )
+from ._entries import entry_from_json, entry_row, entry_to_json, read_row
 from ._paging import encode_cursor
 from ._writers import compact, entry_data, event_row
 
@@ -62,11 +62,19 @@ class ChangeRows:
     """The change's events for the feed, in order."""
 
 
-def change_rows(change: Change, codec: StateCodec, known: set[str]) -> ChangeRows:
-    """``change`` as rows; policies in ``known`` are already stored.
+def change_rows(
+    change: Change,
+    codec: StateCodec,
+    known: set[str],
+    entry_text: Callable[[ContactHistoryEntry], str] | None = None,
+) -> ChangeRows:
+    """``change`` as rows; policies in ``known`` are already stored, and
+    ``entry_text`` gives the text of each history entry's row (its JSON
+    document when not given).
 
-    Each history entry is made JSON-ready once, for its own row and for the
-    command record's copy of the outcome.
+    Each history entry is made JSON-ready once, for its own row (unless
+    ``entry_text`` writes it otherwise) and the command record's copy of
+    the outcome.
     """
     state = change.state
     text, policies = codec.encode(state)
@@ -80,7 +88,7 @@ def change_rows(change: Change, codec: StateCodec, known: set[str]) -> ChangeRow
         [(key, p) for key, p in policies.items() if key not in known]
         if policies
         else [],
-        _history_rows(history, entries) if history else [],
+        _history_rows(history, entries, entry_text) if history else [],
         None if record is None else _record_row(change, record, entries),
         () if record is None else change.record_customer_ids(),
         event_rows(change),
@@ -124,7 +132,9 @@ def decode_history_change(
 
 
 def _history_rows(
-    history: Sequence[ContactHistoryEntry], entries: list[dict[str, Any]]
+    history: Sequence[ContactHistoryEntry],
+    entries: list[dict[str, Any]],
+    entry_text: Callable[[ContactHistoryEntry], str] | None,
 ) -> list[HistoryRow]:
     return [
         (
@@ -133,10 +143,25 @@ def _history_rows(
             entry.chat_id,
             instant_to_micros(entry.chat_started_at),
             instant_to_micros(entry.wrap_up_ended_at),
-            compact(data),
+            compact(data) if entry_text is None else entry_text(entry),
         )
         for entry, data in zip(history, entries, strict=True)
     ]
+
+
+def history_row(
+    entry: ContactHistoryEntry,
+    entry_text: Callable[[ContactHistoryEntry], str] = entry_to_json,
+) -> HistoryRow:
+    """``entry`` as a row of the ``history`` table, its text by ``entry_text``."""
+    return (
+        entry.customer_id,
+        entry.agent_id,
+        entry.chat_id,
+        instant_to_micros(entry.chat_started_at),
+        instant_to_micros(entry.wrap_up_ended_at),
+        entry_text(entry),
+    )
 
 
 def _record_row(
@@ -227,6 +252,18 @@ def decode_entry(
         return entry_from_json(text)  # type: ignore[arg-type]
     except Exception as error:  # whatever damage makes the decoder raise
         raise damaged("history", sequence, damage_reason(error)) from error
+
+
+def decode_rows(
+    batch: Sequence[Sequence[Any]], damaged: Damaged
+) -> Iterator[list[Any]]:
+    """The entries of (entry, sequence) rows as rows (``_entries.py``): a
+    stored row as it is, unchecked; a document decoded and checked."""
+    for text, sequence in batch:
+        row = read_row(text)
+        if row is None:
+            row = entry_row(decode_entry(text, sequence, damaged))
+        yield row
 
 
 def checked_history_page(

@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -52,6 +52,7 @@ from ._codec import (
     instant_to_micros,
     micros_to_instant,
 )
+from ._entries import entry_to_text, rewrite_documents_as_rows
 from ._group_commit import QueuedSave, SaveQueue
 from ._paging import check_feed_read, check_limit, check_wait, decode_cursor
 from ._rows import (
@@ -63,15 +64,19 @@ from ._rows import (
     decode_event,
     decode_history_change,
     decode_record,
+    decode_rows,
     decode_state,
     held_chat_id,
     one_change_per_agent,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The newest schema this version of the library writes (``user_version``)."""
 
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+Migration = str | Callable[[sqlite3.Connection], None]
+"""A statement, or a step written in Python that runs its own."""
+
+_MIGRATIONS: tuple[tuple[Migration, ...], ...] = (
     (  # 0 -> 1: agents, policies, contact history, command records
         """
         CREATE TABLE agents (
@@ -287,9 +292,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "ALTER TABLE erasures ADD COLUMN events INTEGER NOT NULL DEFAULT 0",
     ),
+    (  # 4 -> 5: contact-history entries as rows (see _entries.py)
+        # New entries are written as rows from now on; the entries already
+        # there are rewritten, so that reports read them as fast. An entry
+        # that does not decode is left as it was (reading it reports it).
+        rewrite_documents_as_rows,
+    ),
 )
 """Migration ``n`` takes a file from schema ``n`` to ``n + 1``, one statement
-at a time, all in the one transaction that opens the store."""
+(or step) at a time, all in the one transaction that opens the store."""
 
 Synchronous = Literal["FULL", "NORMAL"]
 _MAX_RECENT = 4096
@@ -597,7 +608,7 @@ class SQLiteStore:
             version = self._refuse_if_too_new()
             for number in range(version, SCHEMA_VERSION):
                 for statement in _MIGRATIONS[number]:
-                    self._db.execute(statement)
+                    _run_migration(self._db, statement)
             if version < SCHEMA_VERSION:
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -771,7 +782,7 @@ class SQLiteStore:
 
     def save(self, change: Change) -> None:
         """Write ``change`` atomically if the agent is still at its version."""
-        rows = change_rows(change, self._codec, self._known_policies)
+        rows = self._change_rows(change)
         self._save(_Saving((change,), (rows,)))
 
     def save_all(self, changes: Sequence[Change]) -> None:
@@ -782,7 +793,7 @@ class SQLiteStore:
         one_change_per_agent(changes)
         if not changes:
             return
-        rows = tuple(change_rows(c, self._codec, self._known_policies) for c in changes)
+        rows = tuple(self._change_rows(c) for c in changes)
         self._save(_Saving(changes, rows))
 
     def _save(self, saving: _Saving) -> None:
@@ -854,6 +865,10 @@ class SQLiteStore:
             if rows.policies:
                 self._known_policies.update(key for key, _ in rows.policies)
             self._remember(change.agent_id, StoredAgent(change.state, version))
+
+    def _change_rows(self, change: Change) -> ChangeRows:
+        """``change`` as rows, its history entries as rows (``_entries.py``)."""
+        return change_rows(change, self._codec, self._known_policies, entry_to_text)
 
     def _write_change(
         self,
@@ -1230,6 +1245,25 @@ class SQLiteStore:
         )
         return [decode_history_change(p, text, self._damaged) for p, text in rows]
 
+    def history_rows(self) -> Generator[list[Any], None, None]:
+        """Every contact-history entry as a row (``_entries.ROW_FIELDS``),
+        for reports: in write order (sorting a year's entries by wrap-up
+        end would cost more than counting them), from one snapshot as
+        :meth:`all_history` reads. A row is handed over as stored, not
+        decoded into an entry, so its values are unchecked; text that is
+        neither a row nor an entry is ``store_corrupt``, naming it."""
+        reader = self._open_reader(None)
+        try:
+            with self._translated():
+                reader.execute("BEGIN")  # one snapshot for the whole read
+                cursor = reader.execute(
+                    "SELECT entry, sequence FROM history ORDER BY sequence"
+                )
+                while batch := cursor.fetchmany(_BATCH):
+                    yield from decode_rows(batch, self._damaged)
+        finally:
+            self._close_reader(reader)
+
     # Due wrap-ups
 
     def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
@@ -1250,6 +1284,13 @@ class SQLiteStore:
                 [(until, agent_id) for agent_id in agents],
             )
         return agents
+
+
+def _run_migration(db: sqlite3.Connection, statement: Migration) -> None:
+    if isinstance(statement, str):
+        db.execute(statement)
+    else:
+        statement(db)
 
 
 def _policy_text(rows: list[Any], key: str, path: str) -> str:

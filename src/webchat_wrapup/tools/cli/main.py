@@ -27,9 +27,9 @@ from ..policy_file import (
     load_policy_file,
     seed_product_policies,
 )
-from ..report import build_report
+from ..report import reports_by_run
 from ..report_html import as_html, period_of
-from ..runs import EPOCH, next_run_label, run_label
+from ..runs import EPOCH, next_run_label, run_label, run_of
 from ..simulation import (
     DEFAULT_ARRIVALS_PER_HOUR,
     Results,
@@ -40,7 +40,7 @@ from ..simulation import (
 )
 from . import demo, desk, sweep
 from .errors import UsageError
-from .report_output import FORMATS, entries_by_run, presence_time_by_run
+from .report_output import FORMATS, presence_time_by_run
 from .stores import describe_store, open_existing_store
 
 DEFAULT_DB = Path("webchat-wrapup.db")
@@ -348,26 +348,31 @@ def _print_results(results: list[Results], settings: SimulationSettings) -> None
 
 def _report(arguments: argparse.Namespace) -> int:
     with open_existing_store(arguments.db, arguments.schema) as store:
-        runs = entries_by_run(store.all_history())
+        reports = reports_by_run(store, bucket=arguments.by)
         presence = presence_time_by_run(store)
+        period = None
+        if arguments.form == "html":  # when the first and last wrap-up ended
+            chosen = arguments.run
+            period = period_of(
+                entry
+                for entry in store.all_history()
+                if chosen is None or run_of(entry.agent_id) == chosen
+            )
     if arguments.run:
-        if arguments.run not in runs:
-            known = ", ".join(sorted(runs)) or "none"
+        if arguments.run not in reports:
+            known = ", ".join(reports) or "none"
             raise UsageError(f"no run named {arguments.run!r}; runs: {known}")
-        runs = {arguments.run: runs[arguments.run]}
+        reports = {arguments.run: reports[arguments.run]}
     reports = {
-        run: attrs.evolve(
-            build_report(entries, bucket=arguments.by),
-            presence_time=presence.get(run, ()),
-        )
-        for run, entries in runs.items()
+        run: attrs.evolve(report, presence_time=presence.get(run, ()))
+        for run, report in reports.items()
     }
     if arguments.form == "html":
         sys.stdout.write(
             as_html(
                 reports,
                 database=describe_store(arguments.db, arguments.schema),
-                period=period_of(e for entries in runs.values() for e in entries),
+                period=period,
                 bucket=arguments.by,
             )
         )

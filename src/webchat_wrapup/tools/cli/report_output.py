@@ -12,23 +12,12 @@ import csv
 import io
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
-from ..._core._history import ContactHistoryEntry
 from ...ports import Store, StoredEvent
 from ..presence_time import PresenceTime, time_per_presence
 from ..report import PauseRow, Report, TransferRow, WrapUpTimeBin
 from ..runs import UNLABELLED, run_of
-
-
-def entries_by_run(
-    entries: Iterable[ContactHistoryEntry],
-) -> dict[str, list[ContactHistoryEntry]]:
-    """The entries of each run, runs in label order, entries in the order given."""
-    runs: dict[str, list[ContactHistoryEntry]] = defaultdict(list)
-    for entry in entries:
-        runs[run_of(entry.agent_id)].append(entry)
-    return dict(sorted(runs.items()))
 
 
 def presence_time_by_run(store: Store) -> dict[str, tuple[PresenceTime, ...]]:
