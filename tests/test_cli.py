@@ -646,8 +646,11 @@ def test_report_shows_time_per_presence_from_the_event_feed(tmp_path: Path) -> N
             for p in time_per_presence(store.events(limit=1000) + every_page(store))
         }
     table = run("report", "--db", database).stdout
-    assert "time per status and presence" in table
-    assert " Break " in table
+    section = table.split("time per status and presence")[1]
+    header, *agents = section.strip().splitlines()[1:]
+    assert header.split()[-1] == "Break"
+    assert len(agents) == 6
+    assert all(line.split()[-1] == "0:10:00" for line in agents)  # each break
     (data,) = json.loads(run("report", "--db", database, "--format", "json").stdout)[
         "runs"
     ].values()

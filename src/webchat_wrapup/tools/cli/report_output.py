@@ -81,20 +81,34 @@ def _table_of_run(report: Report) -> str:
 
 
 def _presence_table(rows: tuple[PresenceTime, ...]) -> str:
-    totals: dict[str, float] = defaultdict(float)
+    """One line per agent, one column per status or presence seen."""
+    labels = sorted({row.label for row in rows}, key=_label_order)
+    spent: dict[str, dict[str, float]] = defaultdict(dict)
     for row in rows:
-        totals[row.agent_id] += row.seconds
+        spent[row.agent_id][row.label] = row.seconds
+    width = max(9, *(len(label) for label in labels))
+    heading = "".join(f" {label:>{width}}" for label in labels)
     lines = [
         "\ntime per status and presence (from the event feed)\n",
-        f"  {'agent':<22} {'status or presence':<22} {'time':>9} {'share':>6}\n",
+        f"  {'agent':<22}{heading}\n",
     ]
-    for row in rows:
-        share = row.seconds / totals[row.agent_id]
-        lines.append(
-            f"  {row.agent_id:<22} {row.label:<22} {_clock(row.seconds):>9} "
-            f"{share:>6.1%} {_bar(share)}\n"
+    for agent_id, times in spent.items():
+        cells = "".join(
+            f" {_clock(times[label]) if label in times else '-':>{width}}"
+            for label in labels
         )
+        lines.append(f"  {agent_id:<22}{cells}\n")
     return "".join(lines)
+
+
+_WORK_FIRST = ("Handling a chat", "Wrap-up", "Available")
+
+
+def _label_order(label: str) -> tuple[int, str]:
+    """Work statuses first, then Available, then the rest by name."""
+    if label in _WORK_FIRST:
+        return (_WORK_FIRST.index(label), "")
+    return (len(_WORK_FIRST), label)
 
 
 def _clock(seconds: float) -> str:
