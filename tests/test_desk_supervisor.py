@@ -127,6 +127,22 @@ def test_a_wrap_up_in_progress_shows_its_time_left_frozen_while_paused(
     assert (resumed["paused"], resumed["seconds_left"]) == (False, 35.0)
 
 
+def test_an_extension_while_paused_adds_to_the_frozen_time_left(
+    service: WrapUpService,
+) -> None:
+    clock = clock_of(service)
+    service.assign("ana", "chat-1", "cust-1", SUPPORT)
+    service.end_chat("ana", "chat-1")
+    clock.set(at(15))
+    service.pause("ana", "chat-1")
+    service.extend("ana", "chat-1")
+    clock.set(at(400))
+    [paused] = figures(service)["wrap_ups"]
+    (chat,) = service.view("ana").to_dict()["chats"]
+    assert paused["paused"] is True
+    assert paused["seconds_left"] == chat["seconds_left"] > 45
+
+
 def test_a_wrap_up_past_its_deadline_and_not_yet_swept_shows_no_time_left(
     service: WrapUpService,
 ) -> None:

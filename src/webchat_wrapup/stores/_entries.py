@@ -6,7 +6,7 @@ row is a third of the size of the entry's JSON document and reads several
 times faster, and a report reads the values it counts straight from it.
 Entries whose values are not the plain types the core writes are kept as
 their JSON document instead, as are the entries that files written before
-schema version 4 hold until the upgrade rewrites them: every reader takes
+schema version 5 hold until the upgrade rewrites them: every reader takes
 both forms.
 
 Reading is strict: text that is neither form, or decodes to an entry the
@@ -294,7 +294,7 @@ _BATCH = 1000
 
 def rewrite_documents_as_rows(db: sqlite3.Connection) -> None:
     """Rewrite each entry a SQLite ``history`` table holds as its JSON
-    document as a row (the upgrade to schema version 4), in batches, in the
+    document as a row (the upgrade to schema version 5), in batches, in the
     caller's transaction.
 
     Only entries that decode are rewritten, and only when a row holds them

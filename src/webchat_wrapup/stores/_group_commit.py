@@ -10,8 +10,9 @@ commit (with ``synchronous=FULL``, a sync of the disk).
 So one thread at a time writes: a thread that finds another writing queues
 its save and sleeps until it is written. The writing thread writes every
 save queued before it commits (up to ``MAX_BATCH``) in its transaction; a
-save queued after that commit is written by its own thread, next. A thread
-alone writes its own save as before. One commit then
+save queued while it commits is written by it too, in its next
+transaction: it goes on until the queue is empty. A thread alone writes
+its own save as before. One commit then
 serves every thread that waited, and the threads that wait do not compete
 for the interpreter.
 

@@ -302,6 +302,8 @@ class MemoryStore:
     def prune_events(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` of the oldest events recorded before ``before``."""
         self._check_open()
+        if limit < 1:
+            return 0
         with self._lock:
             old = 0
             for _, stored, _ in self._events[:limit]:

@@ -27,6 +27,7 @@ whole history in memory nor blocks a writer.
 from __future__ import annotations
 
 import asyncio
+import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
@@ -384,6 +385,11 @@ class PostgresStore:
         self._recent: dict[str, StoredAgent] = {}
         self._sql = _Statements(schema)
         self._conninfo = conninfo
+        # Each waiting thread's connection in LISTEN, and all of them, to
+        # close with the store.
+        self._listeners = threading.local()
+        self._listeners_lock = threading.Lock()
+        self._all_listeners: list[psycopg.Connection[Any]] = []
         # The feed's lock and notification channel, both named by schema.
         self._feed_lock = (
             _signed(zlib.crc32(f"webchat_wrapup:{schema}:feed".encode())),
@@ -425,6 +431,11 @@ class PostgresStore:
         entry with ``store_closed`` and gives its connection back.
         """
         self._closed = True
+        with self._listeners_lock:
+            listeners, self._all_listeners = self._all_listeners, []
+        for connection in listeners:  # a follower waiting wakes to an error
+            with suppress(psycopg.Error):
+                connection.close()
         if self._own is not None:
             self._own.close()
 
@@ -1001,23 +1012,66 @@ class PostgresStore:
     def wait_for_events(self, after: int, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for an event after ``after``.
 
-        On a connection of the pool, kept for the wait: ``LISTEN`` first,
-        then a look at the newest position (so a commit between the two is
-        not missed), then the notification each commit with events sends.
+        ``LISTEN`` first, then a look at the newest position (so a commit
+        between the two is not missed), then the notification each commit
+        with events sends. Each waiting thread listens on a connection of
+        its own, made from the connection string and kept between waits,
+        so followers never take the pool's connections from commands. A
+        store made on an application's pool (no connection string) borrows
+        one of the pool's for each wait: count followers in its size.
         """
         check_feed_read(after, 1)
         check_wait(timeout)
-        with self._connection() as connection:
-            connection.execute(self._sql.listen)
+        if self._closed:
+            self._refuse_closed()
+        if self._conninfo is None:
+            with self._connection() as connection:
+                connection.execute(self._sql.listen)
+                try:
+                    return self._wait_on(connection, after, timeout)
+                finally:
+                    connection.execute("UNLISTEN *")
+        connection = self._listening_connection(self._conninfo)
+        try:
+            return self._wait_on(connection, after, timeout)
+        except psycopg.Error as error:
+            self._drop_listening_connection(connection)
+            raise self._translate(error) from error
+
+    def _wait_on(
+        self, connection: psycopg.Connection[Any], after: int, timeout: float
+    ) -> bool:
+        row = connection.execute(self._sql.last_position).fetchone()
+        if row is not None and int(row[0]) > after:
+            return True
+        for _ in connection.notifies(timeout=timeout, stop_after=1):
+            return True
+        return False
+
+    def _listening_connection(self, conninfo: str) -> psycopg.Connection[Any]:
+        """The calling thread's connection in ``LISTEN``, made at its first
+        wait (closed with the store)."""
+        connection: psycopg.Connection[Any] | None = getattr(
+            self._listeners, "connection", None
+        )
+        if connection is None or connection.closed:
             try:
-                row = connection.execute(self._sql.last_position).fetchone()
-                if row is not None and int(row[0]) > after:
-                    return True
-                for _ in connection.notifies(timeout=timeout, stop_after=1):
-                    return True
-                return False
-            finally:
-                connection.execute("UNLISTEN *")
+                connection = psycopg.connect(conninfo, autocommit=True)
+                connection.execute(self._sql.listen)
+            except psycopg.Error as error:
+                raise self._translate(error) from error
+            self._listeners.connection = connection
+            with self._listeners_lock:
+                self._all_listeners.append(connection)
+        return connection
+
+    def _drop_listening_connection(self, connection: psycopg.Connection[Any]) -> None:
+        self._listeners.connection = None
+        with self._listeners_lock:
+            if connection in self._all_listeners:
+                self._all_listeners.remove(connection)
+        with suppress(psycopg.Error):
+            connection.close()
 
     def async_listener(self) -> AsyncListener:
         """A listener for :func:`~webchat_wrapup.feed.follow_async`: waits on

@@ -1198,18 +1198,18 @@ class SQLiteStore:
         check_feed_read(after, 1)
         check_wait(timeout)
         give_up = time.monotonic() + timeout
-        while True:
-            with self._translated():
-                reader = self._reader()
+        with self._translated():  # a store closed meanwhile: store_closed
+            reader = self._reader()
+            while True:
                 seen = reader.execute("PRAGMA data_version").fetchone()[0]
                 rows = reader.execute(_LAST_POSITION).fetchall()
-            if rows and int(rows[0][0]) > after:
-                return True
-            while reader.execute("PRAGMA data_version").fetchone()[0] == seen:
-                left = give_up - time.monotonic()
-                if left <= 0:
-                    return False
-                time.sleep(min(_POLL_SECONDS, left))
+                if rows and int(rows[0][0]) > after:
+                    return True
+                while reader.execute("PRAGMA data_version").fetchone()[0] == seen:
+                    left = give_up - time.monotonic()
+                    if left <= 0:
+                        return False
+                    time.sleep(min(_POLL_SECONDS, left))
 
     def prune_events(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` of the oldest events recorded before

@@ -17,6 +17,7 @@ from .._core._decide import decide
 from .._core._errors import ErrorCode, InvalidInput, StoreError, VersionConflict
 from .._core._events import Event
 from .._core._policy import QueuePolicy
+from ..feed import follow
 from ..ports import Change, Store
 from ._builders import T0
 from ._builders import at as _at
@@ -242,3 +243,25 @@ class FeedContract:
             with pytest.raises(StoreError) as raised:
                 call()
             assert raised.value.code is ErrorCode.STORE_CLOSED
+
+    def test_a_follower_waiting_when_the_store_closes_stops_as_closed(
+        self, store: Store
+    ) -> None:
+        _assigned(store, "agent-1", "chat-1", "cust-1")
+        last = store.last_position()
+        raised: list[StoreError] = []
+
+        def follower() -> None:
+            try:
+                for _ in follow(store, last, wait=5):
+                    pass
+            except StoreError as error:
+                raised.append(error)
+
+        thread = threading.Thread(target=follower)
+        thread.start()
+        time.sleep(0.3)  # waiting now
+        store.close()
+        thread.join(4)  # well within its wait of 5 s
+        assert not thread.is_alive()
+        assert [error.code for error in raised] == [ErrorCode.STORE_CLOSED]

@@ -206,6 +206,19 @@ def _on_started(db: sqlite3.Connection, event: WrapUpStarted, _: int) -> None:
 
 
 def _on_extended(db: sqlite3.Connection, event: WrapUpExtended, _: int) -> None:
+    # A paused countdown keeps its time left frozen: the extension adds to it.
+    row = db.execute(
+        "SELECT deadline FROM desk_chats WHERE agent_id = ? AND chat_id = ? "
+        "AND paused = 1 AND deadline IS NOT NULL",
+        (event.agent_id, event.chat_id),
+    ).fetchone()
+    if row is not None and event.deadline is not None:
+        added = (event.deadline - datetime.fromisoformat(row[0])).total_seconds()
+        db.execute(
+            "UPDATE desk_chats SET paused_seconds_left = paused_seconds_left + ? "
+            "WHERE agent_id = ? AND chat_id = ?",
+            (added, event.agent_id, event.chat_id),
+        )
     db.execute(
         "UPDATE desk_chats SET deadline = ?, extensions_left = ? "
         "WHERE agent_id = ? AND chat_id = ?",
