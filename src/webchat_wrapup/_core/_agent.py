@@ -44,7 +44,7 @@ class Transfer:
     to_queue_id: str | None = None
 
 
-@attrs.frozen(slots=False)  # a dict-backed instance copies fast (see _decide)
+@attrs.frozen(slots=False)  # a dict-backed chat copies fast (see _decide._extended)
 class Chat:
     """One chat an agent holds: active or parked, or in wrap-up (maybe paused).
 
@@ -121,7 +121,7 @@ class FinishedChat:
     at: datetime
 
 
-@attrs.frozen(slots=False)  # a dict-backed instance copies fast (see _decide)
+@attrs.frozen  # slotted: an idle agent's state costs under 300 bytes
 class AgentState:
     """Everything the core knows about one agent at one moment.
 
