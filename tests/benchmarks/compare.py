@@ -24,6 +24,8 @@ The checks come in sections, one per benchmark module:
     two threads sharing a store no longer than one).
 ``postgres`` (``test_command_postgres_store``, ``test_command_raw_postgres``)
     postgres_store / raw_postgres <= 1.3.
+``simulate-scale`` (``test_simulate_*_agents_memory``)
+    chats per second (``extra_info``) with 500 agents / with 20 >= 0.75.
 ``feed`` (``test_feed_command_*``)
     command_sqlite / command_sqlite_without_events <= 1.15 (what writing a
     command's events to the feed costs it).
@@ -93,6 +95,8 @@ class Check:
 
     @property
     def label(self) -> str:
+        if self.figure is not None and self.denominator is not None:
+            return f"{self.numerator}/{self.denominator} {self.figure}"
         if self.figure is not None:
             return f"{self.numerator} {self.figure}"
         if self.denominator is None:
@@ -143,6 +147,19 @@ SECTIONS = {
         "test_command_",
         ("postgres_store", "raw_postgres"),
         (Check("postgres_store", "raw_postgres", "<=", 1.3),),
+    ),
+    "simulate-scale": Section(
+        "test_simulate_",
+        ("20_agents_memory", "500_agents_memory"),
+        (
+            Check(
+                "500_agents_memory",
+                "20_agents_memory",
+                ">=",
+                0.75,
+                figure="chats_per_second",
+            ),
+        ),
     ),
     "feed": Section(
         "test_feed_",
@@ -305,6 +322,13 @@ def check_section(
             continue
         if check.figure is not None:
             value = of_mins = top[f"figure:{check.figure}"]
+            if check.denominator is not None:  # a ratio of the two's figures
+                below = stats[full[check.denominator]].get(f"figure:{check.figure}")
+                if not below:
+                    print(f"{check.label:48} {'-':>8}   {'':8} MISSING")
+                    missing.append(f"{full[check.denominator]} {check.figure}")
+                    continue
+                value = of_mins = value / below
         elif check.denominator is None:
             value, of_mins = top["median"], top["min"]
         else:
