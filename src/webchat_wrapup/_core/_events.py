@@ -25,7 +25,7 @@ from ._policy import MAX_EXTENSIONS
 from ._text import check_clean, check_identifier
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class ChatAssigned:
     """The agent was given a chat."""
 
@@ -37,7 +37,7 @@ class ChatAssigned:
     queue_id: str
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class ChatEnded:
     """The chat ended, by the customer or the agent."""
 
@@ -48,7 +48,7 @@ class ChatEnded:
     ended_by: EndedBy
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class WrapUpStarted:
     """Wrap-up began; ``deadline`` is ``None`` when there is no countdown."""
 
@@ -60,7 +60,7 @@ class WrapUpStarted:
     extensions_left: int
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class WrapUpExtended:
     """The agent used one extension; the deadline moved to ``deadline``."""
 
@@ -72,7 +72,7 @@ class WrapUpExtended:
     extensions_left: int
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class ChatClassified:
     """The agent classified the chat (the last classification stands)."""
 
@@ -84,7 +84,7 @@ class ChatClassified:
     additional_text: str | None
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class ChatFlaggedAbusive:
     """The agent flagged the chat as abusive; ``note`` goes to the history."""
 
@@ -96,7 +96,7 @@ class ChatFlaggedAbusive:
     note: str
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class WrapUpCompleted:
     """The wrap-up ended (``ending`` says how); the history has its entry."""
 
@@ -109,7 +109,7 @@ class WrapUpCompleted:
     classification: Classification | None
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class ChatTransferred:
     """The agent transferred the chat: this agent's leg ended (wrap-up for
     it follows) and ``next_leg`` goes to ``to_agent_id`` at once, or waits
@@ -125,7 +125,7 @@ class ChatTransferred:
     next_leg: int
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class ChatParked:
     """The agent parked the chat: still held, set aside."""
 
@@ -135,7 +135,7 @@ class ChatParked:
     chat_id: str
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class ChatActivated:
     """The agent took a parked chat up again."""
 
@@ -145,7 +145,7 @@ class ChatActivated:
     chat_id: str
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class WrapUpPaused:
     """The countdown stopped with ``seconds_left`` on it (``None``: no
     countdown); ``parked`` when the chat ended while parked."""
@@ -158,7 +158,7 @@ class WrapUpPaused:
     parked: bool = False
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class WrapUpResumed:
     """The countdown runs again towards ``deadline``; ``automatic`` when the
     queue's pause allowance ran out rather than the agent resuming."""
@@ -171,7 +171,7 @@ class WrapUpResumed:
     automatic: bool = False
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class PresenceChanged:
     """The agent's presence changed (``reason`` names a not-ready reason)."""
 
@@ -183,7 +183,7 @@ class PresenceChanged:
     reason: str | None = None
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class NextPresenceChosen:
     """While holding chats the agent chose what to be once the last wrap-up
     ends; ``presence`` ``None`` means the choice was cancelled."""
@@ -195,7 +195,7 @@ class NextPresenceChosen:
     reason: str | None = None
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class StatusChanged:
     """The agent's derived status changed; ``presence`` and ``reason`` say
     what the agent is when the status is *Available*."""

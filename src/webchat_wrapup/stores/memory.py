@@ -17,6 +17,7 @@ from .._core._errors import (
     StoreError,
     VersionConflict,
 )
+from .._core._events import Event
 from .._core._history import ContactHistoryEntry
 from ..ports import (
     Change,
@@ -38,8 +39,10 @@ from ._paging import (
 )
 from ._rows import held_chat_id, one_change_per_agent
 
-_FeedEvent = tuple[int, StoredEvent, str | None]
-"""(position, the event as stored, its customer)."""
+_FeedEvent = tuple[int, datetime, Event, str | None]
+"""(position, when recorded, the event, its customer): a StoredEvent is
+made as it is read, so the feed keeps as few objects as it can (a long
+feed of small objects makes every garbage collection slower)."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 """When a change that does not say when it was made is recorded."""
 _DueEntry = tuple[bool, datetime, int, str]
@@ -202,11 +205,12 @@ class MemoryStore:
     def _append_events(self, change: Change) -> None:
         recorded_at = change.recorded_at or _EPOCH
         customers = change.event_customer_ids()
+        position = self._event_positions
+        append = self._events.append
         for event, customer in zip(change.events, customers, strict=True):
-            self._event_positions += 1
-            position = self._event_positions
-            stored = StoredEvent(position, recorded_at, event)
-            self._events.append((position, stored, customer))
+            position += 1
+            append((position, recorded_at, event, customer))
+        self._event_positions = position
 
     def _add_entry(self, entry: ContactHistoryEntry) -> None:
         self._history_positions += 1
@@ -257,7 +261,7 @@ class MemoryStore:
                 del self._commands[command_id]
                 del self._record_customers[command_id]
             events = len(self._events)
-            self._events = [item for item in self._events if item[2] != customer_id]
+            self._events = [item for item in self._events if item[3] != customer_id]
             self._history_feed = [
                 change
                 for change in self._history_feed
@@ -282,7 +286,8 @@ class MemoryStore:
         check_feed_read(after, limit)
         with self._lock:
             start = bisect.bisect_right(self._events, after, key=lambda i: i[0])
-            return [item[1] for item in self._events[start : start + limit]]
+            page = self._events[start : start + limit]
+        return [StoredEvent(p, at, event) for p, at, event, _ in page]
 
     def last_position(self) -> int:
         """The newest event's position (0 for none yet)."""
@@ -306,8 +311,8 @@ class MemoryStore:
             return 0
         with self._lock:
             old = 0
-            for _, stored, _ in self._events[:limit]:
-                if stored.recorded_at >= before:
+            for _, recorded_at, _, _ in self._events[:limit]:
+                if recorded_at >= before:
                     break
                 old += 1
             del self._events[:old]
