@@ -4,10 +4,12 @@ processes; retention; projections that apply each event exactly once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -23,6 +25,7 @@ from webchat_wrapup import (
     MemoryStore,
     QueuePolicy,
     SQLiteStore,
+    WrapUpError,
     WrapUpPolicy,
     WrapUpService,
 )
@@ -337,3 +340,59 @@ def test_two_runners_sharing_a_file_apply_each_event_once(
     assert runners[0].position == runners[1].position == every_event(store)[-1].position
     for runner in runners:
         runner.close()
+
+
+# Fuzzing the feed's inputs: only the library's own errors escape, and a
+# refused read or wait changes nothing.
+
+ANYTHING = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+def short(timeout: object) -> object:
+    """``timeout``, except that a valid wait of more than 10 ms is cut to
+    10 ms: only the refusals are under test, not the sleeping."""
+    number = isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
+    return 0.01 if number and 0.01 < timeout <= 3600 else timeout  # type: ignore[operator]
+
+
+@given(after=ANYTHING, limit=ANYTHING, timeout=ANYTHING)
+@settings(max_examples=150, deadline=None)
+def test_any_feed_input_gives_an_answer_or_a_typed_error(
+    after: object, limit: object, timeout: object
+) -> None:
+    store = MemoryStore()
+    WrapUpService(store, ManualClock(T0)).add_agent("agent-1")
+    before = store.events(limit=1000)
+    wait = short(timeout)
+    calls = [
+        lambda: store.events(after, limit),  # type: ignore[arg-type]
+        lambda: store.history_changes(after, limit),  # type: ignore[arg-type]
+        lambda: store.wait_for_events(after, wait),  # type: ignore[arg-type]
+        lambda: store.prune_events(T0, limit),  # type: ignore[arg-type]
+        lambda: next(follow(store, after, batch=limit, wait=wait)),  # type: ignore[arg-type]
+    ]
+    for call in calls:
+        with contextlib.suppress(WrapUpError, StopIteration):
+            call()
+    assert store.events(limit=1000) == before
+
+
+@given(after=ANYTHING, limit=ANYTHING)
+@settings(max_examples=60, deadline=None)
+def test_any_feed_read_on_sqlite_gives_an_answer_or_a_typed_error(
+    after: object, limit: object
+) -> None:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        SQLiteStore(Path(folder) / "f.db") as store,
+    ):
+        for read in (store.events, store.history_changes):
+            with contextlib.suppress(WrapUpError):
+                read(after, limit)  # type: ignore[arg-type]

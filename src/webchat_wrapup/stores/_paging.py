@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from .._core._errors import ErrorCode, InvalidInput, shown
+from .._core._instants import utc_instant
 
 MAX_PAGE = 1000
 _CURSOR = re.compile(r"([0-9]{1,19})\.([0-9]{1,19})")
@@ -74,4 +76,16 @@ def check_wait(timeout: float) -> None:
             ErrorCode.INVALID_ARGUMENT,
             f"timeout must be 0 to 3600 seconds, not {shown(timeout)}",
             field="timeout",
+        )
+
+
+def check_prune(before: datetime, limit: int) -> None:
+    """Refuse a prune before anything but an aware instant, or of a limit
+    that is not a whole number (one below 1 prunes nothing)."""
+    utc_instant(before)
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidInput(
+            ErrorCode.INVALID_LIMIT,
+            f"limit must be a whole number, not {shown(limit)}",
+            field="limit",
         )

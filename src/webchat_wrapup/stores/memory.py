@@ -33,6 +33,7 @@ from ._codec import instant_to_micros
 from ._paging import (
     check_feed_read,
     check_limit,
+    check_prune,
     check_wait,
     decode_cursor,
     encode_cursor,
@@ -227,7 +228,10 @@ class MemoryStore:
 
     def prune_commands(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` records recorded before ``before``."""
+        check_prune(before, limit)
         self._check_open()
+        if limit < 1:
+            return 0
         with self._lock:
             old = [
                 command_id
@@ -306,6 +310,7 @@ class MemoryStore:
 
     def prune_events(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` of the oldest events recorded before ``before``."""
+        check_prune(before, limit)
         self._check_open()
         if limit < 1:
             return 0

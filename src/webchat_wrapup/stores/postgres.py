@@ -58,7 +58,13 @@ from ..ports import (
     customer_chat_held,
 )
 from ._codec import StateCodec, instant_to_micros, micros_to_instant
-from ._paging import check_feed_read, check_limit, check_wait, decode_cursor
+from ._paging import (
+    check_feed_read,
+    check_limit,
+    check_prune,
+    check_wait,
+    decode_cursor,
+)
 from ._rows import (
     ChangeRows,
     EventRow,
@@ -908,6 +914,7 @@ class PostgresStore:
     def prune_commands(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` records recorded before ``before`` (or never
         dated); how many were deleted."""
+        check_prune(before, limit)
         with self._connection() as connection:
             row = connection.execute(
                 self._sql.prune,
@@ -1085,6 +1092,7 @@ class PostgresStore:
     def prune_events(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` of the oldest events recorded before
         ``before``, stopping at the first younger one."""
+        check_prune(before, limit)
         parameters = {"before": instant_to_micros(before), "limit": max(limit, 0)}
         with self._connection() as connection:
             row = connection.execute(self._sql.prune_events, parameters).fetchone()

@@ -54,7 +54,13 @@ from ._codec import (
 )
 from ._entries import entry_to_text, rewrite_documents_as_rows
 from ._group_commit import QueuedSave, SaveQueue
-from ._paging import check_feed_read, check_limit, check_wait, decode_cursor
+from ._paging import (
+    check_feed_read,
+    check_limit,
+    check_prune,
+    check_wait,
+    decode_cursor,
+)
 from ._rows import (
     ChangeRows,
     change_rows,
@@ -1016,6 +1022,7 @@ class SQLiteStore:
     def prune_commands(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` records recorded before ``before`` (or never
         dated); how many were deleted."""
+        check_prune(before, limit)
         if limit < 1:
             return 0
         with self._transaction() as db:
@@ -1214,6 +1221,7 @@ class SQLiteStore:
     def prune_events(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` of the oldest events recorded before
         ``before``, stopping at the first younger one."""
+        check_prune(before, limit)
         if limit < 1:
             return 0
         with self._transaction() as db:

@@ -265,3 +265,16 @@ class FeedContract:
         thread.join(4)  # well within its wait of 5 s
         assert not thread.is_alive()
         assert [error.code for error in raised] == [ErrorCode.STORE_CLOSED]
+
+    def test_prunes_refuse_bad_arguments_and_a_limit_below_one_prunes_nothing(
+        self, store: Store
+    ) -> None:
+        _assigned(store, "agent-1", "chat-1", "cust-1")
+        feed = store.events()
+        for prune in (store.prune_events, store.prune_commands):
+            for before, limit in ((T0, None), (T0, 2.0), (None, 5), ("9", 5)):
+                with pytest.raises(InvalidInput):
+                    prune(before, limit)  # type: ignore[arg-type]
+            assert prune(_at(10_000), 0) == 0
+            assert prune(_at(10_000), -1) == 0
+        assert store.events() == feed
