@@ -185,13 +185,20 @@ async def _body(request: Request) -> object:
         ) from None
 
 
-async def _answer(request: Request, agent_id: str, run: Callable[[], Any]) -> Response:
-    """Run a command in a worker thread; answer with its outcome and the
-    desk's state after it, or with the refusal."""
+async def _answer(
+    request: Request, agent_id: str, run: Callable[[WrapUpService, object], Any]
+) -> Response:
+    """Read the request's JSON body, run the command on it in a worker
+    thread; answer with its outcome and the desk's state after it, or with
+    the refusal."""
+    try:
+        body = await _body(request)
+    except WrapUpError as error:
+        return error_response(error)
     service = _service(request)
 
     def work() -> dict[str, Any]:
-        outcome = run()
+        outcome = run(service, body)
         return {
             "outcome": outcome.to_dict(),
             **desk_state(service.store, service.clock, agent_id),
@@ -219,41 +226,30 @@ async def _chat_action(request: Request) -> Response:
             },
             status_code=404,
         )
-    try:
-        body = await _body(request)
-    except WrapUpError as error:
-        return error_response(error)
-    service = _service(request)
     return await _answer(
         request,
         agent_id,
-        lambda: commands.run_chat_action(service, action, agent_id, chat_id, body),
+        lambda service, body: commands.run_chat_action(
+            service, action, agent_id, chat_id, body
+        ),
     )
 
 
 async def _presence(request: Request) -> Response:
     agent_id = request.path_params["agent_id"]
-    try:
-        body = await _body(request)
-    except WrapUpError as error:
-        return error_response(error)
-    service = _service(request)
     return await _answer(
-        request, agent_id, lambda: commands.choose_presence(service, agent_id, body)
+        request,
+        agent_id,
+        lambda service, body: commands.choose_presence(service, agent_id, body),
     )
 
 
 async def _cancel_next_presence(request: Request) -> Response:
     agent_id = request.path_params["agent_id"]
-    try:
-        body = await _body(request)
-    except WrapUpError as error:
-        return error_response(error)
-    service = _service(request)
     return await _answer(
         request,
         agent_id,
-        lambda: commands.cancel_next_presence(service, agent_id, body),
+        lambda service, body: commands.cancel_next_presence(service, agent_id, body),
     )
 
 
