@@ -8,7 +8,7 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -462,6 +462,91 @@ class Store(Protocol):
         be first in every sweep. The cost grows with the number returned,
         not with the number of agents.
         """
+
+
+class AsyncStore(Protocol):
+    """A :class:`Store` for asyncio: every method that reaches the database
+    is a coroutine, with the same meaning, guarantees and errors as the
+    :class:`Store` method of the same name.
+
+    :class:`~webchat_wrapup.aio.AsyncWrapUpService` runs on one (a
+    :class:`~webchat_wrapup.stores.AsyncPostgresStore`, or any
+    :class:`Store` run in worker threads). The contract suite runs against
+    one through :class:`~webchat_wrapup.testing.BlockingStore`. It may also
+    offer :class:`RemembersStates` (a plain method: it never waits).
+    """
+
+    async def load(self, agent_id: str) -> StoredAgent | None:
+        """See :meth:`Store.load`."""
+
+    async def load_settled(self, agent_id: str) -> StoredAgent | None:
+        """See :meth:`Store.load_settled`."""
+
+    async def save(self, change: Change) -> None:
+        """See :meth:`Store.save`."""
+
+    async def save_all(self, changes: Sequence[Change]) -> None:
+        """See :meth:`Store.save_all`."""
+
+    async def find_command(self, command_id: str) -> CommandRecord | None:
+        """See :meth:`Store.find_command`."""
+
+    async def prune_commands(self, before: datetime, limit: int) -> int:
+        """See :meth:`Store.prune_commands`."""
+
+    async def history(
+        self, customer_id: str, *, cursor: str | None = None, limit: int = 50
+    ) -> HistoryPage:
+        """See :meth:`Store.history`."""
+
+    def all_history(self) -> AsyncIterator[ContactHistoryEntry]:
+        """See :meth:`Store.all_history` (``async for``)."""
+
+    async def events(self, after: int = 0, limit: int = 100) -> list[StoredEvent]:
+        """See :meth:`Store.events`."""
+
+    async def last_position(self) -> int:
+        """See :meth:`Store.last_position`."""
+
+    async def wait_for_events(self, after: int, timeout: float) -> bool:
+        """See :meth:`Store.wait_for_events`: waits without blocking the
+        event loop."""
+
+    async def prune_events(self, before: datetime, limit: int) -> int:
+        """See :meth:`Store.prune_events`."""
+
+    async def history_changes(
+        self, after: int = 0, limit: int = 100
+    ) -> list[HistoryChange]:
+        """See :meth:`Store.history_changes`."""
+
+    async def erase_customer(
+        self,
+        customer_id: str,
+        *,
+        erasure_id: str,
+        erased_at: datetime,
+        erased_by: str,
+    ) -> ErasureRecord:
+        """See :meth:`Store.erase_customer`."""
+
+    async def erasures(self) -> tuple[ErasureRecord, ...]:
+        """See :meth:`Store.erasures`."""
+
+    async def retire(self, agent_id: str, expected_version: int) -> None:
+        """See :meth:`Store.retire`."""
+
+    async def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
+        """See :meth:`Store.claim_due`."""
+
+    async def aclose(self) -> None:
+        """See :meth:`Store.close`; ``async with`` closes it too."""
+
+    async def __aenter__(self) -> AsyncStore:
+        """The store itself."""
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Close the store."""
 
 
 @runtime_checkable
