@@ -254,11 +254,19 @@ class ServiceFuzz(RuleBasedStateMachine):
     def close_store(self, store: Store) -> None:
         store.close()
 
+    def make_service(self, store: Store, clock: FuzzClock) -> Any:
+        """The face under test (the synchronous service unless overridden)."""
+        return WrapUpService(store, clock)
+
+    def run(self, call: Callable[[], Any]) -> Any:
+        """What calling the face gives (an async face's calls are awaited)."""
+        return call()
+
     def __init__(self) -> None:
         super().__init__()
         self.store = self.make_store()
         self.clock = FuzzClock(T0)
-        self.service = WrapUpService(self.store, self.clock)
+        self.service = self.make_service(self.store, self.clock)
         self.cursors: list[str] = []
         self.assigned: list[tuple[str, str]] = []
 
@@ -268,9 +276,15 @@ class ServiceFuzz(RuleBasedStateMachine):
     @initialize(capacity=st.integers(1, 2), profile=st.none() | st.just(["refund"]))
     def agents_start_the_day(self, capacity: int, profile: list[str] | None) -> None:
         for agent_id in AGENTS:
-            self.service.add_agent(
-                agent_id, capacity=capacity, classification_profile=profile
-            )
+            self.run(self._adding(agent_id, capacity, profile))
+
+    def _adding(
+        self, agent_id: str, capacity: int, profile: list[str] | None
+    ) -> Callable[[], Any]:
+        service = self.service
+        return lambda: service.add_agent(
+            agent_id, capacity=capacity, classification_profile=profile
+        )
 
     def snapshot(self) -> tuple[Any, ...]:
         agents = [self.store.load(agent_id) for agent_id in AGENTS]
@@ -284,7 +298,9 @@ class ServiceFuzz(RuleBasedStateMachine):
         FIGURES.service_calls += 1
         before = self.snapshot()
         bound = getattr(self.service, method)
-        done, result = refuses_only_typed(lambda: bound(*args, **kwargs), method)
+        done, result = refuses_only_typed(
+            lambda: self.run(lambda: bound(*args, **kwargs)), method
+        )
         if not done:
             after = self.snapshot()
             assert after == before, f"a refused {method} changed the store"

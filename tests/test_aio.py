@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -23,7 +24,8 @@ from webchat_wrapup import (
     WrapUpPolicy,
     WrapUpService,
 )
-from webchat_wrapup.aio import AsyncWrapUpService
+from webchat_wrapup._shorthands import CommandShorthands
+from webchat_wrapup.aio import AsyncWrapUpService, ThreadedStore
 from webchat_wrapup.ports import Store
 
 T0 = datetime(2026, 11, 30, 9, tzinfo=timezone.utc)
@@ -52,7 +54,8 @@ async def a_chat(service: AsyncWrapUpService) -> None:
 
 def test_an_agent_day_through_the_async_service(store: Store) -> None:
     async def day() -> None:
-        async with AsyncWrapUpService(WrapUpService(store, ManualClock(T0))) as service:
+        async with ThreadedStore(store) as threaded:
+            service = AsyncWrapUpService(threaded, ManualClock(T0))
             await a_chat(service)
             page = await service.history("cust-1")
             assert [e.ending for e in page.entries] == [WrapUpEnding.COMPLETED_EARLY]
@@ -66,15 +69,15 @@ def test_an_agent_day_through_the_async_service(store: Store) -> None:
 
 def test_concurrent_commands_lose_nothing_and_respect_capacity(store: Store) -> None:
     async def crowd() -> list[object]:
-        sync = WrapUpService(store, ManualClock(T0))
-        async with AsyncWrapUpService(sync, workers=8) as service:
-            for number in range(4):
-                await service.add_agent(f"agent-{number}", capacity=3)
-            calls = [
-                service.assign(f"agent-{n % 4}", f"chat-{n}", f"cust-{n}", POLICY)
-                for n in range(24)
-            ]
-            return await asyncio.gather(*calls, return_exceptions=True)
+        threaded = ThreadedStore(store, workers=8)  # left open: read below
+        service = AsyncWrapUpService(threaded, ManualClock(T0))
+        for number in range(4):
+            await service.add_agent(f"agent-{number}", capacity=3)
+        calls = [
+            service.assign(f"agent-{n % 4}", f"chat-{n}", f"cust-{n}", POLICY)
+            for n in range(24)
+        ]
+        return await asyncio.gather(*calls, return_exceptions=True)
 
     results = asyncio.run(crowd())
     refused = [r for r in results if isinstance(r, Exception)]
@@ -96,31 +99,32 @@ def test_a_command_waiting_for_the_file_does_not_block_the_loop(
     path = tmp_path / "w.db"
 
     async def run() -> int:
-        with SQLiteStore(path, busy_timeout=10.0) as store:
-            sync = WrapUpService(store, ManualClock(T0))
-            async with AsyncWrapUpService(sync) as service:
-                await service.add_agent("agent-1")
-                other = sqlite3.connect(path, isolation_level=None)
-                other.execute("BEGIN IMMEDIATE")  # another process writing
-                command = asyncio.create_task(
-                    service.assign("agent-1", "chat-1", "cust-1", POLICY)
-                )
-                ticks = 0
-                for _ in range(20):
-                    await asyncio.sleep(0.01)
-                    ticks += 1
-                assert not command.done()  # still waiting for the file
-                other.execute("COMMIT")
-                other.close()
-                await command
-                return ticks
+        store = SQLiteStore(path, busy_timeout=10.0)
+        async with ThreadedStore(store) as threaded:
+            service = AsyncWrapUpService(threaded, ManualClock(T0))
+            await service.add_agent("agent-1")
+            other = sqlite3.connect(path, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")  # another process writing
+            command = asyncio.create_task(
+                service.assign("agent-1", "chat-1", "cust-1", POLICY)
+            )
+            ticks = 0
+            for _ in range(20):
+                await asyncio.sleep(0.01)
+                ticks += 1
+            assert not command.done()  # still waiting for the file
+            other.execute("COMMIT")
+            other.close()
+            await command
+            return ticks
 
     assert asyncio.run(run()) == 20
 
 
 def test_an_async_follower_hears_a_command_of_another_service(store: Store) -> None:
     async def run() -> list[str]:
-        async with AsyncWrapUpService(WrapUpService(store, ManualClock(T0))) as mine:
+        async with ThreadedStore(store) as threaded:
+            mine = AsyncWrapUpService(threaded, ManualClock(T0))
             others = WrapUpService(store, ManualClock(T0))  # another app server
             others.add_agent("agent-9")
             heard: list[str] = []
@@ -140,35 +144,64 @@ def test_an_async_follower_hears_a_command_of_another_service(store: Store) -> N
     assert asyncio.run(run())[-1] == "chat_assigned"
 
 
-def test_a_closed_async_service_refuses_calls() -> None:
+def test_a_closed_threaded_store_refuses_calls_and_closes_its_store() -> None:
+    inner = MemoryStore()
+
     async def run() -> None:
-        service = AsyncWrapUpService(WrapUpService(MemoryStore(), ManualClock(T0)))
-        await service.aclose()
+        threaded = ThreadedStore(inner)
+        service = AsyncWrapUpService(threaded, ManualClock(T0))
+        await service.add_agent("agent-1")
+        await threaded.aclose()
+        await threaded.aclose()  # closing twice is allowed
         with pytest.raises(StoreError) as raised:
-            await service.add_agent("agent-1")
+            await service.add_agent("agent-2")
         assert raised.value.code is ErrorCode.STORE_CLOSED
 
     asyncio.run(run())
+    with pytest.raises(StoreError):
+        inner.load("agent-1")
 
 
 @pytest.mark.parametrize("workers", [0, 65, True, "4", 2.5])
 def test_bad_worker_counts_are_refused(workers: object) -> None:
-    service = WrapUpService(MemoryStore(), ManualClock(T0))
     with pytest.raises(InvalidInput):
-        AsyncWrapUpService(service, workers=workers)  # type: ignore[arg-type]
+        ThreadedStore(MemoryStore(), workers=workers)  # type: ignore[arg-type]
 
 
-def test_only_a_service_is_wrapped() -> None:
+def test_a_synchronous_store_is_refused_with_a_hint() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        AsyncWrapUpService(MemoryStore(), ManualClock(T0))  # type: ignore[arg-type]
+    assert "ThreadedStore" in str(raised.value)
     with pytest.raises(InvalidInput):
-        AsyncWrapUpService(MemoryStore())  # type: ignore[arg-type]
+        ThreadedStore(ThreadedStore(MemoryStore()))  # type: ignore[arg-type]
 
 
-def test_the_async_methods_say_what_they_run() -> None:
-    assert AsyncWrapUpService.extend.__name__ == "extend"
-    assert "WrapUpService.extend" in (AsyncWrapUpService.extend.__doc__ or "")
+@pytest.mark.parametrize("setting", ["attempts", "lease", "event_retention"])
+def test_the_async_service_checks_its_settings_as_the_service_does(
+    setting: str,
+) -> None:
+    with pytest.raises(InvalidInput) as sync_refusal:
+        WrapUpService(MemoryStore(), ManualClock(T0), **{setting: 0})  # type: ignore[arg-type]
+
+    async def run() -> None:
+        async with ThreadedStore(MemoryStore()) as threaded:
+            with pytest.raises(InvalidInput) as refused:
+                AsyncWrapUpService(threaded, ManualClock(T0), **{setting: 0})  # type: ignore[arg-type]
+            assert refused.value.code is sync_refusal.value.code
+
+    asyncio.run(run())
+
+
+def test_the_async_service_offers_every_method_of_the_service() -> None:
+    assert AsyncWrapUpService.add_agent.__name__ == "add_agent"
+    assert "AgentExists" in (AsyncWrapUpService.add_agent.__doc__ or "")
     names = {
         name
-        for name in vars(WrapUpService)
+        for name in dir(WrapUpService)
         if not name.startswith("_") and callable(getattr(WrapUpService, name))
     }
-    assert names - {"subscribe"} <= set(vars(AsyncWrapUpService))
+    assert names <= set(dir(AsyncWrapUpService))
+    for name in names - {"subscribe"}:
+        assert inspect.iscoroutinefunction(getattr(AsyncWrapUpService, name)) or (
+            name in vars(CommandShorthands) or name == "execute"
+        ), name

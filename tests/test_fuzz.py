@@ -10,9 +10,11 @@ unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,7 @@ from webchat_wrapup import (
     expire_due,
     view_agent,
 )
+from webchat_wrapup.aio import AsyncWrapUpService, ThreadedStore
 from webchat_wrapup.ports import Store
 from webchat_wrapup.stores._codec import (
     StateCodec,
@@ -407,7 +410,30 @@ class SQLiteServiceFuzz(ServiceFuzz):
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+class AsyncServiceFuzz(SQLiteServiceFuzz):
+    """The asyncio face, on SQLite behind a ThreadedStore, on one loop."""
+
+    def make_service(self, store: Store, clock: Any) -> Any:
+        self.loop = asyncio.new_event_loop()
+        self.threaded = ThreadedStore(store, workers=2)
+        return AsyncWrapUpService(self.threaded, clock)
+
+    def run(self, call: Callable[[], Any]) -> Any:
+        return self.loop.run_until_complete(_awaited(call))
+
+    def close_store(self, store: Store) -> None:
+        self.loop.run_until_complete(self.threaded.aclose())
+        self.loop.close()
+        super().close_store(store)
+
+
+async def _awaited(call: Callable[[], Any]) -> Any:
+    return await call()
+
+
 TestMemoryServiceFuzz = MemoryServiceFuzz.TestCase
 TestMemoryServiceFuzz.settings = SERVICE_FUZZ
 TestSQLiteServiceFuzz = SQLiteServiceFuzz.TestCase
 TestSQLiteServiceFuzz.settings = settings(SERVICE_FUZZ, max_examples=150)
+TestAsyncServiceFuzz = AsyncServiceFuzz.TestCase
+TestAsyncServiceFuzz.settings = settings(SERVICE_FUZZ, max_examples=100)

@@ -14,12 +14,13 @@ SQLite ``PRAGMA data_version``, a condition in memory).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 from collections.abc import AsyncIterator, Iterator
-from typing import Protocol
+from typing import Protocol, cast
 
 from ._core._errors import invalid_argument
-from .ports import Store, StoredEvent
+from .ports import AsyncStore, Store, StoredEvent
 from .stores._paging import check_feed_read
 
 DEFAULT_WAIT = 1.0
@@ -58,7 +59,7 @@ def follow(
 
 
 async def follow_async(
-    store: Store,
+    store: Store | AsyncStore,
     after: int = 0,
     *,
     batch: int = 100,
@@ -66,30 +67,63 @@ async def follow_async(
 ) -> AsyncIterator[StoredEvent]:
     """:func:`follow` for asyncio: ``async for stored in follow_async(store)``.
 
-    The store's reads run in worker threads, so the event loop is never
-    blocked; a store with an ``async_listener()`` (PostgreSQL) waits on an
-    asyncio connection, the others in a worker thread. Cancel the task (or
-    leave the ``async for``) to stop.
+    An :class:`~webchat_wrapup.ports.AsyncStore` is awaited. A
+    :class:`~webchat_wrapup.ports.Store`'s reads run in worker threads, so
+    the event loop is never blocked; one with an ``async_listener()``
+    (PostgreSQL) waits on an asyncio connection, the others in a worker
+    thread. Cancel the task (or leave the ``async for``) to stop.
     """
     _check_follow(after, batch, wait)
+    if inspect.iscoroutinefunction(getattr(store, "events", None)):
+        feed: _AsyncFeed = cast(AsyncStore, store)
+    else:
+        feed = _FeedInThreads(cast(Store, store))
     position = after
-    make_listener = getattr(store, "async_listener", None)
-    listener: _AsyncListener | None = None if make_listener is None else make_listener()
     try:
         while True:
-            events = await asyncio.to_thread(store.events, position, batch)
+            events = await feed.events(position, batch)
             for stored in events:
                 yield stored
                 position = stored.position
-            if len(events) >= batch:
-                continue
-            if listener is None:
-                await asyncio.to_thread(store.wait_for_events, position, wait)
-            else:
-                await listener.wait(position, wait)
+            if len(events) < batch:
+                await feed.wait_for_events(position, wait)
     finally:
-        if listener is not None:
-            await listener.aclose()
+        if isinstance(feed, _FeedInThreads):
+            await feed.aclose()
+
+
+class _AsyncFeed(Protocol):
+    """What :func:`follow_async` reads."""
+
+    async def events(self, after: int = 0, limit: int = 100) -> list[StoredEvent]:
+        """The events after ``after``."""
+
+    async def wait_for_events(self, after: int, timeout: float) -> bool:
+        """Wait for an event after ``after`` without blocking the loop."""
+
+
+class _FeedInThreads:
+    """A synchronous store's feed, read in worker threads; waiting on its
+    ``async_listener()`` if it has one."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        make_listener = getattr(store, "async_listener", None)
+        self._listener: _AsyncListener | None = (
+            None if make_listener is None else make_listener()
+        )
+
+    async def events(self, after: int = 0, limit: int = 100) -> list[StoredEvent]:
+        return await asyncio.to_thread(self._store.events, after, limit)
+
+    async def wait_for_events(self, after: int, timeout: float) -> bool:
+        if self._listener is None:
+            return await asyncio.to_thread(self._store.wait_for_events, after, timeout)
+        return await self._listener.wait(after, timeout)
+
+    async def aclose(self) -> None:
+        if self._listener is not None:
+            await self._listener.aclose()
 
 
 class _AsyncListener(Protocol):

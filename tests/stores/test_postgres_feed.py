@@ -89,32 +89,31 @@ def test_the_async_service_on_postgresql_hears_commits_without_a_thread(
 ) -> None:
     import asyncio
 
-    from webchat_wrapup import ManualClock, WrapUpService
-    from webchat_wrapup.aio import AsyncWrapUpService
+    from webchat_wrapup import ManualClock
+    from webchat_wrapup.aio import AsyncWrapUpService, ThreadedStore
 
     policy = QueuePolicy("support")
 
     async def run() -> float:
-        with PostgresStore(DSN, schema=schema) as store:
-            async with AsyncWrapUpService(
-                WrapUpService(store, ManualClock(T0))
-            ) as service:
-                await service.add_agent("agent-1")
-                start = store.last_position()
-                heard = asyncio.Event()
+        store = PostgresStore(DSN, schema=schema)
+        async with ThreadedStore(store) as threaded:
+            service = AsyncWrapUpService(threaded, ManualClock(T0))
+            await service.add_agent("agent-1")
+            start = store.last_position()
+            heard = asyncio.Event()
 
-                async def listen() -> None:
-                    async for stored in service.follow(start, wait=30):
-                        if stored.event.type == "chat_assigned":
-                            heard.set()
-                            return
+            async def listen() -> None:
+                async for stored in service.follow(start, wait=30):
+                    if stored.event.type == "chat_assigned":
+                        heard.set()
+                        return
 
-                listening = asyncio.create_task(listen())
-                await asyncio.sleep(0.3)  # listening, waiting up to 30 s
-                sent = time.monotonic()
-                await service.assign("agent-1", "chat-1", "cust-1", policy)
-                await asyncio.wait_for(heard.wait(), 10)
-                await listening
-                return time.monotonic() - sent
+            listening = asyncio.create_task(listen())
+            await asyncio.sleep(0.3)  # listening, waiting up to 30 s
+            sent = time.monotonic()
+            await service.assign("agent-1", "chat-1", "cust-1", policy)
+            await asyncio.wait_for(heard.wait(), 10)
+            await listening
+            return time.monotonic() - sent
 
     assert asyncio.run(run()) < 5  # woken by NOTIFY, not by the 30 s wait
