@@ -32,7 +32,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -113,6 +113,7 @@ class Simulation:
         self.run = run
         self.progress = progress
         self._events: list[tuple[float, int, _Handler, Any]] = []
+        self._arrivals: Iterator[tuple[float, int, Customer]] = iter(())
         self._order = itertools.count()
         self._waiting: dict[str, deque[Leg]] = {
             queue: deque() for queue in policies.queues
@@ -147,8 +148,7 @@ class Simulation:
             self._add_agent(agent)
             for seconds in break_starts(self.settings, number):
                 self._at(seconds, self._on_break_due, agent)
-        for customer in customers:
-            self._at(customer.arrives, self._on_arrive, customer)
+        self._schedule_arrivals(customers)
         interrupted = False
         handled = 0
         try:
@@ -164,6 +164,33 @@ class Simulation:
         except KeyboardInterrupt:
             interrupted = True
         return self._results(interrupted)
+
+    def _schedule_arrivals(self, customers: list[Customer]) -> None:
+        """Put the first arrival on the calendar; each arrival puts the next.
+
+        The calendar then holds one arrival, not the whole day's, so it
+        stays as small as the agents' own events. Each arrival keeps the
+        place (time, then order) it would have had among all of them.
+        """
+        first = next(self._order)
+        self._order = itertools.count(first + len(customers))
+        ordered = sorted(
+            (customer.arrives, first + index, customer)
+            for index, customer in enumerate(customers)
+        )
+        self._arrivals = iter(ordered)
+        self._next_arrival()
+
+    def _next_arrival(self) -> None:
+        arrival = next(self._arrivals, None)
+        if arrival is not None:
+            seconds, order, customer = arrival
+            entry = (seconds, order, self._on_arrival, customer)
+            heapq.heappush(self._events, entry)
+
+    def _on_arrival(self, customer: Customer) -> None:
+        self._next_arrival()
+        self._on_arrive(customer)
 
     def _add_agent(self, agent: str) -> None:
         settings = self.policies.agent(runs.name_in_run(agent))
