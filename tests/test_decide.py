@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta, timezone
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from support import AGENT, Desk, at, queue
 from webchat_wrapup import (
@@ -44,6 +47,8 @@ from webchat_wrapup import (
     effective_state,
     expire_due,
 )
+from webchat_wrapup._core._decide import _with
+from webchat_wrapup.testing.strategies import command_sequences
 
 
 def refused(desk: Desk, command: object, seconds: float) -> WrapUpError:
@@ -787,3 +792,21 @@ def test_finished_chats_round_trip_through_the_json_form() -> None:
     assert desk.state.to_dict()["finished"] == [
         {"chat_id": "chat-1", "ending": "expired", "at": "2026-01-05T09:01:30Z"}
     ]
+
+
+@given(sequence=command_sequences(), status=st.sampled_from(Status))
+@settings(max_examples=100, deadline=None)
+def test_a_state_rebuilt_field_by_field_equals_the_state_it_copies(
+    sequence: list[tuple[int, object]], status: Status
+) -> None:
+    # The extension's path fills an agent's slots one by one: every field
+    # must land where it belongs, whatever the state.
+    state = AgentState.new("agent-1", capacity=3)
+    now = at(0)
+    for millis, command in sequence:
+        now += timedelta(milliseconds=millis)
+        with contextlib.suppress(WrapUpError):
+            state = decide(state, command, now).state
+        assert _with(state, state.chats) == state
+        changed = _with(state, (), status, ())
+        assert changed == attrs.evolve(state, chats=(), status=status, finished=())

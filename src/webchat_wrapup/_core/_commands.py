@@ -21,7 +21,7 @@ from ._instants import utc_instant
 from ._json import checked, tagged_from_dict, tagged_to_dict
 from ._machine import Presence
 from ._policy import QueuePolicy
-from ._text import check_clean, check_identifier, check_optional_text
+from ._text import USABLE, check_clean, check_identifier, check_optional_text
 
 
 @attrs.frozen
@@ -265,7 +265,7 @@ def command_from_dict(data: object) -> Command:
 def check_command(command: object) -> None:
     """Refuse ``command`` if it is not a command or any field has a value
     no caller could mean: identifiers, enum members, types, instants."""
-    check = _CHECKS.get(type(command))
+    check = COMMAND_CHECKS.get(type(command))
     if check is None:
         raise InvalidInput(
             ErrorCode.INVALID_ARGUMENT,
@@ -276,8 +276,12 @@ def check_command(command: object) -> None:
 
 
 def _check_chat_command(command: Any) -> None:
-    check_identifier(command.agent_id, "agent_id")
-    check_identifier(command.chat_id, "chat_id")
+    agent_id, chat_id = command.agent_id, command.chat_id
+    strings = type(agent_id) is str and type(chat_id) is str
+    if strings and agent_id in USABLE and chat_id in USABLE:
+        return  # both found usable before: the common case, with no call
+    check_identifier(agent_id, "agent_id")
+    check_identifier(chat_id, "chat_id")
 
 
 def _check_assign(command: AssignChat) -> None:
@@ -350,7 +354,7 @@ def _check_agent_command(command: Any) -> None:
     check_identifier(command.agent_id, "agent_id")
 
 
-_CHECKS: dict[type[Any], Callable[[Any], None]] = {
+COMMAND_CHECKS: dict[type[Any], Callable[[Any], None]] = {
     AssignChat: _check_assign,
     TransferChat: _check_transfer,
     EndChat: _check_end,

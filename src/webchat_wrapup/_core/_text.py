@@ -66,16 +66,16 @@ def check_optional_text(value: object, what: str) -> str | None:
     return None if value is None else check_text(value, what)
 
 
-_USABLE: set[str] = set()
+USABLE: set[str] = set()
 """Identifiers already found usable: every command names its agent and chat
 again, and a set lookup costs a third of the check. Bounded, and only ever
 holds strings that passed, so a race between threads can only cost a check."""
-_MAX_USABLE = 10_000
+_MAXUSABLE = 10_000
 
 
 def check_identifier(value: object, what: str) -> str:
     """``value`` if it is a usable identifier: a non-empty printable string."""
-    if type(value) is str and value in _USABLE:
+    if type(value) is str and value in USABLE:
         return value
     if not isinstance(value, str) or not value or len(value) > MAX_IDENTIFIER_LENGTH:
         raise InvalidInput(
@@ -90,7 +90,7 @@ def check_identifier(value: object, what: str) -> str:
             f"{what} {shown(value)} must be printable with no surrounding spaces",
             field=what,
         )
-    if len(_USABLE) >= _MAX_USABLE:
-        _USABLE.clear()
-    _USABLE.add(value)
+    if len(USABLE) >= _MAXUSABLE:
+        USABLE.clear()
+    USABLE.add(value)
     return value
