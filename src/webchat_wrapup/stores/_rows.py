@@ -29,6 +29,15 @@ Damaged = Callable[[str, object, str], StoreError]
 longer decodes, named so an operator can find it."""
 
 
+class PolicyNeeded(Exception):
+    """Raised by a ``fetch_policy`` that cannot fetch ``key`` itself (its
+    caller reads the policy and decodes again): never taken for damage."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 def one_change_per_agent(changes: Sequence[Change]) -> None:
     """Refuse a batch with two changes of one agent."""
     agents = [change.agent_id for change in changes]
@@ -207,12 +216,15 @@ def decode_state(
 
     ``fetch_policy`` raises :class:`StoreError` for a failing connection
     (passed on as it is) and ``store_corrupt`` for a missing policy (the
-    agent's row is then the one named).
+    agent's row is then the one named), or :class:`PolicyNeeded` (passed
+    on) for one it leaves to the caller.
     """
     if type(version) is not int or version < 1:
         raise damaged("agent", agent_id, f"version {version!r}")
     try:
         state = codec.decode(text, fetch_policy)  # type: ignore[arg-type]
+    except PolicyNeeded:
+        raise
     except StoreError as error:
         if error.code is not ErrorCode.STORE_CORRUPT:
             raise  # closed, unavailable: not damage
