@@ -45,7 +45,13 @@ from ..ports import (
     customer_chat_held,
 )
 from ._codec import StateCodec, instant_to_micros, micros_to_instant
-from ._paging import check_feed_read, check_limit, check_prune, decode_cursor
+from ._paging import (
+    check_feed_read,
+    check_limit,
+    check_prune,
+    check_wait,
+    decode_cursor,
+)
 from ._pg_schema import MIGRATIONS, SCHEMA_VERSION, Statements, channel, signed
 from ._pg_sessions import Link, Row, Session
 from ._rows import (
@@ -682,15 +688,19 @@ class PostgresConversation:
             return True
         return await session.notified(timeout)
 
-    async def _wait_listening(self, link: Link, after: int, timeout: float) -> bool:
-        """Wait on a connection of ``link``'s that keeps ``LISTEN``."""
-        async with self._session(link) as session:
-            return await self._wait_on(session, after, timeout)
-
-    async def _wait_borrowing(self, after: int, timeout: float) -> bool:
-        """Wait on one of the pool's connections, listening for this wait
-        only (a store made on an application's pool knows no connection
-        string to make one of its own)."""
+    async def _wait_for_events(
+        self, listening: Link | None, after: int, timeout: float
+    ) -> bool:
+        """Wait up to ``timeout`` seconds for an event after ``after``, on a
+        connection of ``listening`` that keeps ``LISTEN`` between waits, or
+        (without one) on one of the pool's, listening for this wait only: a
+        store made on an application's pool knows no connection string to
+        make one of its own."""
+        check_feed_read(after, 1)
+        check_wait(timeout)
+        if listening is not None:
+            async with self._session(listening) as session:
+                return await self._wait_on(session, after, timeout)
         async with self._session() as session:
             await session.execute(self._sql.listen)
             try:

@@ -45,7 +45,6 @@ from ..ports import (
     StoredAgent,
     StoredEvent,
 )
-from ._paging import check_feed_read, check_wait
 from ._pg_conversation import (
     BATCH,
     DEFAULT_POOL_TIMEOUT,
@@ -284,11 +283,7 @@ class PostgresStore(PostgresConversation):
         store made on an application's pool (no connection string) borrows
         one of the pool's for each wait: count followers in its size.
         """
-        check_feed_read(after, 1)
-        check_wait(timeout)
-        if self._listening is None:
-            return run_now(self._wait_borrowing(after, timeout))
-        return run_now(self._wait_listening(self._listening, after, timeout))
+        return run_now(self._wait_for_events(self._listening, after, timeout))
 
     def async_listener(self) -> AsyncListener:
         """A listener for :func:`~webchat_wrapup.feed.follow_async`: waits on
@@ -356,12 +351,10 @@ class AsyncListener:
 
     async def wait(self, after: int, timeout: float) -> bool:
         """:meth:`PostgresStore.wait_for_events`, without blocking the loop."""
-        check_feed_read(after, 1)
-        check_wait(timeout)
         if self._listening is None:
             wait = self._store.wait_for_events
             return await asyncio.to_thread(wait, after, timeout)
-        return await self._store._wait_listening(self._listening, after, timeout)
+        return await self._store._wait_for_events(self._listening, after, timeout)
 
     async def aclose(self) -> None:
         """Close the listener's connection."""
