@@ -8,7 +8,7 @@ import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import CancelledError
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -20,9 +20,10 @@ from webchat_wrapup import (
     MemoryStore,
     StoreError,
 )
-from webchat_wrapup._core._history import ContactHistoryEntry, EndedBy, WrapUpEnding
+from webchat_wrapup._core._history import ContactHistoryEntry
 from webchat_wrapup.ports import Change, RemembersStates, Store
 from webchat_wrapup.testing import BlockingStore, blocking
+from webchat_wrapup.testing._builders import history_entry
 from webchat_wrapup.testing.contract import StoreContract
 
 T0 = datetime(2026, 11, 30, 9, tzinfo=timezone.utc)
@@ -72,27 +73,8 @@ class TestBlockingStoreOverAnAsyncStore(StoreContract):
             yield store
 
 
-def entry(chat_id: str, ended: float) -> ContactHistoryEntry:
-    return ContactHistoryEntry(
-        customer_id="cust-1",
-        chat_id=chat_id,
-        agent_id="agent-1",
-        queue_id="support",
-        classification=None,
-        additional_text=None,
-        chat_started_at=T0,
-        chat_ended_at=T0,
-        ended_by=EndedBy.CUSTOMER,
-        wrap_up_started_at=T0,
-        wrap_up_ended_at=T0 + timedelta(seconds=ended),
-        ending=WrapUpEnding.COMPLETED_EARLY,
-        extensions_used=0,
-        abuse=None,
-    )
-
-
 def with_history(store: Store, count: int) -> list[ContactHistoryEntry]:
-    entries = [entry(f"chat-{i}", i) for i in range(count)]
+    entries = [history_entry("cust-1", f"chat-{i}", i) for i in range(count)]
     store.save(Change("agent-1", 0, AgentState.new("agent-1"), tuple(entries)))
     return entries
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import timedelta
 
 import pytest
 
@@ -24,9 +23,10 @@ from webchat_wrapup import (
     StoreError,
     decide,
 )
-from webchat_wrapup._core._history import ContactHistoryEntry, EndedBy, WrapUpEnding
+from webchat_wrapup._core._history import ContactHistoryEntry
 from webchat_wrapup.ports import Change, RemembersStates, Store
 from webchat_wrapup.testing import BlockingStore
+from webchat_wrapup.testing._builders import history_entry
 from webchat_wrapup.testing.contract import (
     T0,
     RemembersStatesContract,
@@ -37,7 +37,7 @@ DSN = postgres_dsn()
 
 psycopg = pytest.importorskip("psycopg")
 psycopg_pool = pytest.importorskip("psycopg_pool")
-from test_postgres_store import drop, fresh_schema  # noqa: E402
+from test_postgres_store import drop, fresh_schema, holding  # noqa: E402
 
 from webchat_wrapup.stores import AsyncPostgresStore, PostgresStore  # noqa: E402
 
@@ -69,14 +69,6 @@ def run(test: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(test())
 
 
-def holding(agent_id: str, *chat_ids: str) -> AgentState:
-    state = AgentState.new(agent_id, capacity=5)
-    for chat_id in chat_ids:
-        assign = AssignChat(agent_id, chat_id, "cust-1", QueuePolicy("support"))
-        state = decide(state, assign, T0).state
-    return state
-
-
 def assigned(agent_id: str, chat_id: str) -> Change:
     """Agent ``agent_id`` (at version 1) takes ``chat_id``: a change with
     events for the feed."""
@@ -89,22 +81,7 @@ def assigned(agent_id: str, chat_id: str) -> Change:
 
 
 def entry(chat_id: str, ended: float) -> ContactHistoryEntry:
-    return ContactHistoryEntry(
-        customer_id="cust-1",
-        chat_id=chat_id,
-        agent_id="agent-1",
-        queue_id="support",
-        classification=None,
-        additional_text=None,
-        chat_started_at=T0,
-        chat_ended_at=T0,
-        ended_by=EndedBy.CUSTOMER,
-        wrap_up_started_at=T0,
-        wrap_up_ended_at=T0 + timedelta(seconds=ended),
-        ending=WrapUpEnding.COMPLETED_EARLY,
-        extensions_used=0,
-        abuse=None,
-    )
+    return history_entry("cust-1", chat_id, ended)
 
 
 async def sessions(app_name: str, waiting_on: str | None = None) -> int:

@@ -44,7 +44,7 @@ from ..ports import (
     StoredEvent,
     customer_chat_held,
 )
-from ._codec import StateCodec, instant_to_micros, micros_to_instant
+from ._codec import StateCodec, instant_to_micros
 from ._paging import (
     check_feed_read,
     check_limit,
@@ -60,8 +60,8 @@ from ._rows import (
     PolicyNeeded,
     change_rows,
     checked_history_page,
-    damage_reason,
     decode_entry,
+    decode_erasure,
     decode_event,
     decode_history_change,
     decode_record,
@@ -639,22 +639,7 @@ class PostgresConversation:
     async def _erasures(self) -> tuple[ErasureRecord, ...]:
         async with self._session() as session:
             rows = await session.fetchall(self._sql.erasures)
-        return tuple(self._erasure(row) for row in rows)
-
-    def _erasure(self, row: Row) -> ErasureRecord:
-        erasure_id, erased_at, erased_by, entries, records, events = row
-        try:
-            return ErasureRecord(
-                erasure_id,
-                micros_to_instant(erased_at),
-                erased_by,
-                entries,
-                records,
-                events,
-            )
-        except Exception as error:  # whatever damage makes the decoder raise
-            reason = damage_reason(error)
-            raise self._damaged("erasure", erasure_id, reason) from error
+        return tuple(decode_erasure(row, self._damaged) for row in rows)
 
     async def _retire(self, agent_id: str, expected_version: int) -> None:
         async with self._transaction() as session:

@@ -11,7 +11,14 @@ import attrs
 from .._core._agent import AgentState
 from .._core._errors import ErrorCode, StoreError, invalid_argument, shown
 from .._core._history import ContactHistoryEntry
-from ..ports import Change, CommandRecord, HistoryChange, HistoryPage, StoredEvent
+from ..ports import (
+    Change,
+    CommandRecord,
+    ErasureRecord,
+    HistoryChange,
+    HistoryPage,
+    StoredEvent,
+)
 from ._codec import (
     StateCodec,
     event_from_json,
@@ -237,6 +244,23 @@ def decode_state(
     if state.agent_id != agent_id:
         raise damaged("agent", agent_id, f"it holds {state.agent_id!r}")
     return state
+
+
+def decode_erasure(row: Sequence[Any], damaged: Damaged) -> ErasureRecord:
+    """The record in an (erasure_id, erased_at, erased_by, history_entries,
+    command_records, events) row."""
+    erasure_id, erased_at, erased_by, entries, records, events = row
+    try:
+        return ErasureRecord(
+            erasure_id,
+            micros_to_instant(erased_at),
+            erased_by,
+            entries,
+            records,
+            events,
+        )
+    except Exception as error:  # whatever damage makes the decoder raise
+        raise damaged("erasure", erasure_id, damage_reason(error)) from error
 
 
 def decode_record(
