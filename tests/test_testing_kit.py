@@ -75,7 +75,7 @@ def test_the_manual_clock_refuses_naive_instants() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["strategies", "contract", "stateful", "_hypothesis"]
+    "module", ["strategies", "contract", "stateful", "_hypothesis", "blocking"]
 )
 def test_each_kit_module_imports_first_in_a_fresh_interpreter(module: str) -> None:
     code = f"import webchat_wrapup.testing.{module}"

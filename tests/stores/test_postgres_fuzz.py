@@ -1,4 +1,5 @@
-"""The service fuzzer on PostgreSQL: only typed errors, refusals change nothing.
+"""The service fuzzer on PostgreSQL: only typed errors, refusals change nothing;
+and the stores' own arguments fuzzed: only typed errors there too.
 
 Needs a server (see ``test_postgres_store.py``); skips locally without one
 and fails in CI.
@@ -6,19 +7,26 @@ and fails in CI.
 
 from __future__ import annotations
 
+import asyncio
+import string
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from fuzzing import ServiceFuzz
 from support import postgres_dsn
+from webchat_wrapup import WrapUpError
 from webchat_wrapup.ports import Store
 
 DSN = postgres_dsn()
 
 psycopg = pytest.importorskip("psycopg")
 from webchat_wrapup.stores.postgres import PostgresStore  # noqa: E402
+from webchat_wrapup.stores.postgres_async import AsyncPostgresStore  # noqa: E402
 
 
 class PostgresServiceFuzz(ServiceFuzz):
@@ -39,3 +47,103 @@ TestPostgresServiceFuzz.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+# The stores' arguments: whatever they are given, only the library's errors
+
+
+class Fresh:
+    """Stands for a schema of the test's own (made, then dropped)."""
+
+
+def _conninfos() -> st.SearchStrategy[object]:
+    # Text without "=" names no host to look up: it fails at once.
+    return st.one_of(
+        st.just(DSN),
+        st.none(),
+        st.text(alphabet=string.ascii_letters + " :/", max_size=12),
+        st.integers(),
+        st.binary(max_size=4),
+    )
+
+
+VALID: dict[str, st.SearchStrategy[object]] = {
+    "conninfo": st.just(DSN),
+    "pool": st.none(),
+    "schema": st.builds(Fresh),
+    "pool_size": st.integers(1, 8),
+    "pool_timeout": st.floats(0.1, 60),
+}
+ANY: dict[str, st.SearchStrategy[object]] = {
+    "conninfo": _conninfos(),
+    "pool": st.one_of(st.none(), st.integers(), st.text(max_size=3)),
+    "schema": st.one_of(st.text(max_size=8), st.integers(), st.none()),
+    "pool_size": st.one_of(
+        st.integers(-2, 10**6), st.floats(), st.booleans(), st.text(max_size=2)
+    ),
+    "pool_timeout": st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(-1, 10**6),
+        st.booleans(),
+        st.none(),
+    ),
+}
+
+
+@st.composite
+def store_arguments(draw: st.DrawFn) -> dict[str, object]:
+    """Arguments that open a store, up to three of them replaced by anything."""
+    arguments = {name: draw(valid) for name, valid in VALID.items()}
+    for name in draw(st.sets(st.sampled_from(sorted(ANY)), max_size=3)):
+        arguments[name] = draw(ANY[name])
+    return arguments
+
+
+@contextmanager
+def _named(arguments: dict[str, object]) -> Iterator[dict[str, object]]:
+    """``arguments`` with a fresh schema's name for :class:`Fresh`, and the
+    schema dropped afterwards."""
+    if not isinstance(arguments["schema"], Fresh):
+        yield arguments
+        return
+    schema = f"fuzz_{uuid.uuid4().hex[:12]}"
+    try:
+        yield {**arguments, "schema": schema}
+    finally:
+        with psycopg.connect(DSN, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@settings(max_examples=80, deadline=None)
+@given(arguments=store_arguments())
+def test_the_blocking_store_takes_any_arguments_raising_only_typed_errors(
+    arguments: dict[str, object],
+) -> None:
+    with _named(arguments) as named:
+        try:
+            store = PostgresStore(**named)  # type: ignore[arg-type]
+        except WrapUpError as error:
+            event(f"refused: {error.code.value}")
+            return
+        event("opened")
+        with store:
+            assert store.load("nobody") is None
+
+
+@settings(max_examples=80, deadline=None)
+@given(arguments=store_arguments())
+def test_the_async_store_opens_with_any_arguments_raising_only_typed_errors(
+    arguments: dict[str, object],
+) -> None:
+    async def attempt(named: dict[str, object]) -> None:
+        try:
+            store = await AsyncPostgresStore.open(**named)  # type: ignore[arg-type]
+        except WrapUpError as error:
+            event(f"refused: {error.code.value}")
+            return
+        event("opened")
+        async with store:
+            assert await store.load("nobody") is None
+
+    with _named(arguments) as named:
+        asyncio.run(attempt(named))

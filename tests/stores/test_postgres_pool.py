@@ -161,7 +161,7 @@ def test_a_history_read_gives_its_connection_back(schema: str, ending: str) -> N
 def test_history_is_read_in_batches_inside_one_snapshot(
     schema: str, app_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(postgres, "_BATCH", 2)
+    monkeypatch.setattr(postgres, "BATCH", 2)
     dsn = f"{DSN} application_name={app_name}"
     with PostgresStore(dsn, schema=schema) as store:
         entries = with_history(store, 5)

@@ -46,9 +46,9 @@ from webchat_wrapup.testing.stateful import StoreComparison
 DSN = postgres_dsn()
 
 psycopg = pytest.importorskip("psycopg")
-from webchat_wrapup.stores import postgres as postgres_module  # noqa: E402
+from webchat_wrapup.stores import _pg_conversation  # noqa: E402
+from webchat_wrapup.stores._pg_schema import MIGRATIONS as _MIGRATIONS  # noqa: E402
 from webchat_wrapup.stores.postgres import (  # noqa: E402
-    _MIGRATIONS,
     SCHEMA_VERSION,
     PostgresStore,
 )
@@ -362,7 +362,7 @@ def test_a_migration_that_fails_leaves_the_schema_at_1(
     write_schema_1(schema, SCHEMA_1_CHANGES)
     first, second, *later = _MIGRATIONS
     broken = (*second, "SELECT no_such_function()")
-    monkeypatch.setattr(postgres_module, "_MIGRATIONS", (first, broken, *later))
+    monkeypatch.setattr(_pg_conversation, "MIGRATIONS", (first, broken, *later))
     with pytest.raises(StoreError):
         PostgresStore(DSN, schema=schema)
     assert rows_of(schema, "SELECT version FROM {schema}.meta") == [(1,)]

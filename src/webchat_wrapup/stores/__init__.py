@@ -1,8 +1,9 @@
 """Store adapters: in memory (the reference), SQLite (the embedded default)
-and PostgreSQL (for several app servers; needs the ``postgres`` extra).
+and PostgreSQL (for several app servers; needs the ``postgres`` extra),
+blocking or for asyncio.
 
-``PostgresStore`` is imported on first use, so importing this package never
-loads psycopg.
+``PostgresStore`` and ``AsyncPostgresStore`` are imported on first use, so
+importing this package never loads psycopg.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from .sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from .postgres import PostgresStore
+    from .postgres_async import AsyncPostgresStore
 
-__all__ = ["MemoryStore", "PostgresStore", "SQLiteStore"]
+__all__ = ["AsyncPostgresStore", "MemoryStore", "PostgresStore", "SQLiteStore"]
 
 
 def __getattr__(name: str) -> Any:
@@ -23,4 +25,8 @@ def __getattr__(name: str) -> Any:
         from .postgres import PostgresStore
 
         return PostgresStore
+    if name == "AsyncPostgresStore":
+        from .postgres_async import AsyncPostgresStore
+
+        return AsyncPostgresStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,7 +11,14 @@ import attrs
 from .._core._agent import AgentState
 from .._core._errors import ErrorCode, StoreError, invalid_argument, shown
 from .._core._history import ContactHistoryEntry
-from ..ports import Change, CommandRecord, HistoryChange, HistoryPage, StoredEvent
+from ..ports import (
+    Change,
+    CommandRecord,
+    ErasureRecord,
+    HistoryChange,
+    HistoryPage,
+    StoredEvent,
+)
 from ._codec import (
     StateCodec,
     event_from_json,
@@ -27,6 +34,15 @@ from ._writers import compact, entry_data, event_row
 Damaged = Callable[[str, object, str], StoreError]
 """A store's ``store_corrupt`` error for (table, key, reason): a row that no
 longer decodes, named so an operator can find it."""
+
+
+class PolicyNeeded(Exception):
+    """Raised by a ``fetch_policy`` that cannot fetch ``key`` itself (its
+    caller reads the policy and decodes again): never taken for damage."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 def one_change_per_agent(changes: Sequence[Change]) -> None:
@@ -207,12 +223,15 @@ def decode_state(
 
     ``fetch_policy`` raises :class:`StoreError` for a failing connection
     (passed on as it is) and ``store_corrupt`` for a missing policy (the
-    agent's row is then the one named).
+    agent's row is then the one named), or :class:`PolicyNeeded` (passed
+    on) for one it leaves to the caller.
     """
     if type(version) is not int or version < 1:
         raise damaged("agent", agent_id, f"version {version!r}")
     try:
         state = codec.decode(text, fetch_policy)  # type: ignore[arg-type]
+    except PolicyNeeded:
+        raise
     except StoreError as error:
         if error.code is not ErrorCode.STORE_CORRUPT:
             raise  # closed, unavailable: not damage
@@ -225,6 +244,23 @@ def decode_state(
     if state.agent_id != agent_id:
         raise damaged("agent", agent_id, f"it holds {state.agent_id!r}")
     return state
+
+
+def decode_erasure(row: Sequence[Any], damaged: Damaged) -> ErasureRecord:
+    """The record in an (erasure_id, erased_at, erased_by, history_entries,
+    command_records, events) row."""
+    erasure_id, erased_at, erased_by, entries, records, events = row
+    try:
+        return ErasureRecord(
+            erasure_id,
+            micros_to_instant(erased_at),
+            erased_by,
+            entries,
+            records,
+            events,
+        )
+    except Exception as error:  # whatever damage makes the decoder raise
+        raise damaged("erasure", erasure_id, damage_reason(error)) from error
 
 
 def decode_record(

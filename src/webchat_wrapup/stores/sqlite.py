@@ -50,7 +50,6 @@ from ..ports import (
 from ._codec import (
     StateCodec,
     instant_to_micros,
-    micros_to_instant,
 )
 from ._entries import entry_to_text, rewrite_documents_as_rows
 from ._group_commit import QueuedSave, SaveQueue
@@ -65,8 +64,8 @@ from ._rows import (
     ChangeRows,
     change_rows,
     checked_history_page,
-    damage_reason,
     decode_entry,
+    decode_erasure,
     decode_event,
     decode_history_change,
     decode_record,
@@ -1108,21 +1107,7 @@ class SQLiteStore:
             "command_records, events FROM erasures ORDER BY erased_at, erasure_id",
             (),
         )
-        return tuple(self._erasure(row) for row in rows)
-
-    def _erasure(self, row: Sequence[Any]) -> ErasureRecord:
-        erasure_id, erased_at, erased_by, entries, records, events = row
-        try:
-            return ErasureRecord(
-                erasure_id,
-                micros_to_instant(erased_at),
-                erased_by,
-                entries,
-                records,
-                events,
-            )
-        except Exception as error:  # whatever damage makes the decoder raise
-            raise self._damaged("erasure", erasure_id, damage_reason(error)) from error
+        return tuple(decode_erasure(row, self._damaged) for row in rows)
 
     def retire(self, agent_id: str, expected_version: int) -> None:
         """Remove the agent if it is still at ``expected_version``; remember
