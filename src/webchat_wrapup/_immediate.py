@@ -7,6 +7,9 @@ runs it over a plain :class:`~webchat_wrapup.ports.Store` by wrapping the
 store in :class:`ImmediateStore`, whose coroutines return without ever
 suspending, and driving each call to its end with :func:`run_now`: no event
 loop, no thread, a fraction of a microsecond per store call.
+:class:`~webchat_wrapup.stores.PostgresStore` runs its SQL conversation,
+written once for it and :class:`~webchat_wrapup.stores.AsyncPostgresStore`,
+the same way.
 """
 
 from __future__ import annotations

@@ -12,26 +12,31 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
+from hypothesis import settings
 
 from support import postgres_dsn
 from webchat_wrapup import (
     AgentState,
     AssignChat,
+    CommandRefused,
     ErrorCode,
     InvalidInput,
+    ManualClock,
     QueuePolicy,
     StoreError,
     decide,
 )
 from webchat_wrapup._core._history import ContactHistoryEntry
+from webchat_wrapup.aio import AsyncWrapUpService
 from webchat_wrapup.ports import Change, RemembersStates, Store
-from webchat_wrapup.testing import BlockingStore
+from webchat_wrapup.testing import BlockingService, BlockingStore
 from webchat_wrapup.testing._builders import history_entry
 from webchat_wrapup.testing.contract import (
     T0,
     RemembersStatesContract,
     StoreContract,
 )
+from webchat_wrapup.testing.stateful import StoreComparison
 
 DSN = postgres_dsn()
 
@@ -367,3 +372,62 @@ def test_blocking_store_refuses_what_is_not_an_async_store() -> None:
         BlockingStore(object())  # type: ignore[arg-type]
     with pytest.raises(InvalidInput):
         BlockingStore(AsyncPostgresStore(DSN), page_size=0)
+
+
+class AsyncFacePostgresComparison(StoreComparison):
+    """The asyncio service over AsyncPostgresStore, against the blocking
+    service over the reference store."""
+
+    def make_store(self) -> Store:
+        self.schema_name = fresh_schema()
+        opening = AsyncPostgresStore.open(DSN, schema=self.schema_name, pool_size=2)
+        return BlockingStore(opening)
+
+    def make_service(self, store: Store, clock: ManualClock) -> BlockingService:
+        assert isinstance(store, BlockingStore)  # made just above
+        return BlockingService(store, clock)
+
+    def close_store(self, store: Store) -> None:
+        super().close_store(store)
+        drop(self.schema_name)
+
+
+TestAsyncFacePostgresComparison = AsyncFacePostgresComparison.TestCase
+TestAsyncFacePostgresComparison.settings = settings(
+    TestAsyncFacePostgresComparison.settings, max_examples=25
+)
+
+
+def test_concurrent_commands_through_the_async_service_respect_capacity(
+    schema: str,
+) -> None:
+    policy = QueuePolicy("support")
+
+    async def crowd() -> tuple[list[object], list[int]]:
+        async with await AsyncPostgresStore.open(
+            DSN, schema=schema, pool_size=4
+        ) as store:
+            service = AsyncWrapUpService(store, ManualClock(T0))
+            for number in range(4):
+                await service.add_agent(f"agent-{number}", capacity=3)
+            calls = [
+                service.assign(f"agent-{n % 4}", f"chat-{n}", f"cust-{n}", policy)
+                for n in range(24)
+            ]
+            results = await asyncio.gather(*calls, return_exceptions=True)
+            held = []
+            for number in range(4):
+                stored = await store.load(f"agent-{number}")
+                assert stored is not None
+                assert stored.version == 1 + len(stored.state.chats)
+                held.append(len(stored.state.chats))
+            return list(results), held
+
+    results, held = asyncio.run(crowd())
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert all(
+        isinstance(r, CommandRefused) and r.code is ErrorCode.CAPACITY_REACHED
+        for r in refused
+    )
+    assert len(results) - len(refused) == 12  # 4 agents of capacity 3
+    assert held == [3, 3, 3, 3]

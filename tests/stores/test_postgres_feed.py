@@ -90,16 +90,16 @@ def test_the_async_service_on_postgresql_hears_commits_without_a_thread(
     import asyncio
 
     from webchat_wrapup import ManualClock
-    from webchat_wrapup.aio import AsyncWrapUpService, ThreadedStore
+    from webchat_wrapup.aio import AsyncWrapUpService
+    from webchat_wrapup.stores import AsyncPostgresStore
 
     policy = QueuePolicy("support")
 
     async def run() -> float:
-        store = PostgresStore(DSN, schema=schema)
-        async with ThreadedStore(store) as threaded:
-            service = AsyncWrapUpService(threaded, ManualClock(T0))
+        async with await AsyncPostgresStore.open(DSN, schema=schema) as store:
+            service = AsyncWrapUpService(store, ManualClock(T0))
             await service.add_agent("agent-1")
-            start = store.last_position()
+            start = await store.last_position()
             heard = asyncio.Event()
 
             async def listen() -> None:

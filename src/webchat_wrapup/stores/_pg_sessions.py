@@ -13,7 +13,7 @@ nothing beside a round trip to the server), for
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
@@ -30,18 +30,6 @@ Row = tuple[Any, ...]
 Parameters = Sequence[Any] | Mapping[str, Any]
 
 Params = Parameters | None
-
-
-def run_now(coroutine: Coroutine[Any, Any, T]) -> T:
-    """The result of a coroutine that never suspends (it awaits only
-    :class:`SyncSession`), run to its end without an event loop."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        result: T = done.value
-        return result
-    coroutine.close()
-    raise RuntimeError("a synchronous session suspended")
 
 
 class ServerCursor(Protocol):

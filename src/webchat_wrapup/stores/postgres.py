@@ -36,6 +36,7 @@ import psycopg_pool
 
 from .._core._errors import ErrorCode, StoreError, invalid_argument
 from .._core._history import ContactHistoryEntry
+from .._immediate import run_now
 from ..ports import (
     Change,
     CommandRecord,
@@ -55,7 +56,7 @@ from ._pg_conversation import (
 )
 from ._pg_listening import AsyncListening, SyncListening
 from ._pg_schema import SCHEMA_VERSION
-from ._pg_sessions import SyncDirectLink, SyncLink, SyncPool, run_now
+from ._pg_sessions import SyncDirectLink, SyncLink, SyncPool
 
 __all__ = [
     "DEFAULT_POOL_TIMEOUT",

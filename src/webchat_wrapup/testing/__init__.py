@@ -6,6 +6,6 @@ blocking :class:`~webchat_wrapup.ports.Store`, so the contract suite in
 :mod:`webchat_wrapup.testing.contract` tests an asyncio store unchanged.
 """
 
-from .blocking import BlockingStore
+from .blocking import BlockingService, BlockingStore
 
-__all__ = ["BlockingStore"]
+__all__ = ["BlockingService", "BlockingStore"]

@@ -36,6 +36,7 @@ from .._core._history import ContactHistoryEntry
 from ..ports import (
     AsyncStore,
     Change,
+    Clock,
     CommandRecord,
     ErasureRecord,
     HistoryChange,
@@ -96,6 +97,17 @@ class BlockingStore:
         except BaseException:
             self._stop_loop()
             raise
+
+    @property
+    def async_store(self) -> AsyncStore:
+        """The async store every call runs on."""
+        return self._store
+
+    def wait_for(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the store's loop and wait for its result:
+        for code of one's own over :attr:`async_store`, such as an
+        :class:`~webchat_wrapup.aio.AsyncWrapUpService` under test."""
+        return self._run(coroutine)
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` on the store's loop (or, once it has stopped, on
@@ -273,3 +285,29 @@ async def _settle() -> None:
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
+
+
+class BlockingService:
+    """An :class:`~webchat_wrapup.aio.AsyncWrapUpService` over a
+    :class:`BlockingStore`'s async store, each call run on that store's loop
+    and waited for: the asyncio face of the service, for blocking tests
+    such as :class:`~webchat_wrapup.testing.stateful.StoreComparison`
+    (return one from its ``make_service``). ``store`` is the blocking store.
+    """
+
+    def __init__(self, store: BlockingStore, clock: Clock, **settings: Any) -> None:
+        from ..aio import AsyncWrapUpService
+
+        self.store = store
+        self.clock = clock
+        self.service = AsyncWrapUpService(store.async_store, clock, **settings)
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self.service, name)
+        if not callable(method) or name in ("subscribe", "follow"):
+            return method  # type: ignore[no-any-return]
+
+        def blocking(*args: Any, **kwargs: Any) -> Any:
+            return self.store.wait_for(_awaited(method(*args, **kwargs)))
+
+        return blocking

@@ -84,11 +84,19 @@ class StoreComparison(RuleBasedStateMachine):
         if close is not None:
             close()
 
+    def make_service(self, store: Store, clock: ManualClock) -> Any:
+        """Override to test another face of the service over ``store``: an
+        object with :class:`~webchat_wrapup.service.WrapUpService`'s
+        methods, blocking, and its ``store`` (such as an
+        :class:`~webchat_wrapup.aio.AsyncWrapUpService` whose calls are run
+        to their end; see :class:`~webchat_wrapup.testing.BlockingStore`)."""
+        return WrapUpService(store, clock)
+
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock(T0)
         self.tested_store = self.make_store()
-        self.tested = WrapUpService(self.tested_store, self.clock)
+        self.tested = self.make_service(self.tested_store, self.clock)
         self.reference = WrapUpService(MemoryStore(), self.clock)
         self.command_ids: list[str] = []
         self.added: set[str] = set()
