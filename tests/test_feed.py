@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from webchat_wrapup import (
@@ -363,6 +363,7 @@ def short(timeout: object) -> object:
 
 
 @given(after=ANYTHING, limit=ANYTHING, timeout=ANYTHING)
+@example(after=5, limit=10, timeout=1.0)  # past the last event: nothing to read
 @settings(max_examples=150, deadline=None)
 def test_any_feed_input_gives_an_answer_or_a_typed_error(
     after: object, limit: object, timeout: object
@@ -371,12 +372,16 @@ def test_any_feed_input_gives_an_answer_or_a_typed_error(
     WrapUpService(store, ManualClock(T0)).add_agent("agent-1")
     before = store.events(limit=1000)
     wait = short(timeout)
+    # Stopped from the start, a follower reads what is there and ends: one
+    # asked to follow from past the last event would otherwise wait for ever.
+    stopped = threading.Event()
+    stopped.set()
     calls = [
         lambda: store.events(after, limit),  # type: ignore[arg-type]
         lambda: store.history_changes(after, limit),  # type: ignore[arg-type]
         lambda: store.wait_for_events(after, wait),  # type: ignore[arg-type]
         lambda: store.prune_events(T0, limit),  # type: ignore[arg-type]
-        lambda: next(follow(store, after, batch=limit, wait=wait)),  # type: ignore[arg-type]
+        lambda: next(follow(store, after, batch=limit, wait=wait, stop=stopped)),  # type: ignore[arg-type]
     ]
     for call in calls:
         with contextlib.suppress(WrapUpError, StopIteration):

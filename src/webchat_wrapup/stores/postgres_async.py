@@ -52,7 +52,9 @@ class AsyncPostgresStore(PostgresConversation):
     """A :class:`~webchat_wrapup.ports.AsyncStore` in one PostgreSQL schema
     (created and migrated if needed), for asyncio applications.
 
-    Make one with :meth:`open`, which migrates the schema before it returns::
+    Make one with :meth:`open`, which migrates the schema before it returns,
+    and use it on the event loop that opened it (its connections belong to
+    that loop)::
 
         store = await AsyncPostgresStore.open(dsn, schema="wrapup")
         async with store:
