@@ -14,9 +14,11 @@ from webchat_wrapup.ports import Change, StoredAgent
 class HeldOpenStore(MemoryStore):
     """A memory store whose next save of a command record stops half-way.
 
-    The save holds the store's lock (as a database holds its write lock)
-    until the test lets it go, so a second request can be decided on the
-    state from before it.
+    The save is held open until the test lets it go (as a database holds
+    the agent's row lock until it commits), so a second request can be
+    decided on the state from before it, and :meth:`load_settled` waits for
+    the held save to end, as a database's read ``FOR SHARE`` waits for the
+    row lock.
     """
 
     def __init__(self) -> None:
@@ -24,6 +26,7 @@ class HeldOpenStore(MemoryStore):
         self.saving = threading.Event()
         self.release = threading.Event()
         self.settling = threading.Event()
+        self.saved = threading.Event()
         self.hold_next = False
 
     def save(self, change: Change) -> None:
@@ -31,17 +34,17 @@ class HeldOpenStore(MemoryStore):
             super().save(change)
             return
         self.hold_next = False
-        with self._lock:
+        try:
             self.saving.set()
             self.release.wait(10)
-            self._lock.release()
-            try:
-                super().save(change)
-            finally:
-                self._lock.acquire()
+            super().save(change)
+        finally:
+            self.saved.set()
 
     def load_settled(self, agent_id: str) -> StoredAgent | None:
         self.settling.set()
+        if self.saving.is_set():
+            self.saved.wait(10)
         return super().load_settled(agent_id)
 
 
