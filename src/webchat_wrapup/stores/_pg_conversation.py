@@ -89,6 +89,10 @@ def one_line(error: psycopg.Error) -> str:
     return " ".join(str(error).split())
 
 
+MAX_POOL_TIMEOUT = 3600
+"""The longest wait for a pool's connection a store accepts, in seconds."""
+
+
 def check_arguments(
     conninfo: object,
     pool: object,
@@ -98,7 +102,9 @@ def check_arguments(
 ) -> None:
     """Refuse a store's arguments as :class:`~webchat_wrapup.InvalidInput`
     unless they are one of a connection string or a pool, a plain
-    identifier, a whole number of at least 1 and a positive number."""
+    identifier, a whole number of at least 1 and a number of seconds above
+    0, up to :data:`MAX_POOL_TIMEOUT` (a wait the platform's clock can
+    count)."""
     if (conninfo is None) == (pool is None):
         raise invalid_argument("conninfo", "a connection string or a pool", pool)
     if conninfo is not None and not isinstance(conninfo, str):
@@ -111,9 +117,15 @@ def check_arguments(
         raise invalid_argument("pool_size", "a whole number", pool_size)
     if pool_size < 1:
         raise invalid_argument("pool_size", "at least 1", pool_size)
-    positive = isinstance(pool_timeout, (int, float)) and pool_timeout > 0
-    if isinstance(pool_timeout, bool) or not positive:
-        raise invalid_argument("pool_timeout", "a positive number", pool_timeout)
+    seconds = pool_timeout if isinstance(pool_timeout, (int, float)) else None
+    if seconds is None or isinstance(seconds, bool):
+        seconds = -1.0
+    if not 0 < seconds <= MAX_POOL_TIMEOUT:
+        raise invalid_argument(
+            "pool_timeout",
+            f"a number of seconds above 0, up to {MAX_POOL_TIMEOUT}",
+            pool_timeout,
+        )
 
 
 class PostgresConversation:
