@@ -72,18 +72,21 @@ class SaveQueue:
         writing already: then wait until that thread has written it (or has
         finished without it, leaving it to this one)."""
         with self._mutex:
-            self._queued.append(save)
-            if self._writing and not self._wait_for(save):
-                return  # written by another thread
+            if self._writing:
+                self._queued.append(save)
+                if not self._wait_for(save):
+                    return  # written by another thread
+                self._queued.remove(save)  # left to this one
             self._writing = True
         try:
             with self._lock:
-                while batch := self._next_batch():
+                # Its own save first, joined by those queued until the commit.
+                batch = [save]
+                while batch:
                     self._write(batch, write, save)
+                    batch = self._next_batch()
         except BaseException:
             with self._mutex:
-                if save in self._queued:  # given up: never written later
-                    self._queued.remove(save)
                 self._writing = False
                 self._ready.notify_all()
             raise

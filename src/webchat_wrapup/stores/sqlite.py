@@ -586,6 +586,9 @@ class SQLiteStore:
             )
         except sqlite3.Error as error:
             raise _translate(error, self.path) from error
+        # The saves' statements run on this one cursor of the writer: the
+        # connection's execute() makes a cursor at every call.
+        self._writer = self._db.cursor()
         try:
             self._configure(synchronous, busy_timeout)
             self._migrate()
@@ -776,7 +779,7 @@ class SQLiteStore:
         rows = self._read(_SELECT_POLICY, (key,))
         return _policy_text(rows, key, self.path)
 
-    def _fetch_policy_in(self, db: sqlite3.Connection) -> Callable[[str], str]:
+    def _fetch_policy_in(self, db: sqlite3.Cursor) -> Callable[[str], str]:
         """Policies read inside the writer's transaction (which holds its lock)."""
 
         def fetch(key: str) -> str:
@@ -815,19 +818,19 @@ class SQLiteStore:
         """Write the batch, and the saves queued until the commit, in one
         transaction (the writer's lock is held); each save of several
         behind a savepoint of its own."""
-        db = self._db
+        writer = self._writer
         several = len(batch) > 1
         try:
-            db.execute("BEGIN IMMEDIATE")
+            writer.execute("BEGIN IMMEDIATE")
             for save in batch:
-                self._write_save(db, save, several)
+                self._write_save(writer, save, several)
             while extra := more():
                 batch += extra
                 for save in extra:
-                    self._write_save(db, save, True)
-            db.execute("COMMIT")
+                    self._write_save(writer, save, True)
+            writer.execute("COMMIT")
         except (sqlite3.Error, WrapUpError) as error:
-            _roll_back_quietly(db)
+            _roll_back_quietly(self._db)
             for save in batch:
                 save.error = (
                     _translate(error, self.path)
@@ -835,35 +838,35 @@ class SQLiteStore:
                     else error  # a single save's refusal
                 )
         except BaseException:
-            _roll_back_quietly(db)
+            _roll_back_quietly(self._db)
             raise
         for save in batch:
-            save.done = True
-        # Only once committed: a rolled-back save must leave no trace here.
-        for save in batch:
+            # Only once committed: a rolled-back save must leave no trace
+            # here; and before it is done, so its thread finds it remembered.
             if save.error is None:
                 self._saved(save.work)
+            save.done = True
 
     def _write_save(
-        self, db: sqlite3.Connection, save: QueuedSave, several: bool
+        self, writer: sqlite3.Cursor, save: QueuedSave, several: bool
     ) -> None:
         saving: _Saving = save.work
         if several:
-            db.execute("SAVEPOINT save")
+            writer.execute("SAVEPOINT save")
         try:
             saving.versions = [
-                self._write_change(db, change, rows, self._held_before(change))
+                self._write_change(writer, change, rows)
                 for change, rows in zip(saving.changes, saving.rows, strict=True)
             ]
         except WrapUpError as error:
             if not several:
                 raise  # the whole transaction rolls back
-            db.execute("ROLLBACK TO save")
-            db.execute("RELEASE save")
+            writer.execute("ROLLBACK TO save")
+            writer.execute("RELEASE save")
             save.error = error
             return
         if several:
-            db.execute("RELEASE save")
+            writer.execute("RELEASE save")
 
     def _saved(self, saving: _Saving) -> None:
         changes = zip(saving.changes, saving.rows, saving.versions, strict=True)
@@ -877,41 +880,33 @@ class SQLiteStore:
         return change_rows(change, self._codec, self._known_policies, entry_to_text)
 
     def _write_change(
-        self,
-        db: sqlite3.Connection,
-        change: Change,
-        rows: ChangeRows,
-        held: list[str] | None,
+        self, writer: sqlite3.Cursor, change: Change, rows: ChangeRows
     ) -> int:
         """Write one change in the writer's transaction; the version written."""
+        held = self._held_before(change)
         if held is None:
-            held = self._stored_holding_keys(db, change)
-        version = self._write_agent(db, change, rows)
-        record = change.command
-        if record is not None and rows.command is not None:
-            recorded = record.recorded_at
+            held = self._stored_holding_keys(writer, change)
+        version = self._write_agent(writer, change, rows)
+        command = rows.command
+        if command is not None:
             try:
-                db.execute(
-                    _INSERT_COMMAND,
-                    (
-                        *rows.command,
-                        None if recorded is None else instant_to_micros(recorded),
-                    ),
-                )
+                writer.execute(_INSERT_COMMAND, (*command, rows.recorded_at))
             except sqlite3.IntegrityError:
-                raise CommandIdReused(rows.command[0]) from None
-            if rows.record_customers:
-                db.executemany(
+                raise CommandIdReused(command[0]) from None
+            customers = rows.record_customers
+            if customers:
+                _insert(
+                    writer,
                     _INSERT_COMMAND_CUSTOMER,
-                    [(c, rows.command[0]) for c in rows.record_customers],
+                    [(c, command[0]) for c in customers],
                 )
-        self._hold(db, change, held)
+        self._hold(writer, change, held)
         if rows.policies:
-            db.executemany(_INSERT_POLICY, rows.policies)
+            writer.executemany(_INSERT_POLICY, rows.policies)
         if rows.history:
-            db.executemany(_INSERT_HISTORY, rows.history)
+            _insert(writer, _INSERT_HISTORY, rows.history)
         if rows.events:
-            db.executemany(_INSERT_EVENT, rows.events)
+            _insert(writer, _INSERT_EVENT, rows.events)
         return version
 
     def _held_before(self, change: Change) -> list[str] | None:
@@ -924,7 +919,7 @@ class SQLiteStore:
             return None
         return [chat.holding_key for chat in recent.state.chats]
 
-    def _stored_holding_keys(self, db: sqlite3.Connection, change: Change) -> list[str]:
+    def _stored_holding_keys(self, db: sqlite3.Cursor, change: Change) -> list[str]:
         """The chats of the stored state the change replaces (none if it is
         not at the expected version: the write then conflicts)."""
         row = db.execute(_SELECT_AGENT, (change.agent_id,)).fetchone()
@@ -936,7 +931,7 @@ class SQLiteStore:
         )
         return [chat.holding_key for chat in state.chats]
 
-    def _hold(self, db: sqlite3.Connection, change: Change, before: list[str]) -> None:
+    def _hold(self, db: sqlite3.Cursor, change: Change, before: list[str]) -> None:
         """Keep ``held_chats`` in step; refuse a chat another agent holds.
 
         Only a change in the agent's chats touches the table, so a save that
@@ -976,9 +971,7 @@ class SQLiteStore:
                     f"agent {holder!r} holds it",
                 ) from None
 
-    def _write_agent(
-        self, db: sqlite3.Connection, change: Change, rows: ChangeRows
-    ) -> int:
+    def _write_agent(self, db: sqlite3.Cursor, change: Change, rows: ChangeRows) -> int:
         """Insert or update the agent's row; the version written."""
         version = change.expected_version
         if version == 0:
@@ -993,7 +986,7 @@ class SQLiteStore:
         return version + 1
 
     def _insert_agent(
-        self, db: sqlite3.Connection, change: Change, rows: ChangeRows
+        self, db: sqlite3.Cursor, change: Change, rows: ChangeRows
     ) -> int:
         """A new agent at version 1, or one added again after it was retired
         at the version after that one (a version is never written twice)."""
@@ -1292,6 +1285,14 @@ class SQLiteStore:
                 [(until, agent_id) for agent_id in agents],
             )
         return agents
+
+
+def _insert(writer: sqlite3.Cursor, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``sql`` for each row: a single row by execute(), which costs less."""
+    if len(rows) == 1:
+        writer.execute(sql, rows[0])
+    else:
+        writer.executemany(sql, rows)
 
 
 def _run_migration(db: sqlite3.Connection, statement: Migration) -> None:
