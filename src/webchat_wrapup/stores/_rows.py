@@ -44,6 +44,12 @@ def one_change_per_agent(changes: Sequence[Change]) -> None:
         raise invalid_argument("changes", "one change per agent", agents)
 
 
+def held_chats(state: AgentState) -> dict[str, str]:
+    """The chats ``state`` holds, as the ``held_chats`` rows keep them: each
+    holding key (see ``Chat.holding_key``) with its customer."""
+    return {chat.holding_key: chat.customer_id for chat in state.chats}
+
+
 def held_chat_id(key: str) -> str:
     """The chat id in a holding key (see ``Chat.holding_key``)."""
     return key.split("\x1f", 1)[0]

@@ -27,6 +27,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from .._core._agent import Chat
 from .._core._errors import (
     CommandIdReused,
     CommandRefused,
@@ -73,6 +74,7 @@ from ._rows import (
     decode_rows,
     decode_state,
     held_chat_id,
+    held_chats,
     one_change_per_agent,
 )
 
@@ -909,39 +911,43 @@ class SQLiteStore:
             _insert(writer, _INSERT_EVENT, rows.events)
         return version
 
-    def _held_before(self, change: Change) -> list[str] | None:
+    def _held_before(self, change: Change) -> dict[str, str] | None:
         """The chats the agent held at the version it is saved from, if known
         without reading the file (``None``: read them in the transaction)."""
         if change.expected_version == 0:
-            return []
+            return {}
         recent = self._recent.get(change.agent_id)
         if recent is None or recent.version != change.expected_version:
             return None
-        return [chat.holding_key for chat in recent.state.chats]
+        return held_chats(recent.state)
 
-    def _stored_holding_keys(self, db: sqlite3.Cursor, change: Change) -> list[str]:
+    def _stored_holding_keys(
+        self, db: sqlite3.Cursor, change: Change
+    ) -> dict[str, str]:
         """The chats of the stored state the change replaces (none if it is
         not at the expected version: the write then conflicts)."""
         row = db.execute(_SELECT_AGENT, (change.agent_id,)).fetchone()
         if row is None or row[0] != change.expected_version:
-            return []
+            return {}
         fetch = self._fetch_policy_in(db)
         state = decode_state(
             self._codec, change.agent_id, row[0], row[1], fetch, self._damaged
         )
-        return [chat.holding_key for chat in state.chats]
+        return held_chats(state)
 
-    def _hold(self, db: sqlite3.Cursor, change: Change, before: list[str]) -> None:
+    def _hold(self, db: sqlite3.Cursor, change: Change, before: dict[str, str]) -> None:
         """Keep ``held_chats`` in step; refuse a chat another agent holds.
 
         Only a change in the agent's chats touches the table, so a save that
         keeps them (an extension, a classification) costs no extra statement.
+        A chat id held again for another customer (the chat it named
+        finished) moves its row to that customer.
         """
         agent_id = change.agent_id
-        after = [chat.holding_key for chat in change.state.chats]
+        after = held_chats(change.state)
         if after == before:
             return
-        released = set(before).difference(after)
+        released = before.keys() - after.keys()
         if released:
             # By agent too: a chat two agents held under schema 1 keeps its
             # row for the one the migration chose.
@@ -949,27 +955,38 @@ class SQLiteStore:
                 "DELETE FROM held_chats WHERE chat_id = ? AND agent_id = ?",
                 [(key, agent_id) for key in released],
             )
-        taken = set(after).difference(before)
+        moved = [
+            key for key in after.keys() & before.keys() if after[key] != before[key]
+        ]
+        if moved:
+            db.executemany(
+                "UPDATE held_chats SET customer_id = ? WHERE chat_id = ? "
+                "AND agent_id = ?",
+                [(after[key], key, agent_id) for key in moved],
+            )
         for chat in change.state.chats:
-            key = chat.holding_key
-            if key not in taken:
-                continue
-            try:
-                db.execute(
-                    "INSERT INTO held_chats VALUES (?, ?, ?)",
-                    (key, agent_id, chat.customer_id),
-                )
-            except sqlite3.IntegrityError:
-                (holder,) = db.execute(
-                    "SELECT agent_id FROM held_chats WHERE chat_id = ?", (key,)
-                ).fetchone()
-                raise CommandRefused(
-                    ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
-                    "save",
-                    agent_id,
-                    chat.chat_id,
-                    f"agent {holder!r} holds it",
-                ) from None
+            if chat.holding_key not in before:
+                self._take(db, agent_id, chat)
+
+    def _take(self, db: sqlite3.Cursor, agent_id: str, chat: Chat) -> None:
+        """Hold ``chat`` for the agent; refused if another agent holds it."""
+        key = chat.holding_key
+        try:
+            db.execute(
+                "INSERT INTO held_chats VALUES (?, ?, ?)",
+                (key, agent_id, chat.customer_id),
+            )
+        except sqlite3.IntegrityError:
+            (holder,) = db.execute(
+                "SELECT agent_id FROM held_chats WHERE chat_id = ?", (key,)
+            ).fetchone()
+            raise CommandRefused(
+                ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
+                "save",
+                agent_id,
+                chat.chat_id,
+                f"agent {holder!r} holds it",
+            ) from None
 
     def _write_agent(self, db: sqlite3.Cursor, change: Change, rows: ChangeRows) -> int:
         """Insert or update the agent's row; the version written."""
