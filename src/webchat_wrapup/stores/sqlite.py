@@ -3,12 +3,14 @@
 Every write runs in ``BEGIN IMMEDIATE`` on one writer connection with
 ``isolation_level=None``, so the write lock is taken before anything is
 read and two processes can never both write from the same stale read.
-Reads never wait for a writer: the file is in WAL mode, where a read sees
-the last commit while a write is under way, and a read takes the writer
-connection only when no thread of this store is using it, else a
-connection of the thread's own. ``synchronous`` is ``FULL`` by default (a
-committed command survives power loss) and may be ``NORMAL`` (it survives
-a crash of the process, and is several times faster).
+The store checkpoints the write-ahead log itself, mostly outside its
+writer's lock (``_checkpoints.py``). Reads never wait for a writer: the
+file is in WAL mode, where a read sees the last commit while a write is
+under way, and a read takes the writer connection only when no thread of
+this store is using it, else a connection of the thread's own.
+``synchronous`` is ``FULL`` by default (a committed command survives power
+loss) and may be ``NORMAL`` (it survives a crash of the process, and is
+several times faster).
 
 The file holds personal data (customers' ids, free text), so a new file is
 created readable and writable by its owner only; SQLite gives its ``-wal``
@@ -48,6 +50,7 @@ from ..ports import (
     StoredEvent,
     customer_chat_held,
 )
+from ._checkpoints import CHECKPOINT, SAFETY_PAGES, Checkpoints
 from ._codec import (
     StateCodec,
     instant_to_micros,
@@ -591,6 +594,9 @@ class SQLiteStore:
         # The saves' statements run on this one cursor of the writer: the
         # connection's execute() makes a cursor at every call.
         self._writer = self._db.cursor()
+        self._checkpoints = Checkpoints(
+            self._open_checkpointer, self._finish_checkpoint
+        )
         try:
             self._configure(synchronous, busy_timeout)
             self._migrate()
@@ -611,6 +617,8 @@ class SQLiteStore:
             # zeros, not left in the file's free space: an erasure must
             # leave no byte of the customer's data behind.
             self._db.execute("PRAGMA secure_delete = ON")
+            # See _checkpoints.py: the store checkpoints outside the lock.
+            self._db.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_PAGES}")
 
     def _migrate(self) -> None:
         if self._refuse_if_too_new() == SCHEMA_VERSION:
@@ -653,6 +661,7 @@ class SQLiteStore:
             readers, self._readers = self._readers, {}
         for reader in readers:
             reader.close()
+        self._checkpoints.close()
 
     def __enter__(self) -> SQLiteStore:
         return self
@@ -693,6 +702,21 @@ class SQLiteStore:
                 raise _translate(error, self.path) from error
             self._readers[reader] = None if thread is None else weakref.ref(thread)
         return reader
+
+    def _open_checkpointer(self) -> sqlite3.Connection:
+        """The connection the store's checkpoints run on (``_checkpoints.py``)."""
+        return sqlite3.connect(
+            self.path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=self._busy_timeout,
+        )
+
+    def _finish_checkpoint(self) -> None:
+        """Copy what the log holds still, no save writing meanwhile: the
+        next write starts the log again (see ``_checkpoints.py``)."""
+        with self._lock:
+            self._db.execute(CHECKPOINT).fetchall()
 
     def _close_readers_of_ended_threads(self) -> None:
         for reader, thread in list(self._readers.items()):
@@ -812,6 +836,8 @@ class SQLiteStore:
         the saves other threads queued meanwhile (see ``_group_commit``)."""
         save = QueuedSave(saving)
         self._saves.run(save, self._write_saves)
+        if save.error is None:  # committed; the writer's lock let go
+            self._checkpoints.saved(len(saving.changes))
         save.answer()
 
     def _write_saves(
