@@ -1,16 +1,17 @@
 """The SQLite store: the embedded default, one file, safe across processes.
 
 Every write runs in ``BEGIN IMMEDIATE`` on one writer connection with
-``isolation_level=None``, so the write lock is taken before anything is
-read and two processes can never both write from the same stale read.
-The store checkpoints the write-ahead log itself, mostly outside its
-writer's lock (``_checkpoints.py``). Reads never wait for a writer: the
-file is in WAL mode, where a read sees the last commit while a write is
-under way, and a read takes the writer connection only when no thread of
-this store is using it, else a connection of the thread's own.
-``synchronous`` is ``FULL`` by default (a committed command survives power
-loss) and may be ``NORMAL`` (it survives a crash of the process, and is
-several times faster).
+``isolation_level=None``, or as one statement, which SQLite runs as a
+transaction of its own (``_one_statement.py``), so the write lock is taken
+before anything is read and two processes can never both write from the
+same stale read. The store checkpoints the write-ahead log itself, mostly
+outside its writer's lock (``_checkpoints.py``).
+Reads never wait for a writer: the file is in WAL mode, where a read sees
+the last commit while a write is under way, and a read takes the writer
+connection only when no thread of this store is using it, else a
+connection of the thread's own. ``synchronous`` is ``FULL`` by default (a
+committed command survives power loss) and may be ``NORMAL`` (it survives
+a crash of the process, and is several times faster).
 
 The file holds personal data (customers' ids, free text), so a new file is
 created readable and writable by its owner only; SQLite gives its ``-wal``
@@ -50,6 +51,7 @@ from ..ports import (
     StoredEvent,
     customer_chat_held,
 )
+from . import _one_statement as one_statement
 from ._checkpoints import CHECKPOINT, SAFETY_PAGES, Checkpoints
 from ._codec import (
     StateCodec,
@@ -530,14 +532,21 @@ def _roll_back_quietly(db: sqlite3.Connection) -> None:
 
 
 class _Saving:
-    """Changes saved together (all of them or none): their rows, then the
+    """Changes saved together (all of them or none): their rows, or the one
+    statement that writes a common save (``_one_statement.py``); then the
     versions written."""
 
-    __slots__ = ("changes", "rows", "versions")
+    __slots__ = ("changes", "rows", "statement", "versions")
 
-    def __init__(self, changes: tuple[Change, ...], rows: tuple[ChangeRows, ...]):
+    def __init__(
+        self,
+        changes: tuple[Change, ...],
+        rows: tuple[ChangeRows, ...] = (),
+        statement: tuple[Any, ...] | None = None,
+    ):
         self.changes = changes
         self.rows = rows
+        self.statement = statement
         self.versions: list[int] = []
 
 
@@ -600,6 +609,9 @@ class SQLiteStore:
         try:
             self._configure(synchronous, busy_timeout)
             self._migrate()
+            with self._translated():
+                for statement in one_statement.SETUP:
+                    self._db.execute(statement)
         except BaseException:
             self._db.close()
             raise
@@ -817,8 +829,64 @@ class SQLiteStore:
 
     def save(self, change: Change) -> None:
         """Write ``change`` atomically if the agent is still at its version."""
+        statement = one_statement.parameters(
+            change, self._codec, self._known_policies, self._recent.get(change.agent_id)
+        )
+        lock = self._lock
+        if self._saves.writing or not lock.acquire(blocking=False):
+            if statement is None:  # with other threads' saves, perhaps
+                self._save(_Saving((change,), (self._change_rows(change),)))
+            else:
+                self._save(_Saving((change,), statement=statement))
+            return
+        try:  # nobody else writing: nothing to wait for, nobody to write for
+            self._write_alone(change, statement)
+        finally:
+            lock.release()
+        self._checkpoints.saved(1)
+
+    def _write_alone(self, change: Change, statement: tuple[Any, ...] | None) -> None:
+        """Write one change in a transaction of its own (the lock held): the
+        common save as one statement (``_one_statement.py``), else its rows."""
+        if statement is not None:
+            self._write_in_one_statement(change, statement)
+            return
         rows = self._change_rows(change)
-        self._save(_Saving((change,), (rows,)))
+        writer = self._writer
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            version = self._write_change(writer, change, rows)
+            writer.execute("COMMIT")
+        except BaseException as error:
+            _roll_back_quietly(self._db)
+            if isinstance(error, sqlite3.Error):
+                raise _translate(error, self.path) from error
+            raise
+        self._saved_change(change, rows, version)
+
+    def _write_in_one_statement(
+        self, change: Change, parameters: tuple[Any, ...]
+    ) -> None:
+        """Write the common save, a transaction of its own (the lock held)."""
+        try:
+            version = self._write_statement(self._writer, change, parameters)
+        except sqlite3.Error as error:
+            raise _translate(error, self.path) from error
+        self._remember(change.agent_id, StoredAgent(change.state, version))
+
+    def _write_statement(
+        self, writer: sqlite3.Cursor, change: Change, parameters: tuple[Any, ...]
+    ) -> int:
+        """Run the common save's statement (``_one_statement.py``); the
+        version written."""
+        try:
+            writer.execute(one_statement.SAVE, parameters)
+        except sqlite3.IntegrityError as error:
+            refusal = one_statement.refusal(error, change)
+            if refusal is None:
+                raise
+            raise refusal from None
+        return change.expected_version + 1
 
     def save_all(self, changes: Sequence[Change]) -> None:
         """Write every change or none, in one transaction: each is checked
@@ -879,6 +947,17 @@ class SQLiteStore:
         self, writer: sqlite3.Cursor, save: QueuedSave, several: bool
     ) -> None:
         saving: _Saving = save.work
+        if saving.statement is not None:
+            # A refused statement undoes itself: the others stand, with no
+            # savepoint.
+            try:
+                change = saving.changes[0]
+                saving.versions = [
+                    self._write_statement(writer, change, saving.statement)
+                ]
+            except WrapUpError as error:
+                save.error = error
+            return
         if several:
             writer.execute("SAVEPOINT save")
         try:
@@ -897,11 +976,19 @@ class SQLiteStore:
             writer.execute("RELEASE save")
 
     def _saved(self, saving: _Saving) -> None:
+        if saving.statement is not None:
+            (change,), (version,) = saving.changes, saving.versions
+            self._remember(change.agent_id, StoredAgent(change.state, version))
+            return
         changes = zip(saving.changes, saving.rows, saving.versions, strict=True)
         for change, rows, version in changes:
-            if rows.policies:
-                self._known_policies.update(key for key, _ in rows.policies)
-            self._remember(change.agent_id, StoredAgent(change.state, version))
+            self._saved_change(change, rows, version)
+
+    def _saved_change(self, change: Change, rows: ChangeRows, version: int) -> None:
+        """Remember what a committed change wrote."""
+        if rows.policies:
+            self._known_policies.update(key for key, _ in rows.policies)
+        self._remember(change.agent_id, StoredAgent(change.state, version))
 
     def _change_rows(self, change: Change) -> ChangeRows:
         """``change`` as rows, its history entries as rows (``_entries.py``)."""
