@@ -7,11 +7,12 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -59,11 +60,24 @@ def _rows(path: Path) -> dict[str, list[Any]]:
         db.close()
 
 
-def _a_day(path: Path, steps: list[tuple[int, Any]]) -> int:
-    """``steps`` through a service on a new file, each with a command id;
-    how many saves took one statement."""
+class _WithoutFeed(SQLiteStore):
+    """A store that drops every change's events (its records keep theirs):
+    the outcome's events are then not the change's."""
+
+    def save(self, change: Change) -> None:
+        super().save(attrs.evolve(change, events=()))
+
+    def save_all(self, changes: Sequence[Change]) -> None:
+        super().save_all([attrs.evolve(change, events=()) for change in changes])
+
+
+def _a_day(
+    path: Path, steps: list[tuple[int, Any]], kind: type[SQLiteStore] = SQLiteStore
+) -> int:
+    """``steps`` through a service on a new file of a store of ``kind``,
+    each with a command id; how many saves took one statement."""
     statements = 0
-    with SQLiteStore(path, synchronous="NORMAL") as store:
+    with kind(path, synchronous="NORMAL") as store:
         write = store._write_statement
 
         def counted(*args: Any) -> int:
@@ -94,18 +108,26 @@ def test_one_statement_writes_the_rows_the_general_route_writes(
     steps: list[tuple[int, Any]],
 ) -> None:
     folder = tmp_path_factory.mktemp("day")
-    _a_day(folder / "one.db", steps)
-    general = one_statement.parameters
-    try:
-        one_statement.parameters = lambda *args: None  # type: ignore[assignment]
-        assert _a_day(folder / "general.db", steps) == 0
-    finally:
-        one_statement.parameters = general
-    assert _rows(folder / "one.db") == _rows(folder / "general.db")
+    for kind in (SQLiteStore, _WithoutFeed):
+        _a_day(folder / f"one-{kind.__name__}.db", steps, kind)
+        general = one_statement.parameters
+        try:
+            one_statement.parameters = lambda *args: None  # type: ignore[assignment]
+            assert _a_day(folder / f"general-{kind.__name__}.db", steps, kind) == 0
+        finally:
+            one_statement.parameters = general
+        one, other = (folder / f"{r}-{kind.__name__}.db" for r in ("one", "general"))
+        assert _rows(one) == _rows(other)
 
 
+@pytest.mark.parametrize(
+    ("kind", "statements"),
+    # The chat's end announces two events: without the feed, it takes one
+    # statement too.
+    [(SQLiteStore, 3), (_WithoutFeed, 4)],
+)
 def test_a_day_of_extensions_classifications_and_flags_takes_one_statement_each(
-    tmp_path: Path,
+    tmp_path: Path, kind: type[SQLiteStore], statements: int
 ) -> None:
     steps = [
         (0, AssignChat("agent-1", "c1", "cust-1", queue())),
@@ -114,7 +136,7 @@ def test_a_day_of_extensions_classifications_and_flags_takes_one_statement_each(
         (1000, ClassifyChat("agent-1", "c1", code="refund")),
         (1000, FlagAbusive("agent-1", "c1", reason="insults")),
     ]
-    assert _a_day(tmp_path / "day.db", steps) == 3
+    assert _a_day(tmp_path / "day.db", steps, kind) == statements
 
 
 # Refusals: nothing of the statement is written.

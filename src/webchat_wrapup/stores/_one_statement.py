@@ -85,8 +85,8 @@ def parameters(
     """:data:`SAVE`'s parameters for ``change``, or ``None`` when it is not
     the common save: the agent at the version ``recent`` remembers, holding
     the same chats, with no policy to store first (all in ``known``), no
-    history entry, one event at most, and a command record (if any) whose
-    outcome holds the change's own events.
+    history entry, one event at most, and a command record (if any) that
+    names one customer at most.
 
     Built straight from the change, with the texts and values ``_rows.py``
     makes for the general route (tests hold the two routes' rows equal).
@@ -102,12 +102,15 @@ def parameters(
     if change.events:
         event = compact(event_row(change.events[0]))
         customer = _customer(change)
+    record = _record(change, recorded_at, event, customer)
+    if record is None:
+        return None
     return (
         change.agent_id,
         change.expected_version,
         text,
         _micros(state.next_deadline()),
-        *_record(change, recorded_at, event, customer),
+        *record,
         None if event is None else recorded_at or 0,
         customer,
         event,
@@ -115,17 +118,13 @@ def parameters(
 
 
 def _common(change: Change, recent: StoredAgent | None) -> bool:
-    """Whether ``change`` is the common save, its policies aside."""
-    events, record = change.events, change.command
+    """Whether ``change`` may be the common save, its policies and its
+    record's customers aside."""
     return (
         recent is not None
         and recent.version == change.expected_version
         and not change.history
-        and len(events) <= 1
-        and (
-            record is None
-            or (record.outcome.events is events and not record.outcome.history)
-        )
+        and len(change.events) <= 1
         and held_chats(change.state) == held_chats(recent.state)
     )
 
@@ -142,22 +141,31 @@ def _customer(change: Change) -> str | None:
 
 def _record(
     change: Change, recorded_at: int | None, event: str | None, customer: str | None
-) -> tuple[Any, ...]:
+) -> tuple[Any, ...] | None:
     """The command record's columns: its id, agent, fingerprint, outcome,
-    time, and the customer it is found by."""
+    time, and the customer it is found by (``None``: it names several)."""
     record = change.command
     if record is None:
         return (None,) * 6
-    outcome = outcome_to_json(record.outcome, [], [] if event is None else [event])
+    outcome = record.outcome
+    if outcome.events is change.events and not outcome.history:
+        # Its event is the change's, written once (as the general route does).
+        text = outcome_to_json(outcome, [], [] if event is None else [event])
+        customers: tuple[str | None, ...] = (customer,)
+    else:
+        text = outcome_to_json(outcome)
+        customers = change.record_customer_ids() or (None,)
+    if len(customers) > 1:
+        return None
     if record.recorded_at is not change.recorded_at:
         recorded_at = _micros(record.recorded_at)
     return (
         record.command_id,
         record.agent_id,
         record.fingerprint,
-        outcome,
+        text,
         recorded_at,
-        customer,
+        customers[0],
     )
 
 
