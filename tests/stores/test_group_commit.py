@@ -128,7 +128,9 @@ def test_threads_saving_while_the_writer_is_busy_share_one_commit(
         ]
         for thread in threads:
             thread.start()
-        while len(store._saves._queued) < 4:  # all of them waiting
+        # All of them waiting: one for the lock, to write, the others queued
+        # behind it (a save is queued only once a thread is writing).
+        while len(store._saves._queued) < 3:
             threading.Event().wait(0.001)
     for thread in threads:
         thread.join(10)

@@ -488,6 +488,25 @@ def test_an_erasure_sees_a_chat_another_store_object_holds(tmp_path: Path) -> No
         assert erase(second, "cust-1") == (0, 0)
 
 
+def test_a_chat_id_held_again_for_another_customer_is_found_by_that_customer(
+    tmp_path: Path,
+) -> None:
+    """The chat id came back for another customer once its wrap-up expired:
+    the erasure check follows the customer the chat now names."""
+    with SQLiteStore(tmp_path / "w.db") as store:
+        clock = ManualClock(T0)
+        service = WrapUpService(store, clock)
+        service.add_agent("agent-1")
+        service.assign("agent-1", "chat-3", "cust-2", QueuePolicy("support"))
+        service.end_chat("agent-1", "chat-3")
+        clock.advance(3600)  # the wrap-up expired, not yet swept
+        service.assign("agent-1", "chat-3", "cust-1", QueuePolicy("support"))
+        with pytest.raises(CommandRefused) as refused:
+            erase(store, "cust-1")
+        assert refused.value.code is ErrorCode.CUSTOMER_CHAT_HELD
+        assert erase(store, "cust-2") == (1, 0)
+
+
 def test_an_agent_added_again_by_another_store_object_goes_on_from_its_version(
     tmp_path: Path,
 ) -> None:

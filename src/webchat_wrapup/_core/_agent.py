@@ -185,8 +185,12 @@ class AgentState:
     def next_deadline(self) -> datetime | None:
         """The earliest instant a wrap-up of the agent's expires if nobody
         acts (a paused countdown counts from when it resumes by itself)."""
-        deadlines = [chat.due_at() for chat in self.chats if chat.deadline is not None]
-        return min((d for d in deadlines if d is not None), default=None)
+        earliest = None
+        for chat in self.chats:  # a loop, not min(): every save asks
+            due = None if chat.deadline is None else chat.due_at()
+            if due is not None and (earliest is None or due < earliest):
+                earliest = due
+        return earliest
 
     def label(self) -> str:
         """What the desk shows: the work status while the agent holds chats,

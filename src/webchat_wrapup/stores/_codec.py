@@ -287,24 +287,24 @@ def _abuse(data: Any) -> AbuseFlag:
 
 
 def outcome_to_json(
-    outcome: Outcome, entries: list[dict[str, Any]] | None = None
+    outcome: Outcome,
+    entries: list[dict[str, Any]] | None = None,
+    events: list[str] | None = None,
 ) -> str:
     """A command's outcome as compact JSON text, for command records.
 
     Events are stored positionally (type, then field values), as the agent
     state is; this is a storage format, read back by
     :func:`outcome_from_json`, not a public document. ``entries`` are the
-    outcome's history entries as data, when already built (for their rows).
+    outcome's history entries as data, and ``events`` its events' JSON
+    texts, when already built (for their own rows): the text is the same.
     """
     if entries is None:
         entries = [entry_data(entry) for entry in outcome.history]
-    data = [
-        outcome.agent_id,
-        outcome.version,
-        [event_row(event) for event in outcome.events],
-        entries,
-    ]
-    return compact(data)
+    if events is None:
+        events = [compact(event_row(event)) for event in outcome.events]
+    head = compact([outcome.agent_id, outcome.version])[:-1]  # without its "]"
+    return f"{head},[{','.join(events)}],{compact(entries) if entries else '[]'}]"
 
 
 def outcome_from_json(text: str, what: str = "a command record") -> Outcome:

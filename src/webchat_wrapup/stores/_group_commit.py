@@ -17,9 +17,12 @@ serves every thread that waited, and the threads that wait do not compete
 for the interpreter.
 
 The store writes each save of a batch of several behind a savepoint of its
-own, so one save's refusal (a version conflict, say) leaves the others
-written; a failure of the transaction itself (the disk) fails them all,
-and none is written.
+own (or as one statement, which undoes itself when refused), so one save's
+refusal (a version conflict, say) leaves the others written; a failure of
+the transaction itself (the disk) fails them all, and none is written.
+
+A thread that finds nobody writing and the store's lock free takes the lock
+and writes its save at once, without queueing it (``SQLiteStore.save``).
 """
 
 from __future__ import annotations
@@ -67,23 +70,33 @@ class SaveQueue:
         self._writing = False
         self._waiting = 0
 
+    @property
+    def writing(self) -> bool:
+        """Whether a thread is writing saves of the queue (read without the
+        condition's lock: a save that finds nobody, then takes the store's
+        lock, writes alone before or after the next writer)."""
+        return self._writing
+
     def run(self, save: QueuedSave, write: Writer) -> None:
         """Write ``save``, and whatever else is queued, unless a thread is
         writing already: then wait until that thread has written it (or has
         finished without it, leaving it to this one)."""
         with self._mutex:
-            self._queued.append(save)
-            if self._writing and not self._wait_for(save):
-                return  # written by another thread
+            if self._writing:
+                self._queued.append(save)
+                if not self._wait_for(save):
+                    return  # written by another thread
+                self._queued.remove(save)  # left to this one
             self._writing = True
         try:
             with self._lock:
-                while batch := self._next_batch():
+                # Its own save first, joined by those queued until the commit.
+                batch = [save]
+                while batch:
                     self._write(batch, write, save)
+                    batch = self._next_batch()
         except BaseException:
             with self._mutex:
-                if save in self._queued:  # given up: never written later
-                    self._queued.remove(save)
                 self._writing = False
                 self._ready.notify_all()
             raise

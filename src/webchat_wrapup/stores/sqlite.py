@@ -1,8 +1,11 @@
 """The SQLite store: the embedded default, one file, safe across processes.
 
 Every write runs in ``BEGIN IMMEDIATE`` on one writer connection with
-``isolation_level=None``, so the write lock is taken before anything is
-read and two processes can never both write from the same stale read.
+``isolation_level=None``, or as one statement, which SQLite runs as a
+transaction of its own (``_one_statement.py``), so the write lock is taken
+before anything is read and two processes can never both write from the
+same stale read. The store checkpoints the write-ahead log itself, mostly
+outside its writer's lock (``_checkpoints.py``).
 Reads never wait for a writer: the file is in WAL mode, where a read sees
 the last commit while a write is under way, and a read takes the writer
 connection only when no thread of this store is using it, else a
@@ -27,6 +30,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from .._core._agent import Chat
 from .._core._errors import (
     CommandIdReused,
     CommandRefused,
@@ -47,6 +51,8 @@ from ..ports import (
     StoredEvent,
     customer_chat_held,
 )
+from . import _one_statement as one_statement
+from ._checkpoints import CHECKPOINT, SAFETY_PAGES, Checkpoints
 from ._codec import (
     StateCodec,
     instant_to_micros,
@@ -72,6 +78,7 @@ from ._rows import (
     decode_rows,
     decode_state,
     held_chat_id,
+    held_chats,
     one_change_per_agent,
 )
 
@@ -524,14 +531,21 @@ def _roll_back_quietly(db: sqlite3.Connection) -> None:
 
 
 class _Saving:
-    """Changes saved together (all of them or none): their rows, then the
+    """Changes saved together (all of them or none): their rows, or the one
+    statement that writes a common save (``_one_statement.py``); then the
     versions written."""
 
-    __slots__ = ("changes", "rows", "versions")
+    __slots__ = ("changes", "rows", "statement", "versions")
 
-    def __init__(self, changes: tuple[Change, ...], rows: tuple[ChangeRows, ...]):
+    def __init__(
+        self,
+        changes: tuple[Change, ...],
+        rows: tuple[ChangeRows, ...] = (),
+        statement: tuple[Any, ...] | None = None,
+    ):
         self.changes = changes
         self.rows = rows
+        self.statement = statement
         self.versions: list[int] = []
 
 
@@ -585,9 +599,18 @@ class SQLiteStore:
             )
         except sqlite3.Error as error:
             raise _translate(error, self.path) from error
+        # The saves' statements run on this one cursor of the writer: the
+        # connection's execute() makes a cursor at every call.
+        self._writer = self._db.cursor()
+        self._checkpoints = Checkpoints(
+            self._open_checkpointer, self._finish_checkpoint
+        )
         try:
             self._configure(synchronous, busy_timeout)
             self._migrate()
+            with self._translated():
+                for statement in one_statement.SETUP:
+                    self._db.execute(statement)
         except BaseException:
             self._db.close()
             raise
@@ -605,6 +628,8 @@ class SQLiteStore:
             # zeros, not left in the file's free space: an erasure must
             # leave no byte of the customer's data behind.
             self._db.execute("PRAGMA secure_delete = ON")
+            # See _checkpoints.py: the store checkpoints outside the lock.
+            self._db.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_PAGES}")
 
     def _migrate(self) -> None:
         if self._refuse_if_too_new() == SCHEMA_VERSION:
@@ -647,6 +672,7 @@ class SQLiteStore:
             readers, self._readers = self._readers, {}
         for reader in readers:
             reader.close()
+        self._checkpoints.close()
 
     def __enter__(self) -> SQLiteStore:
         return self
@@ -687,6 +713,21 @@ class SQLiteStore:
                 raise _translate(error, self.path) from error
             self._readers[reader] = None if thread is None else weakref.ref(thread)
         return reader
+
+    def _open_checkpointer(self) -> sqlite3.Connection:
+        """The connection the store's checkpoints run on (``_checkpoints.py``)."""
+        return sqlite3.connect(
+            self.path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=self._busy_timeout,
+        )
+
+    def _finish_checkpoint(self) -> None:
+        """Copy what the log holds still, no save writing meanwhile: the
+        next write starts the log again (see ``_checkpoints.py``)."""
+        with self._lock:
+            self._db.execute(CHECKPOINT).fetchall()
 
     def _close_readers_of_ended_threads(self) -> None:
         for reader, thread in list(self._readers.items()):
@@ -775,7 +816,7 @@ class SQLiteStore:
         rows = self._read(_SELECT_POLICY, (key,))
         return _policy_text(rows, key, self.path)
 
-    def _fetch_policy_in(self, db: sqlite3.Connection) -> Callable[[str], str]:
+    def _fetch_policy_in(self, db: sqlite3.Cursor) -> Callable[[str], str]:
         """Policies read inside the writer's transaction (which holds its lock)."""
 
         def fetch(key: str) -> str:
@@ -787,8 +828,64 @@ class SQLiteStore:
 
     def save(self, change: Change) -> None:
         """Write ``change`` atomically if the agent is still at its version."""
+        statement = one_statement.parameters(
+            change, self._codec, self._known_policies, self._recent.get(change.agent_id)
+        )
+        lock = self._lock
+        if self._saves.writing or not lock.acquire(blocking=False):
+            if statement is None:  # with other threads' saves, perhaps
+                self._save(_Saving((change,), (self._change_rows(change),)))
+            else:
+                self._save(_Saving((change,), statement=statement))
+            return
+        try:  # nobody else writing: nothing to wait for, nobody to write for
+            self._write_alone(change, statement)
+        finally:
+            lock.release()
+        self._checkpoints.saved(1)
+
+    def _write_alone(self, change: Change, statement: tuple[Any, ...] | None) -> None:
+        """Write one change in a transaction of its own (the lock held): the
+        common save as one statement (``_one_statement.py``), else its rows."""
+        if statement is not None:
+            self._write_in_one_statement(change, statement)
+            return
         rows = self._change_rows(change)
-        self._save(_Saving((change,), (rows,)))
+        writer = self._writer
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            version = self._write_change(writer, change, rows)
+            writer.execute("COMMIT")
+        except BaseException as error:
+            _roll_back_quietly(self._db)
+            if isinstance(error, sqlite3.Error):
+                raise _translate(error, self.path) from error
+            raise
+        self._saved_change(change, rows, version)
+
+    def _write_in_one_statement(
+        self, change: Change, parameters: tuple[Any, ...]
+    ) -> None:
+        """Write the common save, a transaction of its own (the lock held)."""
+        try:
+            version = self._write_statement(self._writer, change, parameters)
+        except sqlite3.Error as error:
+            raise _translate(error, self.path) from error
+        self._remember(change.agent_id, StoredAgent(change.state, version))
+
+    def _write_statement(
+        self, writer: sqlite3.Cursor, change: Change, parameters: tuple[Any, ...]
+    ) -> int:
+        """Run the common save's statement (``_one_statement.py``); the
+        version written."""
+        try:
+            writer.execute(one_statement.SAVE, parameters)
+        except sqlite3.IntegrityError as error:
+            refusal = one_statement.refusal(error, change)
+            if refusal is None:
+                raise
+            raise refusal from None
+        return change.expected_version + 1
 
     def save_all(self, changes: Sequence[Change]) -> None:
         """Write every change or none, in one transaction: each is checked
@@ -806,6 +903,8 @@ class SQLiteStore:
         the saves other threads queued meanwhile (see ``_group_commit``)."""
         save = QueuedSave(saving)
         self._saves.run(save, self._write_saves)
+        if save.error is None:  # committed; the writer's lock let go
+            self._checkpoints.saved(len(saving.changes))
         save.answer()
 
     def _write_saves(
@@ -814,19 +913,19 @@ class SQLiteStore:
         """Write the batch, and the saves queued until the commit, in one
         transaction (the writer's lock is held); each save of several
         behind a savepoint of its own."""
-        db = self._db
+        writer = self._writer
         several = len(batch) > 1
         try:
-            db.execute("BEGIN IMMEDIATE")
+            writer.execute("BEGIN IMMEDIATE")
             for save in batch:
-                self._write_save(db, save, several)
+                self._write_save(writer, save, several)
             while extra := more():
                 batch += extra
                 for save in extra:
-                    self._write_save(db, save, True)
-            db.execute("COMMIT")
+                    self._write_save(writer, save, True)
+            writer.execute("COMMIT")
         except (sqlite3.Error, WrapUpError) as error:
-            _roll_back_quietly(db)
+            _roll_back_quietly(self._db)
             for save in batch:
                 save.error = (
                     _translate(error, self.path)
@@ -834,118 +933,133 @@ class SQLiteStore:
                     else error  # a single save's refusal
                 )
         except BaseException:
-            _roll_back_quietly(db)
+            _roll_back_quietly(self._db)
             raise
         for save in batch:
-            save.done = True
-        # Only once committed: a rolled-back save must leave no trace here.
-        for save in batch:
+            # Only once committed: a rolled-back save must leave no trace
+            # here; and before it is done, so its thread finds it remembered.
             if save.error is None:
                 self._saved(save.work)
+            save.done = True
 
     def _write_save(
-        self, db: sqlite3.Connection, save: QueuedSave, several: bool
+        self, writer: sqlite3.Cursor, save: QueuedSave, several: bool
     ) -> None:
         saving: _Saving = save.work
+        if saving.statement is not None:
+            # A refused statement undoes itself: the others stand, with no
+            # savepoint.
+            try:
+                change = saving.changes[0]
+                saving.versions = [
+                    self._write_statement(writer, change, saving.statement)
+                ]
+            except WrapUpError as error:
+                save.error = error
+            return
         if several:
-            db.execute("SAVEPOINT save")
+            writer.execute("SAVEPOINT save")
         try:
             saving.versions = [
-                self._write_change(db, change, rows, self._held_before(change))
+                self._write_change(writer, change, rows)
                 for change, rows in zip(saving.changes, saving.rows, strict=True)
             ]
         except WrapUpError as error:
             if not several:
                 raise  # the whole transaction rolls back
-            db.execute("ROLLBACK TO save")
-            db.execute("RELEASE save")
+            writer.execute("ROLLBACK TO save")
+            writer.execute("RELEASE save")
             save.error = error
             return
         if several:
-            db.execute("RELEASE save")
+            writer.execute("RELEASE save")
 
     def _saved(self, saving: _Saving) -> None:
+        if saving.statement is not None:
+            (change,), (version,) = saving.changes, saving.versions
+            self._remember(change.agent_id, StoredAgent(change.state, version))
+            return
         changes = zip(saving.changes, saving.rows, saving.versions, strict=True)
         for change, rows, version in changes:
-            if rows.policies:
-                self._known_policies.update(key for key, _ in rows.policies)
-            self._remember(change.agent_id, StoredAgent(change.state, version))
+            self._saved_change(change, rows, version)
+
+    def _saved_change(self, change: Change, rows: ChangeRows, version: int) -> None:
+        """Remember what a committed change wrote."""
+        if rows.policies:
+            self._known_policies.update(key for key, _ in rows.policies)
+        self._remember(change.agent_id, StoredAgent(change.state, version))
 
     def _change_rows(self, change: Change) -> ChangeRows:
         """``change`` as rows, its history entries as rows (``_entries.py``)."""
         return change_rows(change, self._codec, self._known_policies, entry_to_text)
 
     def _write_change(
-        self,
-        db: sqlite3.Connection,
-        change: Change,
-        rows: ChangeRows,
-        held: list[str] | None,
+        self, writer: sqlite3.Cursor, change: Change, rows: ChangeRows
     ) -> int:
         """Write one change in the writer's transaction; the version written."""
+        held = self._held_before(change)
         if held is None:
-            held = self._stored_holding_keys(db, change)
-        version = self._write_agent(db, change, rows)
-        record = change.command
-        if record is not None and rows.command is not None:
-            recorded = record.recorded_at
+            held = self._stored_holding_keys(writer, change)
+        version = self._write_agent(writer, change, rows)
+        command = rows.command
+        if command is not None:
             try:
-                db.execute(
-                    _INSERT_COMMAND,
-                    (
-                        *rows.command,
-                        None if recorded is None else instant_to_micros(recorded),
-                    ),
-                )
+                writer.execute(_INSERT_COMMAND, (*command, rows.recorded_at))
             except sqlite3.IntegrityError:
-                raise CommandIdReused(rows.command[0]) from None
-            if rows.record_customers:
-                db.executemany(
+                raise CommandIdReused(command[0]) from None
+            customers = rows.record_customers
+            if customers:
+                _insert(
+                    writer,
                     _INSERT_COMMAND_CUSTOMER,
-                    [(c, rows.command[0]) for c in rows.record_customers],
+                    [(c, command[0]) for c in customers],
                 )
-        self._hold(db, change, held)
+        self._hold(writer, change, held)
         if rows.policies:
-            db.executemany(_INSERT_POLICY, rows.policies)
+            writer.executemany(_INSERT_POLICY, rows.policies)
         if rows.history:
-            db.executemany(_INSERT_HISTORY, rows.history)
+            _insert(writer, _INSERT_HISTORY, rows.history)
         if rows.events:
-            db.executemany(_INSERT_EVENT, rows.events)
+            _insert(writer, _INSERT_EVENT, rows.events)
         return version
 
-    def _held_before(self, change: Change) -> list[str] | None:
+    def _held_before(self, change: Change) -> dict[str, str] | None:
         """The chats the agent held at the version it is saved from, if known
         without reading the file (``None``: read them in the transaction)."""
         if change.expected_version == 0:
-            return []
+            return {}
         recent = self._recent.get(change.agent_id)
         if recent is None or recent.version != change.expected_version:
             return None
-        return [chat.holding_key for chat in recent.state.chats]
+        return held_chats(recent.state)
 
-    def _stored_holding_keys(self, db: sqlite3.Connection, change: Change) -> list[str]:
+    def _stored_holding_keys(
+        self, db: sqlite3.Cursor, change: Change
+    ) -> dict[str, str]:
         """The chats of the stored state the change replaces (none if it is
         not at the expected version: the write then conflicts)."""
         row = db.execute(_SELECT_AGENT, (change.agent_id,)).fetchone()
         if row is None or row[0] != change.expected_version:
-            return []
+            return {}
         fetch = self._fetch_policy_in(db)
         state = decode_state(
             self._codec, change.agent_id, row[0], row[1], fetch, self._damaged
         )
-        return [chat.holding_key for chat in state.chats]
+        return held_chats(state)
 
-    def _hold(self, db: sqlite3.Connection, change: Change, before: list[str]) -> None:
+    def _hold(self, db: sqlite3.Cursor, change: Change, before: dict[str, str]) -> None:
         """Keep ``held_chats`` in step; refuse a chat another agent holds.
 
         Only a change in the agent's chats touches the table, so a save that
         keeps them (an extension, a classification) costs no extra statement.
+        A chat id held again for another customer (the chat it named
+        finished) moves its row to that customer.
         """
         agent_id = change.agent_id
-        after = [chat.holding_key for chat in change.state.chats]
+        after = held_chats(change.state)
         if after == before:
             return
-        released = set(before).difference(after)
+        released = before.keys() - after.keys()
         if released:
             # By agent too: a chat two agents held under schema 1 keeps its
             # row for the one the migration chose.
@@ -953,31 +1067,40 @@ class SQLiteStore:
                 "DELETE FROM held_chats WHERE chat_id = ? AND agent_id = ?",
                 [(key, agent_id) for key in released],
             )
-        taken = set(after).difference(before)
+        moved = [
+            key for key in after.keys() & before.keys() if after[key] != before[key]
+        ]
+        if moved:
+            db.executemany(
+                "UPDATE held_chats SET customer_id = ? WHERE chat_id = ? "
+                "AND agent_id = ?",
+                [(after[key], key, agent_id) for key in moved],
+            )
         for chat in change.state.chats:
-            key = chat.holding_key
-            if key not in taken:
-                continue
-            try:
-                db.execute(
-                    "INSERT INTO held_chats VALUES (?, ?, ?)",
-                    (key, agent_id, chat.customer_id),
-                )
-            except sqlite3.IntegrityError:
-                (holder,) = db.execute(
-                    "SELECT agent_id FROM held_chats WHERE chat_id = ?", (key,)
-                ).fetchone()
-                raise CommandRefused(
-                    ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
-                    "save",
-                    agent_id,
-                    chat.chat_id,
-                    f"agent {holder!r} holds it",
-                ) from None
+            if chat.holding_key not in before:
+                self._take(db, agent_id, chat)
 
-    def _write_agent(
-        self, db: sqlite3.Connection, change: Change, rows: ChangeRows
-    ) -> int:
+    def _take(self, db: sqlite3.Cursor, agent_id: str, chat: Chat) -> None:
+        """Hold ``chat`` for the agent; refused if another agent holds it."""
+        key = chat.holding_key
+        try:
+            db.execute(
+                "INSERT INTO held_chats VALUES (?, ?, ?)",
+                (key, agent_id, chat.customer_id),
+            )
+        except sqlite3.IntegrityError:
+            (holder,) = db.execute(
+                "SELECT agent_id FROM held_chats WHERE chat_id = ?", (key,)
+            ).fetchone()
+            raise CommandRefused(
+                ErrorCode.CHAT_HELD_BY_ANOTHER_AGENT,
+                "save",
+                agent_id,
+                chat.chat_id,
+                f"agent {holder!r} holds it",
+            ) from None
+
+    def _write_agent(self, db: sqlite3.Cursor, change: Change, rows: ChangeRows) -> int:
         """Insert or update the agent's row; the version written."""
         version = change.expected_version
         if version == 0:
@@ -992,7 +1115,7 @@ class SQLiteStore:
         return version + 1
 
     def _insert_agent(
-        self, db: sqlite3.Connection, change: Change, rows: ChangeRows
+        self, db: sqlite3.Cursor, change: Change, rows: ChangeRows
     ) -> int:
         """A new agent at version 1, or one added again after it was retired
         at the version after that one (a version is never written twice)."""
@@ -1277,6 +1400,14 @@ class SQLiteStore:
                 [(until, agent_id) for agent_id in agents],
             )
         return agents
+
+
+def _insert(writer: sqlite3.Cursor, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``sql`` for each row: a single row by execute(), which costs less."""
+    if len(rows) == 1:
+        writer.execute(sql, rows[0])
+    else:
+        writer.executemany(sql, rows)
 
 
 def _run_migration(db: sqlite3.Connection, statement: Migration) -> None:
