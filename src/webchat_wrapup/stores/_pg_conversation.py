@@ -67,6 +67,7 @@ from ._rows import (
     decode_record,
     decode_state,
     held_chat_id,
+    held_chats,
     one_change_per_agent,
 )
 
@@ -322,7 +323,7 @@ class PostgresConversation:
     async def _save(self, change: Change) -> None:
         rows = change_rows(change, self._codec, self._known_policies)
         before = self._held_before(change)
-        after = {chat.holding_key for chat in change.state.chats}
+        after = held_chats(change.state)
         if await self._saved_in_one_statement(change, rows, before, after):
             version = change.expected_version + 1
         else:
@@ -348,7 +349,7 @@ class PostgresConversation:
                     change,
                     written,
                     before,
-                    {chat.holding_key for chat in change.state.chats},
+                    held_chats(change.state),
                 )
                 for change, written, before in zip(changes, rows, befores, strict=True)
             ]
@@ -358,22 +359,23 @@ class PostgresConversation:
             self._known_policies.update(key for key, _ in written.policies)
             self._remember(change.agent_id, StoredAgent(change.state, version))
 
-    def _held_before(self, change: Change) -> set[str] | None:
-        """The chats the agent held at the version it is saved from, if known
-        without asking the server (``None``: read them in the transaction)."""
+    def _held_before(self, change: Change) -> dict[str, str] | None:
+        """The chats the agent held at the version it is saved from, with
+        their customers, if known without asking the server (``None``: read
+        them in the transaction)."""
         if change.expected_version == 0:
-            return set()
+            return {}
         recent = self._recent.get(change.agent_id)
         if recent is None or recent.version != change.expected_version:
             return None
-        return {chat.holding_key for chat in recent.state.chats}
+        return held_chats(recent.state)
 
     async def _save_in_transaction(
         self,
         change: Change,
         rows: ChangeRows,
-        before: set[str] | None,
-        after: set[str],
+        before: dict[str, str] | None,
+        after: dict[str, str],
     ) -> int:
         """Save ``change`` in a transaction; the version written."""
         async with self._transaction() as session:
@@ -386,15 +388,18 @@ class PostgresConversation:
         session: Session,
         change: Change,
         rows: ChangeRows,
-        before: set[str] | None,
-        after: set[str],
+        before: dict[str, str] | None,
+        after: dict[str, str],
     ) -> int:
         """Write one change in the session's transaction; the version
-        written. ``before`` and ``after`` are the holding keys of the chats
-        held."""
+        written. ``before`` and ``after`` are the chats held, by holding key,
+        with their customers: a chat id held again for another customer
+        (the chat it named finished) is let go of and taken again, so its
+        row names the new customer."""
         if before is None:
             before = await self._stored_holding_keys(session, change)
-        released = sorted(before - after)
+        moved = _moved(before, after)
+        released = sorted(before.keys() - after.keys() | moved)
         version = await self._write_agent(session, change, rows, released)
         record = change.command
         if record is not None and rows.command is not None:
@@ -408,7 +413,7 @@ class PostgresConversation:
             )
             if inserted is None or inserted[0] != 1:
                 raise CommandIdReused(rows.command[0])
-        taken = after - before
+        taken = after.keys() - before.keys() | moved
         if taken:
             await self._take(session, change, taken)
         if rows.policies:
@@ -458,14 +463,17 @@ class PostgresConversation:
             "events": [row[3] for row in events],
         }
 
-    async def _stored_holding_keys(self, session: Session, change: Change) -> set[str]:
-        """The chats of the stored state the change replaces (none if it is
-        not at the expected version: the write then conflicts)."""
+    async def _stored_holding_keys(
+        self, session: Session, change: Change
+    ) -> dict[str, str]:
+        """The chats of the stored state the change replaces, with their
+        customers (none if it is not at the expected version: the write then
+        conflicts)."""
         row = await session.fetchone(self._sql.load, (change.agent_id,))
         if row is None or row[0] != change.expected_version:
-            return set()
+            return {}
         state = await self._decode_state(session, change.agent_id, row[0], row[1])
-        return {chat.holding_key for chat in state.chats}
+        return held_chats(state)
 
     async def _take(self, session: Session, change: Change, taken: set[str]) -> None:
         """Write who holds the chats the agent takes; refuse a chat another
@@ -490,8 +498,8 @@ class PostgresConversation:
         self,
         change: Change,
         rows: ChangeRows,
-        before: set[str] | None,
-        after: set[str],
+        before: dict[str, str] | None,
+        after: dict[str, str],
     ) -> bool:
         """Save the common command (a command id, no history, no new policy,
         chats known) and its events in one statement, atomic on its own: no
@@ -509,6 +517,7 @@ class PostgresConversation:
             or rows.history
             or rows.policies
             or change.expected_version == 0
+            or _moved(before, after)  # let go of and taken again: two steps
         ):
             return False
         query, parameters = self._one_statement(change, command, rows, before, after)
@@ -534,8 +543,8 @@ class PostgresConversation:
         change: Change,
         command: tuple[str, str, str, str],
         rows: ChangeRows,
-        before: set[str],
-        after: set[str],
+        before: dict[str, str],
+        after: dict[str, str],
     ) -> tuple[str, dict[str, object]]:
         """The one statement that saves ``change`` with its ``command`` row,
         and its parameters."""
@@ -559,8 +568,8 @@ class PostgresConversation:
                 if fed
                 else self._sql.update_hold_and_record
             )
-            parameters["released"] = sorted(before - after)
-            taken, customers = _held_columns(change, after - before)
+            parameters["released"] = sorted(before.keys() - after.keys())
+            taken, customers = _held_columns(change, after.keys() - before.keys())
             parameters["taken"] = taken
             parameters["taken_customers"] = customers
         return query, parameters
@@ -773,6 +782,11 @@ class PostgresConversation:
 
 def _micros(instant: datetime | None) -> int | None:
     return None if instant is None else instant_to_micros(instant)
+
+
+def _moved(before: dict[str, str], after: dict[str, str]) -> set[str]:
+    """The chats held before and after under one key, for another customer."""
+    return {key for key in before.keys() & after.keys() if before[key] != after[key]}
 
 
 def _held_columns(change: Change, taken: set[str]) -> tuple[list[str], list[str]]:

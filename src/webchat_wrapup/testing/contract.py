@@ -675,6 +675,25 @@ class StoreContract(FeedContract):
             "erasure-cust-1-0", T0, "dpo-1", 0, 0
         )
 
+    def test_a_chat_id_held_again_for_another_customer_names_that_customer(
+        self, store: Store
+    ) -> None:
+        # The wrap-up of chat-3 (cust-2) ran out, and the same chat id came
+        # back for cust-1 before any sweep: the agent holds cust-1's chat.
+        before = _in_wrap_up("agent-1", 0)  # chat-of-agent-1, for cust-1
+        chat_id = "chat-of-agent-1"
+        store.save(Change("agent-1", 0, before))
+        policy = QueuePolicy("support")
+        again = decide(
+            before, AssignChat("agent-1", chat_id, "cust-2", policy), _at(90)
+        )
+        assert again.history  # the wrap-up before expired on the way
+        store.save(Change("agent-1", 1, again.state, again.history))
+        with pytest.raises(CommandRefused) as refused:
+            _erase(store, "cust-2")
+        assert refused.value.code is ErrorCode.CUSTOMER_CHAT_HELD
+        assert _erase(store, "cust-1").history_entries == 1
+
     def test_a_pruned_record_is_not_counted_by_a_later_erasure(
         self, store: Store
     ) -> None:
