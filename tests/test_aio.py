@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sqlite3
+import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from webchat_wrapup import (
     CommandRefused,
+    ContactHistoryEntry,
     ErrorCode,
     InvalidInput,
     ManualClock,
@@ -205,3 +207,80 @@ def test_the_async_service_offers_every_method_of_the_service() -> None:
         assert inspect.iscoroutinefunction(getattr(AsyncWrapUpService, name)) or (
             name in vars(CommandShorthands) or name == "execute"
         ), name
+
+
+def test_a_waiting_follower_never_holds_up_a_command(tmp_path: Path) -> None:
+    async def run() -> None:
+        store = SQLiteStore(tmp_path / "w.db")
+        async with ThreadedStore(store, workers=1) as threaded:
+            service = AsyncWrapUpService(threaded, ManualClock(T0))
+            await service.add_agent("agent-1")
+            start = await threaded.last_position()
+
+            async def follow() -> None:
+                async for _ in service.follow(start, wait=30):
+                    return
+
+            following = asyncio.create_task(follow())
+            await asyncio.sleep(0.2)  # the follower waits, up to 30 s
+            # The one worker is free: the command does not queue behind it.
+            await asyncio.wait_for(
+                service.assign("agent-1", "chat-1", "cust-1", POLICY), 10
+            )
+            await asyncio.wait_for(following, 10)  # and it hears the command
+
+    asyncio.run(run())
+
+
+class _SlowHistory(MemoryStore):
+    """A store whose history is read slowly, entry by entry."""
+
+    def all_history(self) -> Iterator[ContactHistoryEntry]:
+        for entry in super().all_history():
+            time.sleep(0.05)
+            yield entry
+
+
+def test_a_history_reader_cancelled_mid_batch_is_cancelled_cleanly() -> None:
+    inner = _SlowHistory()
+    sync = WrapUpService(inner, ManualClock(T0))
+    sync.add_agent("agent-1")
+    for number in range(8):
+        sync.assign("agent-1", f"chat-{number}", "cust-1", POLICY)
+        sync.end_chat("agent-1", f"chat-{number}")
+        sync.complete("agent-1", f"chat-{number}")
+
+    async def run() -> None:
+        async with ThreadedStore(inner) as threaded:
+
+            async def read() -> int:
+                return len([entry async for entry in threaded.all_history()])
+
+            reading = asyncio.create_task(read())
+            await asyncio.sleep(0.1)  # a batch is being read in its thread
+            reading.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await reading
+            assert await read() == 8  # and the store reads on as before
+
+    asyncio.run(run())
+
+
+def test_the_async_service_reads_back_its_settings() -> None:
+    async def run() -> None:
+        async with ThreadedStore(MemoryStore()) as threaded:
+            service = AsyncWrapUpService(
+                threaded, ManualClock(T0), attempts=3, lease=timedelta(seconds=9)
+            )
+            assert (service.attempts, service.lease) == (3, timedelta(seconds=9))
+            assert service.observer is None
+            assert service.command_retention == timedelta(hours=24)
+
+    asyncio.run(run())
+
+
+def test_the_blocking_service_refuses_an_async_store_with_a_hint() -> None:
+    threaded = ThreadedStore(MemoryStore())
+    with pytest.raises(InvalidInput) as raised:
+        WrapUpService(threaded, ManualClock(T0))  # type: ignore[arg-type]
+    assert "AsyncWrapUpService" in str(raised.value)

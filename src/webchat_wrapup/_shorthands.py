@@ -7,8 +7,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ._core._commands import (
     ActivateChat,
@@ -30,6 +31,11 @@ from ._core._commands import (
 from ._core._history import EndedBy
 from ._core._machine import Presence
 from ._core._policy import QueuePolicy
+from .observers import Observer
+from .ports import Clock
+
+if TYPE_CHECKING:
+    from ._operations import Operations, Subscriber
 
 T = TypeVar("T")
 
@@ -181,3 +187,47 @@ class CommandShorthands(Generic[T]):
         """Make one expiry permanent (does nothing if it is not due)."""
         command = ExpireWrapUp(agent_id, chat_id, deadline)
         return self.execute(command, command_id=command_id)
+
+
+class ServiceFace(CommandShorthands[T]):
+    """What both faces of the service share besides the commands: their
+    settings, read back, and subscriptions. Settings are given to the
+    constructor and fixed from then on."""
+
+    _work: Operations
+
+    @property
+    def clock(self) -> Clock:
+        """The clock commands are decided at."""
+        return self._work.clock
+
+    @property
+    def observer(self) -> Observer | None:
+        """What hears every command and sweep, if anything."""
+        return self._work.observer
+
+    @property
+    def attempts(self) -> int:
+        """How often a command is decided again after a version conflict."""
+        return self._work.settings.attempts
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a sweeper's claim on a due wrap-up lasts."""
+        return self._work.settings.lease
+
+    @property
+    def command_retention(self) -> timedelta:
+        """How long command records live before sweeps prune them."""
+        return self._work.settings.command_retention
+
+    @property
+    def event_retention(self) -> timedelta:
+        """How long the event feed keeps each event."""
+        return self._work.settings.event_retention
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Hear every event after it is committed; returns an unsubscribe."""
+        subscribers = self._work.subscribers
+        subscribers.append(subscriber)
+        return lambda: subscribers.remove(subscriber)

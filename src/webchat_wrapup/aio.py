@@ -29,7 +29,7 @@ from ._core._commands import Command, TransferChat
 from ._core._errors import ErrorCode, StoreError, invalid_argument
 from ._core._history import ContactHistoryEntry
 from ._core._policy import QueuePolicy
-from ._operations import Operations, Subscriber
+from ._operations import Operations
 from ._settings import (
     DEFAULT_ATTEMPTS,
     DEFAULT_COMMAND_RETENTION,
@@ -37,7 +37,7 @@ from ._settings import (
     DEFAULT_LEASE,
     Settings,
 )
-from ._shorthands import CommandShorthands
+from ._shorthands import ServiceFace
 from .feed import DEFAULT_WAIT, follow_async
 from .observers import Observer
 from .ports import (
@@ -77,7 +77,7 @@ def _awaited(
     return run
 
 
-class AsyncWrapUpService(CommandShorthands[Coroutine[Any, Any, Outcome]]):
+class AsyncWrapUpService(ServiceFace[Coroutine[Any, Any, Outcome]]):
     """:class:`~webchat_wrapup.service.WrapUpService` for asyncio, on an
     :class:`~webchat_wrapup.ports.AsyncStore`.
 
@@ -111,17 +111,6 @@ class AsyncWrapUpService(CommandShorthands[Coroutine[Any, Any, Outcome]]):
         )
         self.store = store
         self._work = Operations(store, clock, settings, observer, remembered)
-
-    @property
-    def clock(self) -> Clock:
-        """The clock commands are decided at."""
-        return self._work.clock
-
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Hear every event after it is committed; returns an unsubscribe."""
-        subscribers = self._work.subscribers
-        subscribers.append(subscriber)
-        return lambda: subscribers.remove(subscriber)
 
     def follow(
         self, after: int = 0, *, batch: int = 100, wait: float = DEFAULT_WAIT
@@ -227,16 +216,24 @@ class ThreadedStore:
 
     async def all_history(self) -> AsyncIterator[ContactHistoryEntry]:
         """See :meth:`Store.all_history <webchat_wrapup.ports.Store.all_history>`:
-        read in the workers, a batch at a time."""
-        entries = await self._run(self.store.all_history)
+        read a batch at a time on a thread of the iterator's own, so closing
+        it (or cancelling its reader) waits for the batch under way."""
+        if self._closed:
+            raise StoreError(ErrorCode.STORE_CLOSED, "the threaded store is closed")
+        loop = asyncio.get_running_loop()
+        reader = ThreadPoolExecutor(1, thread_name_prefix="webchat-wrapup-history")
         try:
-            while batch := await self._run(_next_batch, entries):
-                for entry in batch:
-                    yield entry
+            entries = iter(await loop.run_in_executor(reader, self.store.all_history))
+            try:
+                while batch := await loop.run_in_executor(reader, _next_batch, entries):
+                    for entry in batch:
+                        yield entry
+            finally:
+                close = getattr(entries, "close", None)
+                if close is not None:
+                    await asyncio.shield(loop.run_in_executor(reader, close))
         finally:
-            close = getattr(entries, "close", None)
-            if close is not None and not self._closed:
-                await self._run(close)
+            reader.shutdown(wait=False)
 
     async def events(self, after: int = 0, limit: int = 100) -> list[StoredEvent]:
         """See :meth:`Store.events <webchat_wrapup.ports.Store.events>`."""
@@ -249,8 +246,12 @@ class ThreadedStore:
 
     async def wait_for_events(self, after: int, timeout: float) -> bool:
         """See :meth:`Store.wait_for_events
-        <webchat_wrapup.ports.Store.wait_for_events>` (waits in a worker)."""
-        return await self._run(self.store.wait_for_events, after, timeout)
+        <webchat_wrapup.ports.Store.wait_for_events>`: waits in a thread of
+        the loop's default executor, never in one of the workers, so
+        followers waiting never hold up a command."""
+        if self._closed:
+            raise StoreError(ErrorCode.STORE_CLOSED, "the threaded store is closed")
+        return await asyncio.to_thread(self.store.wait_for_events, after, timeout)
 
     async def prune_events(self, before: datetime, limit: int) -> int:
         """See :meth:`Store.prune_events <webchat_wrapup.ports.Store.prune_events>`."""

@@ -14,11 +14,13 @@ at once, in the caller's thread.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ._core._commands import Command, TransferChat
+from ._core._errors import invalid_argument
 from ._core._policy import QueuePolicy
 from ._fingerprint import fingerprint_of as fingerprint_of
 from ._immediate import ImmediateStore, run_now
@@ -32,7 +34,7 @@ from ._settings import (
     MAX_SWEEP_LIMIT,
     Settings,
 )
-from ._shorthands import CommandShorthands
+from ._shorthands import ServiceFace
 from ._sweeping import SWEEP_BATCH
 from .observers import Observer
 from .ports import Clock, Outcome, RemembersStates, Store
@@ -66,7 +68,7 @@ def _at_once(
     return run
 
 
-class WrapUpService(CommandShorthands[Outcome]):
+class WrapUpService(ServiceFace[Outcome]):
     """Runs commands against a store, at the clock's time.
 
     ``attempts`` bounds how often a command is decided again on fresh state
@@ -91,6 +93,12 @@ class WrapUpService(CommandShorthands[Outcome]):
         event_retention: timedelta = DEFAULT_EVENT_RETENTION,
         observer: Observer | None = None,
     ) -> None:
+        if inspect.iscoroutinefunction(getattr(store, "save", None)):
+            raise invalid_argument(
+                "store",
+                "a Store (an AsyncStore goes to aio.AsyncWrapUpService)",
+                store,
+            )
         settings = Settings(attempts, lease, command_retention, event_retention)
         remembered = (
             store.load_remembered if isinstance(store, RemembersStates) else None
@@ -99,42 +107,6 @@ class WrapUpService(CommandShorthands[Outcome]):
         self._work = Operations(
             ImmediateStore(store), clock, settings, observer, remembered
         )
-
-    @property
-    def clock(self) -> Clock:
-        """The clock commands are decided at."""
-        return self._work.clock
-
-    @property
-    def observer(self) -> Observer | None:
-        """What hears every command and sweep, if anything."""
-        return self._work.observer
-
-    @property
-    def attempts(self) -> int:
-        """How often a command is decided again after a version conflict."""
-        return self._work.settings.attempts
-
-    @property
-    def lease(self) -> timedelta:
-        """How long a sweeper's claim on a due wrap-up lasts."""
-        return self._work.settings.lease
-
-    @property
-    def command_retention(self) -> timedelta:
-        """How long command records live before sweeps prune them."""
-        return self._work.settings.command_retention
-
-    @property
-    def event_retention(self) -> timedelta:
-        """How long the event feed keeps each event."""
-        return self._work.settings.event_retention
-
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Hear every event after it is committed; returns an unsubscribe."""
-        subscribers = self._work.subscribers
-        subscribers.append(subscriber)
-        return lambda: subscribers.remove(subscriber)
 
     def execute(self, command: Command, *, command_id: str | None = None) -> Outcome:
         """Decide and save ``command``; a retried ``command_id`` is replayed.

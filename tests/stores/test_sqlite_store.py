@@ -477,6 +477,38 @@ def test_an_erased_customer_leaves_no_byte_in_the_file_or_its_wal(
     assert _traces(path) == {"w.db": 0}
 
 
+def test_an_erasure_waits_for_a_checkpoint_under_way_then_empties_the_wal(
+    tmp_path: Path,
+) -> None:
+    # SQLite answers a second checkpoint "busy" at once: an erasure whose
+    # truncation met the store's own checkpoint would leave the log as it
+    # was, deleted bytes and all.
+    path = tmp_path / "w.db"
+    with SQLiteStore(path, synchronous="NORMAL") as store:
+        service = busy_day(store)
+        checkpointing, finished = threading.Event(), threading.Event()
+
+        def a_checkpoint_under_way() -> None:
+            with store._checkpoints.paused():  # as a checkpoint holds it
+                checkpointing.set()
+                finished.wait(0.3)
+
+        other = threading.Thread(target=a_checkpoint_under_way)
+        other.start()
+        assert checkpointing.wait(10)
+        erasing = threading.Thread(
+            target=service.erase_customer, args=(SECRET,), kwargs={"erased_by": "d"}
+        )
+        erasing.start()
+        erasing.join(0.1)
+        assert erasing.is_alive()  # waits for the checkpoint to end
+        finished.set()
+        erasing.join(10)
+        other.join(10)
+        assert os.path.getsize(f"{path}-wal") == 0
+        assert _traces(path)["w.db-wal"] == 0
+
+
 def test_an_erasure_sees_a_chat_another_store_object_holds(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
     with SQLiteStore(path) as first, SQLiteStore(path) as second:

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 TARGET_PAGES = 1000
 """Pages in the log at a checkpoint, as SQLite's own checkpoint aims at."""
@@ -88,6 +89,14 @@ class Checkpoints:
             self._saved = 0  # left to the next checkpoint (or the writer's own)
         finally:
             self._lock.release()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No checkpoint of the store's runs in the block (one under way
+        ends first): SQLite refuses a second checkpoint while one runs, and
+        an erasure's must truncate the log."""
+        with self._lock:
+            yield
 
     def close(self) -> None:
         """Close the connection, once a checkpoint under way has ended."""

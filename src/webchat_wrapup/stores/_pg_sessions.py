@@ -14,7 +14,12 @@ nothing beside a round trip to the server), for
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    aclosing,
+    closing,
+)
 from typing import Any, Protocol, TypeVar
 
 import psycopg
@@ -130,8 +135,10 @@ class SyncSession:
         return _SyncServerCursor(self._connection.cursor(name=name))
 
     async def notified(self, timeout: float) -> bool:
-        for _ in self._connection.notifies(timeout=timeout, stop_after=1):
-            return True
+        notifies = self._connection.notifies(timeout=timeout, stop_after=1)
+        with closing(notifies):  # its lock on the connection let go at once
+            for _ in notifies:
+                return True
         return False
 
 
@@ -230,8 +237,11 @@ class AsyncSession:
 
     async def notified(self, timeout: float) -> bool:
         notifies = self._connection.notifies(timeout=timeout, stop_after=1)
-        async for _ in notifies:
-            return True
+        # Closed here, not by the loop's finalizer some turns later: until
+        # then it holds the connection's lock.
+        async with aclosing(notifies):
+            async for _ in notifies:
+                return True
         return False
 
 

@@ -555,6 +555,9 @@ class _ThreadReader(threading.local):
     db: sqlite3.Connection | None = None
 
 
+_TRUNCATE_LOG = "PRAGMA wal_checkpoint(TRUNCATE)"
+
+
 class SQLiteStore:
     """A store in one SQLite file (created if missing, for its owner only)."""
 
@@ -1220,8 +1223,27 @@ class SQLiteStore:
         return erasure
 
     def _checkpoint(self) -> None:
-        with self._lock, self._translated():
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        """Copy the log into the file and truncate it, so no deleted bytes
+        are left in it. SQLite answers "busy" at once, without waiting, while
+        another connection checkpoints: the store's own are paused, and
+        another process's are waited out for up to the busy timeout."""
+        deadline = time.monotonic() + self._busy_timeout
+        with self._checkpoints.paused():
+            while True:
+                with self._lock, self._translated():
+                    ((busy, _, _),) = self._db.execute(_TRUNCATE_LOG).fetchall()
+                if not busy:
+                    return
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        ErrorCode.STORE_LOCKED,
+                        f"SQLite store {str(self.path)!r}: the erasure is saved, "
+                        "but another connection kept checkpointing the "
+                        "write-ahead log, so its deleted bytes may remain in it: "
+                        "erase again once it is idle",
+                        path=str(self.path),
+                    )
+                time.sleep(0.01)
 
     def erasures(self) -> tuple[ErasureRecord, ...]:
         """Every erasure record, oldest first."""
