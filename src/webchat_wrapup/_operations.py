@@ -51,6 +51,7 @@ from .ports import (
     ErasureRecord,
     HistoryPage,
     Outcome,
+    RemembersStates,
     StoredAgent,
     SweepResult,
 )
@@ -128,7 +129,8 @@ class _Trust:
 class Operations:
     """Every operation of the service, as coroutines over ``store``.
 
-    ``remembered`` is the store's ``load_remembered``, if it offers one
+    ``remembering`` is the store the face was given: its
+    ``load_remembered`` is used if it offers one
     (:class:`~webchat_wrapup.ports.RemembersStates`).
     """
 
@@ -138,14 +140,18 @@ class Operations:
         clock: Clock,
         settings: Settings,
         observer: Observer | None,
-        remembered: Remembered | None,
+        remembering: object,
     ) -> None:
         self.store = store
         self.clock = clock
         self.settings = settings
         self.observer = observer
         self.subscribers: list[Subscriber] = []
-        self._remembered = remembered
+        self._remembered: Remembered | None = (
+            remembering.load_remembered
+            if isinstance(remembering, RemembersStates)
+            else None
+        )
         self._trust = _Trust()
         self._sweeps = SweepWork(self)
 

@@ -106,11 +106,8 @@ class AsyncWrapUpService(ServiceFace[Coroutine[Any, Any, Outcome]]):
                 store,
             )
         settings = Settings(attempts, lease, command_retention, event_retention)
-        remembered = (
-            store.load_remembered if isinstance(store, RemembersStates) else None
-        )
         self.store = store
-        self._work = Operations(store, clock, settings, observer, remembered)
+        self._work = Operations(store, clock, settings, observer, store)
 
     def follow(
         self, after: int = 0, *, batch: int = 100, wait: float = DEFAULT_WAIT

@@ -37,7 +37,7 @@ from ._settings import (
 from ._shorthands import ServiceFace
 from ._sweeping import SWEEP_BATCH
 from .observers import Observer
-from .ports import Clock, Outcome, RemembersStates, Store
+from .ports import Clock, Outcome, Store
 
 __all__ = [
     "DEFAULT_ATTEMPTS",
@@ -100,13 +100,8 @@ class WrapUpService(ServiceFace[Outcome]):
                 store,
             )
         settings = Settings(attempts, lease, command_retention, event_retention)
-        remembered = (
-            store.load_remembered if isinstance(store, RemembersStates) else None
-        )
         self.store = store
-        self._work = Operations(
-            ImmediateStore(store), clock, settings, observer, remembered
-        )
+        self._work = Operations(ImmediateStore(store), clock, settings, observer, store)
 
     def execute(self, command: Command, *, command_id: str | None = None) -> Outcome:
         """Decide and save ``command``; a retried ``command_id`` is replayed.
