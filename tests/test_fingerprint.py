@@ -7,6 +7,7 @@ import hashlib
 import json
 from datetime import datetime, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,6 +22,7 @@ from webchat_wrapup import (
     ExtendWrapUp,
     Presence,
     TransferChat,
+    _fingerprint,
     command_to_dict,
 )
 from webchat_wrapup.service import fingerprint_of
@@ -72,3 +74,15 @@ def test_a_fingerprint_per_command_type_is_pinned() -> None:
         ),
     }
     assert {command: fingerprint_of(command) for command in pinned} == pinned
+
+
+def test_without_the_interpreter_s_own_sha256_the_digest_comes_from_hashlib(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def missing(name: str) -> object:
+        raise ImportError(name)
+
+    monkeypatch.setattr(_fingerprint.importlib, "import_module", missing)
+    digest = _fingerprint._sha256()
+    assert digest is hashlib.sha256
+    assert digest(b"x").hexdigest() == _fingerprint._digest(b"x").hexdigest()
