@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ._core._agent import AgentState
 from ._core._commands import AssignChat, Command, TransferChat, check_command
-from ._core._decide import Decision, decide, expire_due
+from ._core._decide import Decision, decide, decide_checked, expire_due
 from ._core._errors import (
     AgentExists,
     ChatNotHeld,
@@ -120,7 +120,8 @@ class _Trust:
         return False
 
     def fresh(self) -> None:
-        self.score = min(self.score + 1, self.MOST)
+        if self.score < self.MOST:
+            self.score += 1
 
     def stale(self) -> None:
         self.score -= self.STALE
@@ -406,7 +407,7 @@ class Operations:
             version = stored.version
             now = self.clock.now()
             try:
-                decision = decide(stored.state, command, now)
+                decision = decide_checked(stored.state, command, now)
                 if not decision.events and command_id is None:
                     return Outcome(command.agent_id, version)  # nothing to save
                 change, outcome = self._change(
@@ -450,7 +451,7 @@ class Operations:
             return None
         now = self.clock.now()
         try:
-            decision = decide(stored.state, command, now)
+            decision = decide_checked(stored.state, command, now)
             if not decision.events and command_id is None:
                 return None
             change, outcome = self._change(
@@ -505,6 +506,8 @@ class Operations:
 
     def notify(self, outcome: Outcome) -> None:
         """Tell every subscriber each event of ``outcome`` (already saved)."""
+        if not self.subscribers:
+            return
         failures: list[Exception] = []
         for event in outcome.events:
             for subscriber in list(self.subscribers):

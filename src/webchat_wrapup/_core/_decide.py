@@ -117,6 +117,23 @@ def decide(state: AgentState, command: Command, now: datetime) -> Decision:
         check_command(command)  # refuses it: not a command
     else:
         check(command)
+    return _decided(state, command, now)
+
+
+def decide_checked(state: AgentState, command: Command, now: datetime) -> Decision:
+    """:func:`decide` for a command :func:`check_command` has already
+    accepted (the service checks each command before it asks its store
+    anything); the state and the instant are checked as :func:`decide`
+    checks them."""
+    if type(now) is not datetime or now.tzinfo is not _UTC or not _MIN <= now <= _MAX:
+        now = utc_instant(now)
+    if type(state) is not AgentState:
+        _check_state_type(state)
+    return _decided(state, command, now)
+
+
+def _decided(state: AgentState, command: Command, now: datetime) -> Decision:
+    """The decision on checked arguments."""
     if command.agent_id != state.agent_id:
         _wrong_agent(state, command)
     if type(command) is ExpireWrapUp:
