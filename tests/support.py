@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Any
 
+import attrs
 import pytest
 
 from webchat_wrapup import (
     AgentState,
     AssignChat,
+    Classification,
     ClassificationOption,
     ClassificationPolicy,
     Command,
     Decision,
     DropdownClassification,
     EndChat,
+    Event,
     QueuePolicy,
     WrapUpError,
     WrapUpPolicy,
     decide,
 )
+from webchat_wrapup.stores._instants import instant_to_micros
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 AGENT = "agent-1"
@@ -113,3 +119,20 @@ def postgres_dsn() -> str:
             pytest.fail(f"{reason} (CI must run these tests)", pytrace=False)
         pytest.skip(reason, allow_module_level=True)
     return dsn
+
+
+def stored_event_row(event: Event) -> list[Any]:
+    """An event as the stores have always stored it, value by value."""
+
+    def flat(value: Any) -> Any:
+        if isinstance(value, Enum):
+            return value.value
+        if isinstance(value, datetime):
+            return instant_to_micros(value)
+        if isinstance(value, Classification):
+            return [value.label, value.code, value.group]
+        assert value is None or isinstance(value, (str, int, float))
+        return value
+
+    fields = attrs.fields(type(event))
+    return [event.type, *[flat(getattr(event, field.name)) for field in fields]]

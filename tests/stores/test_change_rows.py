@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 import attrs
 from hypothesis import given, settings
 
-from support import T0
+from support import T0, stored_event_row
 from webchat_wrapup import AgentState, Command, WrapUpError, decide, expire_due
 from webchat_wrapup.ports import Change, CommandRecord, Outcome
 from webchat_wrapup.stores._codec import StateCodec, instant_to_micros, outcome_to_json
 from webchat_wrapup.stores._rows import change_rows
-from webchat_wrapup.stores._writers import compact, entry_data, event_row
+from webchat_wrapup.stores._writers import compact, entry_data, event_text
 from webchat_wrapup.testing.strategies import command_sequences
 
 
@@ -53,7 +53,7 @@ def _reference_outcome(outcome: Outcome) -> str:
         [
             outcome.agent_id,
             outcome.version,
-            [event_row(event) for event in outcome.events],
+            [stored_event_row(event) for event in outcome.events],
             [entry.to_dict() for entry in outcome.history],
         ]
     )
@@ -66,7 +66,7 @@ def test_an_outcome_is_written_alike_from_its_events_written_once(
 ) -> None:
     for change in _changes(steps):
         outcome = change.command.outcome  # type: ignore[union-attr]
-        texts = [compact(event_row(event)) for event in outcome.events]
+        texts = [event_text(event) for event in outcome.events]
         entries = [entry_data(entry) for entry in outcome.history]
         expected = _reference_outcome(outcome)
         assert outcome_to_json(outcome) == expected
@@ -103,7 +103,7 @@ def test_a_change_as_rows_finds_the_customers_the_change_names(
             assert rows.record_customers == variant.record_customer_ids()
             assert [row[2] for row in rows.events] == list(variant.event_customer_ids())
             assert [row[3] for row in rows.events] == [
-                compact(event_row(event)) for event in variant.events
+                compact(stored_event_row(event)) for event in variant.events
             ]
             if variant.command is None:
                 assert (rows.command, rows.recorded_at) == (None, None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 import typing
 from collections.abc import Callable
 from datetime import datetime
@@ -38,7 +39,13 @@ from .._core._text import check_identifier
 from ..ports import Outcome
 from ._instants import instant_to_micros as instant_to_micros
 from ._instants import micros_to_instant as micros_to_instant
-from ._writers import compact, entry_data, event_row
+from ._writers import (
+    classification_text,
+    compact,
+    entry_data,
+    event_text,
+    optional_text,
+)
 
 _PHASES = {phase.value: phase for phase in Phase}
 _STATUSES = {status.value: status for status in Status}
@@ -50,6 +57,7 @@ _ENDINGS = {ending.value: ending for ending in WrapUpEnding}
 # numbers OverflowError.
 _DAMAGE = (ValueError, LookupError, TypeError, ArithmeticError, RecursionError)
 _MAX_CACHED = 4096
+_json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 def _maybe_micros(instant: datetime | None) -> int | None:
@@ -85,29 +93,33 @@ class StateCodec:
         return key, text
 
     def encode(self, state: AgentState) -> tuple[str, dict[str, str]]:
-        """The state's JSON, and ``{key: policy JSON}`` for its chats' policies."""
+        """The state's JSON, and ``{key: policy JSON}`` for its chats' policies.
+
+        The array ``[agent_id, capacity, status, profile, chats, finished,
+        presence]`` (the last two only when needed: rows written before they
+        existed still read), each chat the array :func:`_chat_text` writes.
+        Written as text directly: every save encodes its agent's state.
+        """
         policies: dict[str, str] = {}
         chats = []
         for chat in state.chats:
             key, text = self.policy_key(chat.queue)
             policies[key] = text
-            chats.append(_chat_data(chat, key))
+            chats.append(_chat_text(chat, key))
         profile = state.classification_profile
-        data = [
-            state.agent_id,
-            state.capacity,
-            state.status._value_,  # the member's own attribute: no descriptor
-            None if profile is None else sorted(profile),
-            chats,
-        ]
-        # Trailing elements, written only when needed: rows written before
-        # they existed still read.
+        text = (
+            f"[{_json_string(state.agent_id)},{state.capacity:d},"
+            f'"{state.status._value_}",'  # the member's own attribute: no descriptor
+            f"{'null' if profile is None else compact(sorted(profile))},"
+            f"[{','.join(chats)}]"
+        )
         presence = _presence_data(state)
         if state.finished or presence is not None:
-            data.append([_finished_data(finished) for finished in state.finished])
-        if presence is not None:
-            data.append(presence)
-        return compact(data), policies
+            tail = [[_finished_data(finished) for finished in state.finished]]
+            if presence is not None:
+                tail.append(presence)
+            text += "," + compact(tail)[1:-1]
+        return text + "]", policies
 
     def decode(self, text: str, fetch_policy: Callable[[str], str]) -> AgentState:
         """The state :meth:`encode` wrote; ``fetch_policy`` reads unknown keys.
@@ -240,45 +252,46 @@ def _finished(data: Any) -> FinishedChat:
     return FinishedChat(chat_id, _ENDINGS[ending], micros_to_instant(at))
 
 
-def _chat_data(chat: Chat, key: str) -> list[Any]:
-    data = _chat_fields(chat, key)
+def _chat_text(chat: Chat, key: str) -> str:
+    """The chat as a JSON array: ``[chat_id, customer_id, policy key, phase,
+    started, ended, ended_by, deadline, extensions used, classification
+    ([label, code, group]), additional text, abuse flag ([by, at, reason,
+    note])]``, instants in microseconds, then (only when needed, as rows
+    written before they existed still read) ``[paused at, pauses, seconds
+    paused]``, the leg, and ``[to agent, to queue]`` of a transfer."""
+    classification = chat.classification
+    abuse = chat.abuse
+    text = (
+        f"[{_json_string(chat.chat_id)},{_json_string(chat.customer_id)},"
+        f'"{key}","{chat.phase._value_}",{instant_to_micros(chat.started_at):d},'
+        f"{_micros_text(chat.ended_at)},"
+        f"{'null' if chat.ended_by is None else _json_string(chat.ended_by._value_)},"
+        f"{_micros_text(chat.deadline)},{chat.extensions_used:d},"
+        f"{'null' if classification is None else classification_text(classification)},"
+        f"{optional_text(chat.additional_text)},"
+        f"{'null' if abuse is None else _abuse_text(abuse)}"
+    )
     moved = chat.transfer
     if chat.pause_count or chat.paused_at is not None or chat.leg != 1 or moved:
         paused = [_maybe_micros(chat.paused_at), chat.pause_count, chat.paused_seconds]
-        data.append(paused)
-    if chat.leg != 1 or moved is not None:
-        data.append(chat.leg)
-    if moved is not None:
-        data.append([moved.to_agent_id, moved.to_queue_id])
-    return data
+        tail: list[Any] = [paused]
+        if chat.leg != 1 or moved is not None:
+            tail.append(chat.leg)
+        if moved is not None:
+            tail.append([moved.to_agent_id, moved.to_queue_id])
+        text += "," + compact(tail)[1:-1]
+    return text + "]"
 
 
-def _chat_fields(chat: Chat, key: str) -> list[Any]:
-    classification = chat.classification
-    abuse = chat.abuse
-    return [
-        chat.chat_id,
-        chat.customer_id,
-        key,
-        chat.phase._value_,
-        instant_to_micros(chat.started_at),
-        _maybe_micros(chat.ended_at),
-        None if chat.ended_by is None else chat.ended_by._value_,
-        _maybe_micros(chat.deadline),
-        chat.extensions_used,
-        None
-        if classification is None
-        else [classification.label, classification.code, classification.group],
-        chat.additional_text,
-        None
-        if abuse is None
-        else [
-            abuse.flagged_by,
-            instant_to_micros(abuse.flagged_at),
-            abuse.reason,
-            abuse.note,
-        ],
-    ]
+def _micros_text(instant: datetime | None) -> str:
+    return "null" if instant is None else str(instant_to_micros(instant))
+
+
+def _abuse_text(abuse: AbuseFlag) -> str:
+    return (
+        f"[{_json_string(abuse.flagged_by)},{instant_to_micros(abuse.flagged_at):d},"
+        f"{optional_text(abuse.reason)},{_json_string(abuse.note)}]"
+    )
 
 
 def _abuse(data: Any) -> AbuseFlag:
@@ -302,9 +315,11 @@ def outcome_to_json(
     if entries is None:
         entries = [entry_data(entry) for entry in outcome.history]
     if events is None:
-        events = [compact(event_row(event)) for event in outcome.events]
-    head = compact([outcome.agent_id, outcome.version])[:-1]  # without its "]"
-    return f"{head},[{','.join(events)}],{compact(entries) if entries else '[]'}]"
+        events = [event_text(event) for event in outcome.events]
+    return (
+        f"[{_json_string(outcome.agent_id)},{outcome.version:d},"
+        f"[{','.join(events)}],{compact(entries) if entries else '[]'}]"
+    )
 
 
 def outcome_from_json(text: str, what: str = "a command record") -> Outcome:
@@ -365,7 +380,7 @@ _EVENT_FIELDS = _event_fields()
 def event_to_json(event: Event) -> str:
     """An event as compact JSON text, for the event feed (the positional
     form command records use; read back by :func:`event_from_json`)."""
-    return compact(event_row(event))
+    return event_text(event)
 
 
 def event_from_json(text: str, what: str = "an event") -> Event:

@@ -29,11 +29,11 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
+from .._core._agent import AgentState
 from .._core._errors import CommandIdReused, VersionConflict, WrapUpError
 from ..ports import Change, StoredAgent
 from ._codec import StateCodec, instant_to_micros, outcome_to_json
-from ._rows import held_chats
-from ._writers import compact, event_row
+from ._writers import event_text
 
 VERSION_MOVED_ON = "webchat_wrapup: the agent's version moved on"
 
@@ -100,7 +100,7 @@ def parameters(
     recorded_at = _micros(change.recorded_at)
     event = customer = None
     if change.events:
-        event = compact(event_row(change.events[0]))
+        event = event_text(change.events[0])
         customer = _customer(change)
     record = _record(change, recorded_at, event, customer)
     if record is None:
@@ -125,8 +125,26 @@ def _common(change: Change, recent: StoredAgent | None) -> bool:
         and recent.version == change.expected_version
         and not change.history
         and len(change.events) <= 1
-        and held_chats(change.state) == held_chats(recent.state)
+        and _holds_the_same_chats(change.state, recent.state)
     )
+
+
+def _holds_the_same_chats(state: AgentState, before: AgentState) -> bool:
+    """Whether ``state`` holds the chats ``before`` held, in the same order,
+    for the same customers: their ``held_chats`` rows (``_rows.py``) stay as
+    they are. (Held in another order they would too; such a change takes the
+    general route, which finds that out.)"""
+    chats = before.chats
+    if len(state.chats) != len(chats):
+        return False
+    for chat, held in zip(state.chats, chats, strict=True):
+        if (
+            chat.chat_id != held.chat_id
+            or chat.leg != held.leg  # with the chat id, the holding key
+            or chat.customer_id != held.customer_id
+        ):
+            return False
+    return True
 
 
 def _customer(change: Change) -> str | None:

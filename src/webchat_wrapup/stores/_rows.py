@@ -31,7 +31,7 @@ from ._codec import (
 )
 from ._entries import entry_from_json, entry_row, entry_to_json, read_row
 from ._paging import encode_cursor
-from ._writers import compact, entry_data, event_row
+from ._writers import compact, entry_data, event_text
 
 Damaged = Callable[[str, object, str], StoreError]
 """A store's ``store_corrupt`` error for (table, key, reason): a row that no
@@ -114,7 +114,7 @@ def change_rows(
     record = change.command
     history = change.history
     entries = [entry_data(entry) for entry in history] if history else []
-    events = [compact(event_row(event)) for event in change.events]
+    events = [event_text(event) for event in change.events]
     of_events, of_record = _customers(change)
     return ChangeRows(
         text,
@@ -134,7 +134,7 @@ def event_rows(change: Change) -> list[EventRow]:
     """The change's events as (recorded at, agent, customer, JSON) rows."""
     if not change.events:
         return []
-    events = [compact(event_row(event)) for event in change.events]
+    events = [event_text(event) for event in change.events]
     return _feed_rows(change, events, change.event_customer_ids())
 
 

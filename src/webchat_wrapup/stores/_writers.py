@@ -7,10 +7,15 @@ a large share of what a SQLite save costs in Python, so:
 - :func:`compact` writes what ``json.JSONEncoder(separators=(",", ":"))``
   writes, with the standard library's C encoder built once rather than at
   every call (or that encoder, where the C one is missing);
-- :func:`entry_data` is ``ContactHistoryEntry.to_dict()``, and
-  :func:`event_row` the stores' positional row of an event, each from a
-  plan of fields and converters derived once per class from its type hints
-  (the general route inspects every value of every call).
+- :func:`entry_data` is ``ContactHistoryEntry.to_dict()``, from a plan of
+  fields and converters derived once from its type hints (the general
+  route inspects every value of every call);
+- :func:`event_text` is an event as the stores keep it, a JSON array of
+  its type then its field values (instants in microseconds, enums as their
+  values, a classification as ``[label, code, group]``), written by a
+  function made once per event class: an f-string, one field after
+  another, with no list or encoder in between. Every command writes its
+  events.
 
 Tests hold each to the general route's output.
 """
@@ -119,43 +124,80 @@ def entry_data(entry: ContactHistoryEntry) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, **_entry_fields(entry)}
 
 
-def _positional(kind: Any) -> Convert | None:
-    """How an event's field is stored: instants in microseconds, enums as
-    their values, a classification as [label, code, group]; text, numbers
-    and flags as they are."""
+_json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
+"""A string as JSON text, non-ASCII escaped (as :func:`compact` writes it)."""
+
+
+def optional_text(value: str | None) -> str:
+    """An optional string as JSON text."""
+    return "null" if value is None else _json_string(value)
+
+
+def classification_text(classification: Classification) -> str:
+    """A classification as the stores keep it: ``[label, code, group]``."""
+    return (
+        f"[{_json_string(classification.label)},"
+        f"{optional_text(classification.code)},"
+        f"{optional_text(classification.group)}]"
+    )
+
+
+def _field_text(kind: Any, value: str) -> str:
+    """An expression writing ``value`` (an expression of type ``kind``,
+    never ``None``) as JSON text, as :func:`compact` would write its stored
+    form."""
+    if kind is str:
+        return f"_json_string({value})"
     if kind is datetime:
-        return instant_to_micros
+        return f"instant_to_micros({value})"
+    if kind is int:
+        return f"int.__repr__({value})"
+    if kind is bool:
+        return f"('true' if {value} else 'false')"
+    if kind is float:
+        return f"compact({value})"
     if isinstance(kind, type) and issubclass(kind, Enum):
-        return attrgetter("_value_")  # the member's own attribute: no descriptor
+        if not all(isinstance(member.value, str) for member in kind):
+            raise TypeError(f"no text plan for {kind!r}")
+        return f"_json_string({value}._value_)"
     if kind is Classification:
-        return attrgetter("label", "code", "group")
-    if kind in (str, int, float, bool):
-        return None
-    raise TypeError(f"no stored form for {kind!r}")
+        return f"classification_text({value})"
+    raise TypeError(f"no text plan for {kind!r}")
 
 
-def _row_writer(cls: type) -> Callable[[Event], list[Any]]:
-    plan = _plan(cls, _positional)
-    names = [name for name, _ in plan]
-    values = attrgetter(*names) if len(names) > 1 else None
-    converts = [(index, convert) for index, (_, convert) in enumerate(plan) if convert]
-    tag = cls.type  # type: ignore[attr-defined]
+def _text_writer(cls: type) -> Callable[[Event], str]:
+    """A function writing an event of ``cls`` as JSON text, made from an
+    f-string of its fields (the text :func:`compact` writes of the stored
+    form: a test holds them equal)."""
+    hints = typing.get_type_hints(cls)
+    parts = ["{tag}"]
+    for field in attrs.fields(cls):
+        if not field.init:
+            continue
+        hint = hints[field.name]
+        value = f"event.{field.name}"
+        text = _field_text(_kind(hint), value)
+        if type(None) in typing.get_args(hint):
+            text = f"'null' if {value} is None else {text}"
+        parts.append("{" + text + "}")
+    source = f'def write(event):\n    return f"[{",".join(parts)}]"\n'
+    # The source is made of the class's field names (identifiers, read from
+    # the class) and the expressions above: nothing from outside.
+    namespace: dict[str, Any] = {
+        "tag": _json_string(cls.type),  # type: ignore[attr-defined]
+        "_json_string": _json_string,
+        "instant_to_micros": instant_to_micros,
+        "compact": compact,
+        "classification_text": classification_text,
+    }
+    exec(compile(source, f"<event text of {cls.__name__}>", "exec"), namespace)
+    return namespace["write"]  # type: ignore[no-any-return]
 
-    def write(event: Event) -> list[Any]:
-        row = [tag, *values(event)] if values else [tag, getattr(event, names[0])]
-        for index, convert in converts:
-            item = row[index + 1]
-            if item is not None:
-                item = convert(item)
-                row[index + 1] = list(item) if type(item) is tuple else item
-        return row
 
-    return write
+_TEXT_WRITERS = {cls: _text_writer(cls) for cls in EVENT_TYPES.values()}
 
 
-_ROW_WRITERS = {cls: _row_writer(cls) for cls in EVENT_TYPES.values()}
-
-
-def event_row(event: Event) -> list[Any]:
-    """The event as the stores keep it: its type, then its field values."""
-    return _ROW_WRITERS[type(event)](event)
+def event_text(event: Event) -> str:
+    """The event as the stores keep it: ``[type, field values...]`` as
+    compact JSON text (non-ASCII escaped)."""
+    return _TEXT_WRITERS[type(event)](event)
