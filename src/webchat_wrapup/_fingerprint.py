@@ -4,10 +4,10 @@ The canonical form is ``command_to_dict(command)`` with the fields left
 empty (``None``) taken out and an assign's queue named by its id, written
 as ``json.dumps(data, sort_keys=True, separators=(",", ":"),
 ensure_ascii=True)`` writes it. Every stored command record holds such a
-digest, so the text may never change. It is written here from a plan made
-once per command type (its keys in order, a writer per field), which
-makes the same text without the general route's work at every call; a
-type the plan cannot cover takes the general route.
+digest, so the text may never change. It is written here by a function
+made once per command type from a plan (its keys in order, a writer per
+field): one f-string, the same text without the general route's work at
+every call. A type the plan cannot cover takes the general route.
 """
 
 from __future__ import annotations
@@ -68,18 +68,8 @@ def fingerprint_of(command: Command) -> str:
 
 def canonical_text(command: Command) -> str:
     """The text :func:`fingerprint_of` digests."""
-    plan = _PLANS.get(type(command))
-    if plan is None:
-        return _general_text(command)
-    parts = []
-    for key, name, write in plan:
-        if name is None:
-            parts.append(key + write(None))
-            continue
-        value = getattr(command, name)
-        if value is not None:
-            parts.append(key + write(value))
-    return "{" + ",".join(parts) + "}"
+    write = _WRITERS.get(type(command))
+    return _general_text(command) if write is None else write(command)
 
 
 def _general_text(command: Command) -> str:
@@ -143,13 +133,37 @@ def _plan(cls: type) -> Plan | None:
     return [(_text(key) + ":", *steps[key]) for key in sorted(steps)]
 
 
-def _plans() -> dict[type, Plan]:
-    plans = {}
+def _text_writer(plan: Plan) -> Callable[[Any], str]:
+    """A function writing a command's canonical text from ``plan``: an
+    f-string of its keys and fields in order, each field left out when it
+    is ``None``. Every part starts with a comma; the first is dropped."""
+    parts = []
+    namespace: dict[str, Any] = {}
+    for number, (key, name, write) in enumerate(plan):
+        namespace[f"key{number}"] = "," + key
+        if name is None:
+            namespace[f"key{number}"] += write(None)
+            parts.append(f"{{key{number}}}")
+            continue
+        namespace[f"write{number}"] = write
+        field = f"command.{name}"
+        parts.append(
+            f"{{'' if {field} is None else key{number} + write{number}({field})}}"
+        )
+    # The source is made of the plan's numbers and the command's field
+    # names (identifiers, read from the class): nothing from outside.
+    source = f'def write(command):\n    return "{{" + f"{"".join(parts)}"[1:] + "}}"\n'
+    exec(compile(source, "<canonical text>", "exec"), namespace)
+    return namespace["write"]  # type: ignore[no-any-return]
+
+
+def _writers() -> dict[type, Callable[[Any], str]]:
+    writers = {}
     for cls in typing.get_args(Command):
         plan = _plan(cls)
         if plan is not None:
-            plans[cls] = plan
-    return plans
+            writers[cls] = _text_writer(plan)
+    return writers
 
 
-_PLANS = _plans()
+_WRITERS = _writers()
