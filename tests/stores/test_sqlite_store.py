@@ -6,6 +6,8 @@ import errno
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -910,6 +912,50 @@ def test_read_connections_of_ended_threads_are_closed(tmp_path: Path) -> None:
                 thread.start()
                 thread.join()
         assert len(store._readers) <= 2
+
+
+_CLOSE_WHILE_READING = """
+import random, sys, threading, time
+from webchat_wrapup import SQLiteStore, StoreError
+
+for round in range(100):
+    store = SQLiteStore(sys.argv[1] + f"/{round}.db")
+    codes = []
+
+    def read(work):
+        try:
+            while True:
+                work()
+        except StoreError as error:
+            codes.append(error.code.value)
+
+    readers = [
+        threading.Thread(target=read, args=(lambda: store.wait_for_events(9, 0.0005),)),
+        threading.Thread(target=read, args=(lambda: list(store.all_history()),)),
+        threading.Thread(target=read, args=(lambda: store.events(0, 10),)),
+    ]
+    for reader in readers:
+        reader.start()
+    time.sleep(random.random() / 200)
+    store.close()
+    for reader in readers:
+        reader.join()
+    assert codes == ["store_closed"] * 3, codes
+"""
+
+
+def test_closing_while_other_threads_read_stops_them_as_closed(tmp_path: Path) -> None:
+    # sqlite3 crashes the interpreter when a connection is closed while
+    # another thread reads on it: run in a process of its own, so a crash
+    # fails this test rather than the whole run.
+    done = subprocess.run(
+        [sys.executable, "-c", _CLOSE_WHILE_READING, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_a_commit_that_fails_leaves_nothing_open_or_visible(tmp_path: Path) -> None:

@@ -549,13 +549,40 @@ class _Saving:
         self.versions: list[int] = []
 
 
+class _Reader:
+    """A read connection, used only while its lock is held.
+
+    :mod:`sqlite3` crashes the interpreter when one thread closes a
+    connection another thread is reading on; so :meth:`SQLiteStore.close`
+    closes each reader under its lock, once a read under way has ended,
+    and a read after that fails as on any closed connection
+    (``store_closed``).
+    """
+
+    __slots__ = ("db", "lock")
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.lock = threading.Lock()
+
+    def rows(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+        """The rows of one query."""
+        with self.lock:
+            return self.db.execute(sql, parameters).fetchall()
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+
 class _ThreadReader(threading.local):
     """Each thread's own read connection, opened at its first read."""
 
-    db: sqlite3.Connection | None = None
+    reader: _Reader | None = None
 
 
 _TRUNCATE_LOG = "PRAGMA wal_checkpoint(TRUNCATE)"
+_DATA_VERSION = "PRAGMA data_version"
 
 
 class SQLiteStore:
@@ -589,9 +616,7 @@ class SQLiteStore:
         # Every read connection open, so close() can close them all; each
         # thread's with the thread, to close it once the thread has ended.
         self._readers_lock = threading.Lock()
-        self._readers: dict[
-            sqlite3.Connection, weakref.ref[threading.Thread] | None
-        ] = {}
+        self._readers: dict[_Reader, weakref.ref[threading.Thread] | None] = {}
         _prepare_file(self.path)
         try:
             self._db = sqlite3.connect(
@@ -685,15 +710,15 @@ class SQLiteStore:
 
     # Read connections
 
-    def _reader(self) -> sqlite3.Connection:
-        """This thread's read connection (no lock: it is the thread's own)."""
-        reader = self._thread_reader.db
+    def _reader(self) -> _Reader:
+        """This thread's read connection."""
+        reader = self._thread_reader.reader
         if reader is None:
             reader = self._open_reader(threading.current_thread())
-            self._thread_reader.db = reader
+            self._thread_reader.reader = reader
         return reader
 
-    def _open_reader(self, thread: threading.Thread | None) -> sqlite3.Connection:
+    def _open_reader(self, thread: threading.Thread | None) -> _Reader:
         """A new read connection, kept for ``thread`` (``None``: until it is
         closed with :meth:`_close_reader`)."""
         with self._readers_lock:
@@ -705,15 +730,16 @@ class SQLiteStore:
                 )
             self._close_readers_of_ended_threads()
             try:
-                reader = sqlite3.connect(
+                db = sqlite3.connect(
                     self.path,
                     isolation_level=None,
                     check_same_thread=False,
                     timeout=self._busy_timeout,
                 )
-                reader.execute("PRAGMA query_only = ON")
+                db.execute("PRAGMA query_only = ON")
             except sqlite3.Error as error:
                 raise _translate(error, self.path) from error
+            reader = _Reader(db)
             self._readers[reader] = None if thread is None else weakref.ref(thread)
         return reader
 
@@ -738,7 +764,7 @@ class SQLiteStore:
                 del self._readers[reader]
                 reader.close()
 
-    def _close_reader(self, reader: sqlite3.Connection) -> None:
+    def _close_reader(self, reader: _Reader) -> None:
         with self._readers_lock:
             self._readers.pop(reader, None)
         reader.close()
@@ -761,7 +787,7 @@ class SQLiteStore:
                     return self._db.execute(sql, parameters).fetchall()
                 finally:
                     lock.release()
-            return self._reader().execute(sql, parameters).fetchall()
+            return self._reader().rows(sql, parameters)
         except sqlite3.Error as error:
             raise _translate(error, self.path) from error
 
@@ -1294,19 +1320,12 @@ class SQLiteStore:
         so a long report neither holds the whole history in memory nor
         waits behind, or blocks, the store's writers.
         """
-        reader = self._open_reader(None)
-        try:
-            with self._translated():
-                reader.execute("BEGIN")  # one snapshot for the whole read
-                cursor = reader.execute(
-                    "SELECT entry, sequence FROM history "
-                    "ORDER BY wrap_up_ended_at, sequence"
-                )
-                while rows := cursor.fetchmany(_BATCH):
-                    for row in rows:
-                        yield decode_entry(row[0], row[1], self._damaged)
-        finally:
-            self._close_reader(reader)
+        batches = self._batches(
+            "SELECT entry, sequence FROM history ORDER BY wrap_up_ended_at, sequence"
+        )
+        for rows in batches:
+            for row in rows:
+                yield decode_entry(row[0], row[1], self._damaged)
 
     # The feeds
 
@@ -1338,11 +1357,11 @@ class SQLiteStore:
         with self._translated():  # a store closed meanwhile: store_closed
             reader = self._reader()
             while True:
-                seen = reader.execute("PRAGMA data_version").fetchone()[0]
-                rows = reader.execute(_LAST_POSITION).fetchall()
+                seen = reader.rows(_DATA_VERSION)[0][0]
+                rows = reader.rows(_LAST_POSITION)
                 if rows and int(rows[0][0]) > after:
                     return True
-                while reader.execute("PRAGMA data_version").fetchone()[0] == seen:
+                while reader.rows(_DATA_VERSION)[0][0] == seen:
                     left = give_up - time.monotonic()
                     if left <= 0:
                         return False
@@ -1390,15 +1409,26 @@ class SQLiteStore:
         :meth:`all_history` reads. A row is handed over as stored, not
         decoded into an entry, so its values are unchecked; text that is
         neither a row nor an entry is ``store_corrupt``, naming it."""
+        for batch in self._batches(
+            "SELECT entry, sequence FROM history ORDER BY sequence"
+        ):
+            yield from decode_rows(batch, self._damaged)
+
+    def _batches(self, sql: str) -> Generator[list[Any], None, None]:
+        """The rows of ``sql`` in batches, from one snapshot, on a read
+        connection of their own (closed once read, or given up)."""
         reader = self._open_reader(None)
         try:
             with self._translated():
-                reader.execute("BEGIN")  # one snapshot for the whole read
-                cursor = reader.execute(
-                    "SELECT entry, sequence FROM history ORDER BY sequence"
-                )
-                while batch := cursor.fetchmany(_BATCH):
-                    yield from decode_rows(batch, self._damaged)
+                with reader.lock:
+                    reader.db.execute("BEGIN")  # one snapshot for the whole read
+                    cursor = reader.db.execute(sql)
+                while True:
+                    with reader.lock:  # a close() waits for the batch
+                        batch = cursor.fetchmany(_BATCH)
+                    if not batch:
+                        return
+                    yield batch
         finally:
             self._close_reader(reader)
 
