@@ -39,7 +39,7 @@ def _sha256() -> Callable[[bytes], Any]:
     a cache gone cold, as after a disk sync (the SQLite store's every save).
     The digest is the same: a test holds them equal.
     """
-    for module in ("_sha2", "_sha256"):  # Python 3.12 and later, then 3.11
+    for module in ("_sha2", "_sha256"):  # Python 3.12 and later, then before
         try:
             return importlib.import_module(module).sha256  # type: ignore[no-any-return]
         except (ImportError, AttributeError):

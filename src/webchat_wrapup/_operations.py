@@ -120,8 +120,8 @@ class _Trust:
         return False
 
     def fresh(self) -> None:
-        if self.score < self.MOST:
-            self.score += 1
+        if self.score < self.MOST:  # mostly at MOST: nothing to compute
+            self.score = min(self.score + 1, self.MOST)
 
     def stale(self) -> None:
         self.score -= self.STALE
