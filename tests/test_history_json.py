@@ -318,3 +318,25 @@ def test_numbers_wider_than_64_bits_are_damage_whichever_parser_reads_them(
     assert len(set(map(repr, read.values()))) == 1, read
     reports = with_each_parser(lambda: counted(json.dumps(row)))
     assert len(set(map(repr, reports.values()))) == 1, reports
+
+
+@pytest.mark.parametrize(
+    "value", [[-(2**63) - 1], {"a": [2**70]}, [[[1.5]]], [2**64, "x"]]
+)
+def test_a_number_nested_in_a_row_s_value_reads_the_same_whichever_parser_reads_it(
+    value: object,
+) -> None:
+    # orjson reads a whole number wider than 64 bits as a fraction, the
+    # standard library as it is: nested in a value, as at its top level,
+    # both are refused alike.
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+    entry = ContactHistoryEntry(
+        "cust-1", "chat-1", "agent-1", "sales", None, None, start, start,
+        EndedBy.AGENT, start, start + timedelta(seconds=30), WrapUpEnding.EXPIRED,
+        0, None,
+    )  # fmt: skip
+    row = entry_row(entry)
+    row[0] = value
+    read = with_each_parser(lambda: entry_from_json(json.dumps(row)))
+    assert len(set(map(repr, read.values()))) == 1, read
+    assert "is not a number a row holds" in repr(read["standard library"])

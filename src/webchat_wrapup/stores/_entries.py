@@ -223,13 +223,31 @@ def entry_of_row(row: list[Any]) -> ContactHistoryEntry:
 
 def _refuse_wide_numbers(row: list[Any]) -> None:
     """Refuse a row holding a number no row is written with: a whole number
-    wider than 64 bits, or a fraction anywhere but the paused seconds."""
+    wider than 64 bits, or a fraction anywhere but the paused seconds,
+    however deep in a value it sits."""
     for index, value in enumerate(row):
         kind = type(value)
         if (kind is int and not -_WIDE <= value < _WIDE) or (
             kind is float and (index != _PAUSED_SECONDS or not abs(value) < _WIDE)
         ):
             raise broken(f"$[{index}]", "is not a number a row holds")
+        if kind is list or kind is dict:
+            _refuse_numbers_within(value, f"$[{index}]")
+
+
+def _refuse_numbers_within(value: list[Any] | dict[str, Any], path: str) -> None:
+    """Refuse a wide whole number or a fraction anywhere inside ``value``
+    (parsers read a wide one differently), walked without recursion."""
+    waiting: list[Any] = [value]
+    while waiting:
+        item = waiting.pop()
+        kind = type(item)
+        if kind is float or (kind is int and not -_WIDE <= item < _WIDE):
+            raise broken(path, "is not a number a row holds")
+        if kind is list:
+            waiting.extend(item)
+        elif kind is dict:
+            waiting.extend(item.values())
 
 
 def _entry_of_row(row: list[Any]) -> ContactHistoryEntry:
