@@ -18,9 +18,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from fuzzing import ServiceFuzz
+from store_arguments import calls, check_call, prepared
 from support import postgres_dsn
 from webchat_wrapup import ErrorCode, StoreError, WrapUpError
 from webchat_wrapup.ports import Store
+from webchat_wrapup.testing import BlockingStore
 
 DSN = postgres_dsn()
 
@@ -168,3 +170,38 @@ def _short_wait_ran_out(error: StoreError, pool_timeout: object) -> None:
     assert isinstance(pool_timeout, (int, float)), error
     assert pool_timeout < 1, error
     event("connection wait ran out")
+
+
+# Each store method with hostile arguments (see ``store_arguments.py``).
+
+
+@pytest.fixture(params=["blocking", "async"])
+def method_store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    schema = f"fuzz_{uuid.uuid4().hex[:12]}"
+    store: Store = (
+        PostgresStore(DSN, schema=schema, pool_size=2)
+        if request.param == "blocking"
+        else BlockingStore(AsyncPostgresStore.open(DSN, schema=schema, pool_size=2))
+    )
+    try:
+        yield store
+    finally:
+        store.close()
+        with psycopg.connect(DSN, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_store_methods_refuse_hostile_arguments_with_typed_errors(
+    method_store: Store, data: st.DataObject
+) -> None:
+    good = getattr(method_store, "_fuzz_change", None) or prepared(method_store)
+    method_store._fuzz_change = good  # type: ignore[attr-defined]  # once per store
+    for _ in range(3):
+        hostile = calls(good, remembers=hasattr(method_store, "load_remembered"))
+        check_call(method_store, data.draw(hostile), type(method_store).__name__)

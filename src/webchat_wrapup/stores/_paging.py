@@ -81,11 +81,16 @@ def check_wait(timeout: float) -> None:
 
 def check_prune(before: datetime, limit: int) -> None:
     """Refuse a prune before anything but an aware instant, or of a limit
-    that is not a whole number (one below 1 prunes nothing)."""
+    that is not a whole number SQL holds (one below 1 prunes nothing)."""
     utc_instant(before)
-    if isinstance(limit, bool) or not isinstance(limit, int):
+    check_whole_limit(limit)
+
+
+def check_whole_limit(limit: object) -> None:
+    """Refuse a limit that is not a whole number up to 2**63 - 1."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit > _MAX_POSITION:
         raise InvalidInput(
             ErrorCode.INVALID_LIMIT,
-            f"limit must be a whole number, not {shown(limit)}",
+            f"limit must be a whole number up to 2**63 - 1, not {shown(limit)}",
             field="limit",
         )

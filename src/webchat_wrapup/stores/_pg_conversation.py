@@ -34,6 +34,7 @@ from .._core._errors import (
     invalid_argument,
 )
 from .._core._history import ContactHistoryEntry
+from .._core._text import check_identifier
 from ..ports import (
     Change,
     CommandRecord,
@@ -43,6 +44,13 @@ from ..ports import (
     StoredAgent,
     StoredEvent,
     customer_chat_held,
+)
+from ._arguments import (
+    check_change,
+    check_changes,
+    check_claim,
+    check_erasure,
+    check_version,
 )
 from ._codec import StateCodec, instant_to_micros
 from ._paging import (
@@ -268,9 +276,11 @@ class PostgresConversation:
         """The agent as this store last saved or loaded it, without asking
         the server: it may be stale
         (see :class:`~webchat_wrapup.ports.RemembersStates`)."""
+        check_identifier(agent_id, "agent_id")
         return self._recent.get(agent_id)
 
     async def _read_agent(self, query: str, agent_id: str) -> StoredAgent | None:
+        check_identifier(agent_id, "agent_id")
         async with self._session() as session:
             row = await session.fetchone(query, (agent_id,))
             if row is None:
@@ -321,6 +331,7 @@ class PostgresConversation:
     # Saving
 
     async def _save(self, change: Change) -> None:
+        check_change(change)
         rows = change_rows(change, self._codec, self._known_policies)
         before = self._held_before(change)
         after = held_chats(change.state)
@@ -332,7 +343,7 @@ class PostgresConversation:
         self._remember(change.agent_id, StoredAgent(change.state, version))
 
     async def _save_all(self, changes: Sequence[Change]) -> None:
-        changes = tuple(changes)
+        changes = check_changes(changes)
         one_change_per_agent(changes)
         if len(changes) <= 1:
             for change in changes:
@@ -616,6 +627,7 @@ class PostgresConversation:
     # Command records
 
     async def _find_command(self, command_id: str) -> CommandRecord | None:
+        check_identifier(command_id, "command_id")
         async with self._session() as session:
             row = await session.fetchone(self._sql.command, (command_id,))
         return None if row is None else decode_record(command_id, row, self._damaged)
@@ -636,6 +648,7 @@ class PostgresConversation:
     async def _erase_customer(
         self, customer_id: str, erasure_id: str, erased_at: datetime, erased_by: str
     ) -> ErasureRecord:
+        check_erasure(customer_id, erasure_id, erased_at, erased_by)
         async with self._transaction() as session:
             held = await session.fetchone(self._sql.customer_held, (customer_id,))
             if held is not None:
@@ -663,6 +676,8 @@ class PostgresConversation:
         return tuple(decode_erasure(row, self._damaged) for row in rows)
 
     async def _retire(self, agent_id: str, expected_version: int) -> None:
+        check_identifier(agent_id, "agent_id")
+        check_version(expected_version)
         async with self._transaction() as session:
             await session.execute(self._sql.lock_agent_id, self._agent_lock(agent_id))
             row = await session.fetchone(
@@ -730,6 +745,7 @@ class PostgresConversation:
     async def _history(
         self, customer_id: str, cursor: str | None, limit: int
     ) -> HistoryPage:
+        check_identifier(customer_id, "customer_id")
         check_limit(limit)
         ended, sequence = decode_cursor(cursor)
         parameters = (customer_id, ended, sequence, limit + 1)
@@ -770,6 +786,7 @@ class PostgresConversation:
     # Sweeps
 
     async def _claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
+        check_claim(at, limit, lease)
         parameters = {
             "now": instant_to_micros(at),
             "until": instant_to_micros(at + lease),

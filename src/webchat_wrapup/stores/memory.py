@@ -19,6 +19,7 @@ from .._core._errors import (
 )
 from .._core._events import Event
 from .._core._history import ContactHistoryEntry
+from .._core._text import check_identifier
 from ..ports import (
     Change,
     CommandRecord,
@@ -29,6 +30,7 @@ from ..ports import (
     StoredEvent,
     customer_chat_held,
 )
+from ._arguments import check_changes, check_claim, check_erasure, check_version
 from ._codec import instant_to_micros
 from ._paging import (
     check_feed_read,
@@ -122,11 +124,13 @@ class MemoryStore:
         """The agent's state and version, or ``None``."""
         if self._closed:
             self._check_open()
+        check_identifier(agent_id, "agent_id")
         return self._agents.get(agent_id)
 
     def load_settled(self, agent_id: str) -> StoredAgent | None:
         """The agent once any save under way has finished (saves hold the lock)."""
         self._check_open()
+        check_identifier(agent_id, "agent_id")
         with self._lock:
             return self._agents.get(agent_id)
 
@@ -139,6 +143,7 @@ class MemoryStore:
         expected version, and a chat one change lets go of may be taken by
         a later one (a transfer)."""
         self._check_open()
+        changes = check_changes(changes)
         one_change_per_agent(changes)
         with self._lock:
             batch = _Batch()
@@ -224,6 +229,7 @@ class MemoryStore:
     def find_command(self, command_id: str) -> CommandRecord | None:
         """The record saved with ``command_id``, if any."""
         self._check_open()
+        check_identifier(command_id, "command_id")
         return self._commands.get(command_id)
 
     def prune_commands(self, before: datetime, limit: int) -> int:
@@ -253,6 +259,7 @@ class MemoryStore:
     ) -> ErasureRecord:
         """Delete the customer's entries and the records holding their data."""
         self._check_open()
+        check_erasure(customer_id, erasure_id, erased_at, erased_by)
         with self._lock:
             self._refuse_if_held(customer_id)
             entries = self._history.pop(customer_id, [])
@@ -353,6 +360,8 @@ class MemoryStore:
     def retire(self, agent_id: str, expected_version: int) -> None:
         """Remove the agent if it is still at ``expected_version``."""
         self._check_open()
+        check_identifier(agent_id, "agent_id")
+        check_version(expected_version)
         with self._lock:
             current = self._agents.get(agent_id)
             if current is None or current.version != expected_version:
@@ -369,6 +378,7 @@ class MemoryStore:
     ) -> HistoryPage:
         """A page of the customer's history, by wrap-up end then write order."""
         self._check_open()
+        check_identifier(customer_id, "customer_id")
         check_limit(limit)
         after = decode_cursor(cursor)
         with self._lock:  # a page costs its own size, not the history's
@@ -394,6 +404,7 @@ class MemoryStore:
     def claim_due(self, at: datetime, limit: int, lease: timedelta) -> list[str]:
         """Claim up to ``limit`` agents with a wrap-up due at ``at``."""
         self._check_open()
+        check_claim(at, limit, lease)
         claimed: list[str] = []
         with self._lock:
             for first in (False, True):  # never claimed, then claims run out

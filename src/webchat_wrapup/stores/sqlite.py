@@ -41,6 +41,7 @@ from .._core._errors import (
     invalid_argument,
 )
 from .._core._history import ContactHistoryEntry
+from .._core._text import check_identifier
 from ..ports import (
     Change,
     CommandRecord,
@@ -52,6 +53,13 @@ from ..ports import (
     customer_chat_held,
 )
 from . import _one_statement as one_statement
+from ._arguments import (
+    check_change,
+    check_changes,
+    check_claim,
+    check_erasure,
+    check_version,
+)
 from ._checkpoints import CHECKPOINT, SAFETY_PAGES, Checkpoints
 from ._codec import (
     StateCodec,
@@ -793,6 +801,7 @@ class SQLiteStore:
 
     def load(self, agent_id: str) -> StoredAgent | None:
         """The agent's state and version, or ``None``; never waits for a writer."""
+        check_identifier(agent_id, "agent_id")
         rows = self._read(_SELECT_AGENT, (agent_id,))
         return self._stored(agent_id, rows[0]) if rows else None
 
@@ -800,6 +809,7 @@ class SQLiteStore:
         """The agent as this store last saved or loaded it, without reading
         the file: it may be stale
         (see :class:`~webchat_wrapup.ports.RemembersStates`)."""
+        check_identifier(agent_id, "agent_id")
         return self._recent.get(agent_id)
 
     def load_settled(self, agent_id: str) -> StoredAgent | None:
@@ -809,6 +819,7 @@ class SQLiteStore:
         a save under way in any thread or process holds it until it commits
         or rolls back.
         """
+        check_identifier(agent_id, "agent_id")
         with self._transaction() as db:
             row = db.execute(_SELECT_AGENT, (agent_id,)).fetchone()
         return None if row is None else self._stored(agent_id, row)
@@ -857,6 +868,7 @@ class SQLiteStore:
 
     def save(self, change: Change) -> None:
         """Write ``change`` atomically if the agent is still at its version."""
+        check_change(change)
         statement = one_statement.parameters(
             change, self._codec, self._known_policies, self._recent.get(change.agent_id)
         )
@@ -920,7 +932,7 @@ class SQLiteStore:
         """Write every change or none, in one transaction: each is checked
         as :meth:`save` checks one, in order, so a chat one change lets go
         of may be taken by a later one (a transfer)."""
-        changes = tuple(changes)
+        changes = check_changes(changes)
         one_change_per_agent(changes)
         if not changes:
             return
@@ -1163,6 +1175,7 @@ class SQLiteStore:
 
     def find_command(self, command_id: str) -> CommandRecord | None:
         """The record saved with ``command_id``, if any."""
+        check_identifier(command_id, "command_id")
         rows = self._read(
             "SELECT agent_id, fingerprint, outcome, recorded_at "
             "FROM commands WHERE command_id = ?",
@@ -1207,6 +1220,7 @@ class SQLiteStore:
         readers of older snapshots; should one still be reading, the old
         frames stay in the ``-wal`` until the next checkpoint that completes.
         """
+        check_erasure(customer_id, erasure_id, erased_at, erased_by)
         with self._transaction() as db:
             held = db.execute(
                 "SELECT agent_id, chat_id FROM held_chats WHERE customer_id = ? "
@@ -1283,6 +1297,8 @@ class SQLiteStore:
     def retire(self, agent_id: str, expected_version: int) -> None:
         """Remove the agent if it is still at ``expected_version``; remember
         the version, so the agent added again goes on from it."""
+        check_identifier(agent_id, "agent_id")
+        check_version(expected_version)
         with self._transaction() as db:
             cursor = db.execute(
                 "DELETE FROM agents WHERE agent_id = ? AND version = ?",
@@ -1303,6 +1319,7 @@ class SQLiteStore:
         self, customer_id: str, *, cursor: str | None = None, limit: int = 50
     ) -> HistoryPage:
         """A page of the customer's history, by wrap-up end then write order."""
+        check_identifier(customer_id, "customer_id")
         check_limit(limit)
         ended, sequence = decode_cursor(cursor)
         rows = self._read(
@@ -1438,6 +1455,7 @@ class SQLiteStore:
         """Claim up to ``limit`` agents with a wrap-up due at ``at``: agents
         never claimed since their last save first, then claims run out;
         each group by earliest deadline."""
+        check_claim(at, limit, lease)
         now = instant_to_micros(at)
         until = instant_to_micros(at + lease)
         with self._transaction() as db:

@@ -1,0 +1,139 @@
+"""What every store checks of the arguments it is given.
+
+The service checks what it hands a store, but a store is also called
+directly (a desk reading a history page, an integrator's tool, a test), so
+each store refuses an argument of the wrong kind with the library's own
+:class:`~webchat_wrapup.InvalidInput` before it reads or writes anything,
+rather than failing somewhere inside with a ``TypeError`` or a driver's
+error. Identifiers must be usable identifiers (as the service requires);
+a change's parts must be of their types. What a change holds is written as
+the core made it: a state is not checked again on every save (one that
+comes from outside is checked as ``AgentState.from_dict`` reads it).
+
+Each check is a few type tests on the path every command takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+from .._core._agent import AgentState
+from .._core._errors import invalid_argument
+from .._core._events import EVENT_TYPES
+from .._core._history import ContactHistoryEntry
+from .._core._instants import utc_instant
+from .._core._text import check_identifier
+from ..ports import Change, CommandRecord, Outcome
+from ._paging import check_whole_limit
+
+_EVENT_CLASSES = frozenset(EVENT_TYPES.values())
+
+
+_MAX_VERSION = 2**63 - 2
+"""The version after it still fits SQL's BIGINT."""
+
+
+def check_version(version: object, field: str = "expected_version") -> None:
+    """Refuse a version that is not a whole number from 0 (that SQL holds)."""
+    if type(version) is not int or not 0 <= version <= _MAX_VERSION:
+        raise invalid_argument(field, "a whole number from 0 to 2**63 - 2", version)
+
+
+def check_change(change: object) -> Change:
+    """``change`` if it is a :class:`~webchat_wrapup.ports.Change` whose
+    parts are of their types, its state the named agent's."""
+    if type(change) is not Change:
+        raise invalid_argument("change", "a Change", change)
+    agent_id = check_identifier(change.agent_id, "change.agent_id")
+    check_version(change.expected_version, "change.expected_version")
+    state = change.state
+    if type(state) is not AgentState or state.agent_id != agent_id:
+        raise invalid_argument("change.state", f"the AgentState of {agent_id!r}", state)
+    _check_entries(change.history, "change.history")
+    _check_events(change.events, "change.events")
+    if change.command is not None:
+        _check_record(change.command, change)
+    _check_optional_instant(change.recorded_at, "change.recorded_at")
+    return change
+
+
+def check_changes(changes: object) -> tuple[Change, ...]:
+    """``changes`` as a tuple, each checked as :func:`check_change` checks it."""
+    if isinstance(changes, (str, bytes)) or not isinstance(changes, Sequence):
+        raise invalid_argument("changes", "a sequence of Change", changes)
+    return tuple(check_change(change) for change in changes)
+
+
+def check_claim(at: object, limit: object, lease: object) -> None:
+    """Refuse a claim at anything but an aware instant, of a limit that is
+    not a whole number SQL holds, or for a lease that is not a positive
+    duration ending before the calendar does."""
+    instant = utc_instant(at)
+    check_whole_limit(limit)
+    if type(lease) is not timedelta or lease <= timedelta(0):
+        raise invalid_argument("lease", "a positive timedelta", lease)
+    try:
+        instant + lease
+    except OverflowError:
+        raise invalid_argument(
+            "lease", "a duration that ends before the year 10000", lease
+        ) from None
+
+
+def check_erasure(
+    customer_id: object, erasure_id: object, erased_at: object, erased_by: object
+) -> None:
+    """Refuse an erasure whose identifiers or instant are of the wrong kind."""
+    check_identifier(customer_id, "customer_id")
+    check_identifier(erasure_id, "erasure_id")
+    utc_instant(erased_at)
+    check_identifier(erased_by, "erased_by")
+
+
+def _check_record(record: object, change: Change) -> None:
+    if type(record) is not CommandRecord:
+        raise invalid_argument("change.command", "a CommandRecord or None", record)
+    check_identifier(record.command_id, "change.command.command_id")
+    check_identifier(record.agent_id, "change.command.agent_id")
+    if type(record.fingerprint) is not str:
+        raise invalid_argument(
+            "change.command.fingerprint", "a string", record.fingerprint
+        )
+    outcome = record.outcome
+    if type(outcome) is not Outcome:
+        raise invalid_argument("change.command.outcome", "an Outcome", outcome)
+    check_identifier(outcome.agent_id, "change.command.outcome.agent_id")
+    check_version(outcome.version, "change.command.outcome.version")
+    if outcome.history is not change.history:  # most often the change's own
+        _check_entries(outcome.history, "change.command.outcome.history")
+    if outcome.events is not change.events:
+        _check_events(outcome.events, "change.command.outcome.events")
+    if record.recorded_at is not change.recorded_at:
+        _check_optional_instant(record.recorded_at, "change.command.recorded_at")
+
+
+def _check_entries(entries: object, field: str) -> None:
+    if type(entries) is not tuple:
+        raise invalid_argument(field, "a tuple of ContactHistoryEntry", entries)
+    for entry in entries:
+        if type(entry) is not ContactHistoryEntry:
+            raise invalid_argument(field, "a tuple of ContactHistoryEntry", entries)
+
+
+def _check_events(events: object, field: str) -> None:
+    if type(events) is not tuple:
+        raise invalid_argument(field, "a tuple of events", events)
+    for event in events:
+        if type(event) not in _EVENT_CLASSES:
+            raise invalid_argument(field, "a tuple of events", events)
+
+
+def _check_optional_instant(instant: object, field: str) -> None:
+    if instant is None or (
+        type(instant) is datetime and instant.tzinfo is timezone.utc
+    ):
+        return
+    if not isinstance(instant, datetime):
+        raise invalid_argument(field, "a datetime or None", instant)
+    utc_instant(instant)  # refuses a naive one
