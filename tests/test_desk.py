@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ from webchat_wrapup.clocks import ManualClock
 from webchat_wrapup.service import WrapUpService
 from webchat_wrapup.stores import MemoryStore, SQLiteStore
 from webchat_wrapup.tools.desk.app import create_app
+from webchat_wrapup.tools.desk.hub import DeskHub
 
 AGENT = "agent-ana"
 CHAT = "chat-1"
@@ -342,3 +345,46 @@ def test_create_app_refuses_settings_it_cannot_use(
 def test_create_app_needs_a_service() -> None:
     with pytest.raises(InvalidInput):
         create_app(MemoryStore())  # type: ignore[arg-type]
+
+
+class _SlowReadModel:
+    """A read model whose first catch-up waits until released."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.busy = False
+
+    @property
+    def db(self) -> Any:
+        raise AssertionError("not read in this test")
+
+    @property
+    def position(self) -> int:
+        return 0
+
+    def catch_up(self, store: Any, limit: int = 1000) -> int:
+        self.busy = True
+        self.entered.set()
+        self.release.wait(10)
+        self.busy = False
+        raise RuntimeError("no figures today")  # logged by the hub
+
+
+def test_stopping_the_hub_waits_for_the_work_its_threads_are_doing() -> None:
+    # The app closes the read model (and the store) once the hub has
+    # stopped: a thread still reading one then would crash sqlite3.
+    async def scenario() -> bool:
+        read_model = _SlowReadModel()
+        hub = DeskHub(MemoryStore(), ManualClock(T0))
+        hub.read_model = read_model
+        await hub.start()
+        await asyncio.to_thread(read_model.entered.wait, 10)
+        stopping = asyncio.ensure_future(hub.stop())
+        await asyncio.sleep(0.2)
+        still_waiting = not stopping.done() and read_model.busy
+        read_model.release.set()
+        await stopping
+        return still_waiting and not read_model.busy
+
+    assert asyncio.run(scenario())

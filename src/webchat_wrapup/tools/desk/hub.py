@@ -20,13 +20,15 @@ import json
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..._core._decide import effective_state
 from ..._core._errors import UnknownAgent, WrapUpError
 from ..._core._views import view_agent
 from ...ports import Clock, Store, StoredEvent
 from .supervisor import snapshot
+
+R = TypeVar("R")
 
 logger = logging.getLogger(__name__)
 
@@ -122,12 +124,13 @@ class DeskHub:
         self._joining: list[tuple[str, Page]] = []
         self._pending: dict[str, list[StoredEvent]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._in_threads: set[asyncio.Future[Any]] = set()
         self._wake = asyncio.Event()
         self._supervisor_due = asyncio.Event()
 
     async def start(self) -> None:
         """Follow the feed from its current end; build the supervisor figures."""
-        self.position = await asyncio.to_thread(self.store.last_position)
+        self.position = await self._in_thread(self.store.last_position)
         self._wake = asyncio.Event()
         self._supervisor_due = asyncio.Event()
         for work in (self._follow_forever, self._flush_forever):
@@ -138,13 +141,25 @@ class DeskHub:
             self._supervisor_due.set()
 
     async def stop(self) -> None:
-        """Stop following; open pages are left to their connections."""
+        """Stop following, once the work the hub gave its threads has ended
+        (the store or the read model may be closed next, and ``sqlite3``
+        crashes on a connection closed while a thread uses it); open pages
+        are left to their connections."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await asyncio.gather(*self._in_threads, return_exceptions=True)
+
+    async def _in_thread(self, work: Callable[..., R], *args: Any) -> R:
+        """``work(*args)`` in a worker thread, which :meth:`stop` waits for
+        even when the task awaiting it was cancelled."""
+        running = asyncio.ensure_future(asyncio.to_thread(work, *args))
+        self._in_threads.add(running)
+        running.add_done_callback(self._in_threads.discard)
+        return await asyncio.shield(running)
 
     @contextlib.contextmanager
     def desk_page(self, agent_id: str) -> Iterator[Page]:
@@ -209,7 +224,7 @@ class DeskHub:
         if not agents:
             return
         position = self.position
-        states = await asyncio.to_thread(self._states, agents)
+        states = await self._in_thread(self._states, agents)
         joined = {id(page) for _, page in joining}
         for agent_id, page in joining:
             page.offer(_desk_message(states[agent_id], position, ()))
@@ -233,7 +248,7 @@ class DeskHub:
             await self._supervisor_due.wait()
             self._supervisor_due.clear()
             try:
-                message = await asyncio.to_thread(self._supervisor_figures, runner)
+                message = await self._in_thread(self._supervisor_figures, runner)
             except Exception:
                 logger.exception("updating the supervisor figures failed")
             else:
