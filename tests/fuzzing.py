@@ -27,6 +27,7 @@ from webchat_wrapup import (
     WrapUpError,
     WrapUpPolicy,
     WrapUpService,
+    effective_state,
 )
 from webchat_wrapup.ports import Store
 from webchat_wrapup.testing.strategies import commands
@@ -294,15 +295,36 @@ class ServiceFuzz(RuleBasedStateMachine):
         ]
         return agents, records, pages
 
-    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    def as_if_swept(self) -> tuple[Any, ...]:
+        """What a refused erasure or retirement must leave as it was: each
+        makes its agents' due expiries permanent first, as a sweep would,
+        and is documented to; so the agents as they are in effect (due
+        expiries applied) and the records, not the stored versions or the
+        history the expiries add to."""
+        agents = []
+        for agent_id in AGENTS:
+            stored = self.store.load(agent_id)
+            now = self.clock.instant
+            agents.append(
+                None if stored is None else effective_state(stored.state, now)
+            )
+        records = [self.store.find_command(command_id) for command_id in COMMAND_IDS]
+        return agents, records, self.store.erasures()
+
+    def call(
+        self, method: str, *args: Any, expires_first: bool = False, **kwargs: Any
+    ) -> Any:
+        """Call the service's ``method``; a refusal must change nothing (but
+        the due expiries a method ``expires_first``, see :meth:`as_if_swept`)."""
         FIGURES.service_calls += 1
-        before = self.snapshot()
+        look = self.as_if_swept if expires_first else self.snapshot
+        before = look()
         bound = getattr(self.service, method)
         done, result = refuses_only_typed(
             lambda: self.run(lambda: bound(*args, **kwargs)), method
         )
         if not done:
-            after = self.snapshot()
+            after = look()
             assert after == before, f"a refused {method} changed the store"
             return None
         return result
@@ -461,7 +483,9 @@ class ServiceFuzz(RuleBasedStateMachine):
         erased_by=usually(st.just("dpo@example")) | TEXTS,
     )
     def erase_customer(self, customer_id: Any, erased_by: Any) -> None:
-        self.call("erase_customer", customer_id, erased_by=erased_by)
+        self.call(
+            "erase_customer", customer_id, erased_by=erased_by, expires_first=True
+        )
 
     @rule(
         agent_id=ids(AGENTS),
@@ -472,7 +496,7 @@ class ServiceFuzz(RuleBasedStateMachine):
         self, agent_id: Any, capacity: Any, retire: bool
     ) -> None:
         if retire:
-            self.call("retire_agent", agent_id)
+            self.call("retire_agent", agent_id, expires_first=True)
         else:
             self.call("update_agent", agent_id, capacity=capacity)
 
