@@ -23,7 +23,7 @@ from .._core._errors import invalid_argument
 from .._core._events import EVENT_TYPES
 from .._core._history import ContactHistoryEntry
 from .._core._instants import utc_instant
-from .._core._text import check_identifier
+from .._core._text import USABLE, check_identifier
 from ..ports import Change, CommandRecord, Outcome
 from ._paging import check_whole_limit
 
@@ -42,19 +42,35 @@ def check_version(version: object, field: str = "expected_version") -> None:
 
 def check_change(change: object) -> Change:
     """``change`` if it is a :class:`~webchat_wrapup.ports.Change` whose
-    parts are of their types, its state the named agent's."""
+    parts are of their types, its state the named agent's.
+
+    Written as one pass of type tests, helpers called only for what is
+    uncommon or wrong: every save takes this path.
+    """
     if type(change) is not Change:
         raise invalid_argument("change", "a Change", change)
-    agent_id = check_identifier(change.agent_id, "change.agent_id")
-    check_version(change.expected_version, "change.expected_version")
+    agent_id = change.agent_id
+    if type(agent_id) is not str or agent_id not in USABLE:
+        check_identifier(agent_id, "change.agent_id")
+    version = change.expected_version
+    if type(version) is not int or not 0 <= version <= _MAX_VERSION:
+        check_version(version, "change.expected_version")
     state = change.state
     if type(state) is not AgentState or state.agent_id != agent_id:
         raise invalid_argument("change.state", f"the AgentState of {agent_id!r}", state)
-    _check_entries(change.history, "change.history")
-    _check_events(change.events, "change.events")
+    if type(change.history) is not tuple or change.history:
+        _check_entries(change.history, "change.history")
+    events = change.events
+    if type(events) is not tuple:
+        raise invalid_argument("change.events", "a tuple of events", events)
+    for event in events:
+        if type(event) not in _EVENT_CLASSES:
+            raise invalid_argument("change.events", "a tuple of events", events)
     if change.command is not None:
         _check_record(change.command, change)
-    _check_optional_instant(change.recorded_at, "change.recorded_at")
+    at = change.recorded_at
+    if at is not None and (type(at) is not datetime or at.tzinfo is not timezone.utc):
+        _check_optional_instant(at, "change.recorded_at")
     return change
 
 
@@ -92,10 +108,13 @@ def check_erasure(
 
 
 def _check_record(record: object, change: Change) -> None:
+    """The command record's parts, those it shares with the change (as the
+    service's records do) not checked twice."""
     if type(record) is not CommandRecord:
         raise invalid_argument("change.command", "a CommandRecord or None", record)
     check_identifier(record.command_id, "change.command.command_id")
-    check_identifier(record.agent_id, "change.command.agent_id")
+    if record.agent_id is not change.agent_id:
+        check_identifier(record.agent_id, "change.command.agent_id")
     if type(record.fingerprint) is not str:
         raise invalid_argument(
             "change.command.fingerprint", "a string", record.fingerprint
@@ -103,7 +122,8 @@ def _check_record(record: object, change: Change) -> None:
     outcome = record.outcome
     if type(outcome) is not Outcome:
         raise invalid_argument("change.command.outcome", "an Outcome", outcome)
-    check_identifier(outcome.agent_id, "change.command.outcome.agent_id")
+    if outcome.agent_id is not change.agent_id:
+        check_identifier(outcome.agent_id, "change.command.outcome.agent_id")
     check_version(outcome.version, "change.command.outcome.version")
     if outcome.history is not change.history:  # most often the change's own
         _check_entries(outcome.history, "change.command.outcome.history")
