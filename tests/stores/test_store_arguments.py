@@ -45,6 +45,12 @@ def test_store_methods_refuse_hostile_arguments_with_typed_errors(
         check_call(store, data.draw(hostile), type(store).__name__)
 
 
+# An instant whose UTC time is far earlier than its wall clock's, and a
+# lease that ends in the calendar's last hour counted from the UTC time,
+# beyond it from the wall clock's.
+_FAR_EAST = datetime(9000, 1, 1, 23, tzinfo=timezone(timedelta(hours=23, minutes=59)))
+_TO_THE_LAST_HOUR = datetime(9999, 12, 31, 23, tzinfo=timezone.utc) - _FAR_EAST
+
 REFUSALS = {
     ErrorCode.INVALID_ARGUMENT,
     ErrorCode.INVALID_IDENTIFIER,
@@ -78,6 +84,7 @@ def test_a_save_of_anything_but_a_change_is_refused_and_writes_nothing(
         attrs.evolve(good, recorded_at=naive),
         attrs.evolve(good, command="record"),
         attrs.evolve(good, command=attrs.evolve(good.command, fingerprint=b"x")),
+        attrs.evolve(good, command=attrs.evolve(good.command, fingerprint="\ud800")),
         attrs.evolve(good, command=attrs.evolve(good.command, outcome=None)),
     ]:
         assert _refused(partial(store.save, bad)).code in REFUSALS
@@ -102,6 +109,9 @@ def test_reads_and_claims_refuse_arguments_of_the_wrong_kind(store: Store) -> No
         lambda: store.retire("agent-2", True),
         lambda: store.claim_due(at.replace(tzinfo=None), 10, lease),
         lambda: store.claim_due(at, 1.5, lease),
+        lambda: store.claim_due(at, -1, lease),
+        lambda: store.claim_due(at, -(2**70), lease),
+        lambda: store.claim_due(_FAR_EAST, 1, _TO_THE_LAST_HOUR),
         lambda: store.claim_due(at, 10, 30),
         lambda: store.claim_due(at, 10, -lease),
         lambda: store.erase_customer(
@@ -109,5 +119,8 @@ def test_reads_and_claims_refuse_arguments_of_the_wrong_kind(store: Store) -> No
         ),
     ]
     for call in calls:
-        assert _refused(call).code in REFUSALS
+        refused = _refused(call)
+        assert refused.code in REFUSALS
+        assert refused.details.get("field"), refused
     assert snapshot(store) == before
+    assert store.claim_due(at + timedelta(hours=1), 10, lease) == ["agent-1"]

@@ -19,13 +19,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 from .._core._agent import AgentState
-from .._core._errors import invalid_argument
+from .._core._errors import ErrorCode, InvalidInput, invalid_argument, shown
 from .._core._events import EVENT_TYPES
 from .._core._history import ContactHistoryEntry
-from .._core._instants import utc_instant
 from .._core._text import USABLE, check_identifier
 from ..ports import Change, CommandRecord, Outcome
-from ._paging import check_whole_limit
+from ._paging import check_instant, check_whole_limit
 
 _EVENT_CLASSES = frozenset(EVENT_TYPES.values())
 
@@ -34,10 +33,13 @@ _MAX_VERSION = 2**63 - 2
 """The version after it still fits SQL's BIGINT."""
 
 
-def check_version(version: object, field: str = "expected_version") -> None:
-    """Refuse a version that is not a whole number from 0 (that SQL holds)."""
-    if type(version) is not int or not 0 <= version <= _MAX_VERSION:
-        raise invalid_argument(field, "a whole number from 0 to 2**63 - 2", version)
+def check_version(
+    version: object, field: str = "expected_version", most: int = _MAX_VERSION
+) -> None:
+    """Refuse a version that is not a whole number from 0 to ``most`` (by
+    default, one whose next version SQL still holds)."""
+    if type(version) is not int or not 0 <= version <= most:
+        raise invalid_argument(field, f"a whole number from 0 to {most}", version)
 
 
 def check_change(change: object) -> Change:
@@ -85,12 +87,18 @@ def check_claim(at: object, limit: object, lease: object) -> None:
     """Refuse a claim at anything but an aware instant, of a limit that is
     not a whole number SQL holds, or for a lease that is not a positive
     duration ending before the calendar does."""
-    instant = utc_instant(at)
+    check_instant(at, "at")
     check_whole_limit(limit)
+    if limit < 0:  # type: ignore[operator]
+        raise InvalidInput(
+            ErrorCode.INVALID_LIMIT,
+            f"limit must be a whole number from 0, not {shown(limit)}",
+            field="limit",
+        )
     if type(lease) is not timedelta or lease <= timedelta(0):
         raise invalid_argument("lease", "a positive timedelta", lease)
     try:
-        instant + lease
+        at + lease  # type: ignore[operator]  # as the stores add them
     except OverflowError:
         raise invalid_argument(
             "lease", "a duration that ends before the year 10000", lease
@@ -103,7 +111,7 @@ def check_erasure(
     """Refuse an erasure whose identifiers or instant are of the wrong kind."""
     check_identifier(customer_id, "customer_id")
     check_identifier(erasure_id, "erasure_id")
-    utc_instant(erased_at)
+    check_instant(erased_at, "erased_at")
     check_identifier(erased_by, "erased_by")
 
 
@@ -115,16 +123,13 @@ def _check_record(record: object, change: Change) -> None:
     check_identifier(record.command_id, "change.command.command_id")
     if record.agent_id is not change.agent_id:
         check_identifier(record.agent_id, "change.command.agent_id")
-    if type(record.fingerprint) is not str:
-        raise invalid_argument(
-            "change.command.fingerprint", "a string", record.fingerprint
-        )
+    check_identifier(record.fingerprint, "change.command.fingerprint")
     outcome = record.outcome
     if type(outcome) is not Outcome:
         raise invalid_argument("change.command.outcome", "an Outcome", outcome)
     if outcome.agent_id is not change.agent_id:
         check_identifier(outcome.agent_id, "change.command.outcome.agent_id")
-    check_version(outcome.version, "change.command.outcome.version")
+    check_version(outcome.version, "change.command.outcome.version", 2**63 - 1)
     if outcome.history is not change.history:  # most often the change's own
         _check_entries(outcome.history, "change.command.outcome.history")
     if outcome.events is not change.events:
@@ -156,4 +161,4 @@ def _check_optional_instant(instant: object, field: str) -> None:
         return
     if not isinstance(instant, datetime):
         raise invalid_argument(field, "a datetime or None", instant)
-    utc_instant(instant)  # refuses a naive one
+    check_instant(instant, field)  # refuses a naive one

@@ -82,8 +82,19 @@ def check_wait(timeout: float) -> None:
 def check_prune(before: datetime, limit: int) -> None:
     """Refuse a prune before anything but an aware instant, or of a limit
     that is not a whole number SQL holds (one below 1 prunes nothing)."""
-    utc_instant(before)
+    check_instant(before, "before")
     check_whole_limit(limit)
+
+
+def check_instant(value: object, field: str) -> datetime:
+    """``value`` as UTC, refused as :func:`utc_instant` refuses it, the
+    refusal naming ``field``."""
+    try:
+        return utc_instant(value)
+    except InvalidInput as error:
+        raise InvalidInput(
+            error.code, f"{field}: {error.message}", field=field, **error.details
+        ) from None
 
 
 def check_whole_limit(limit: object) -> None:
