@@ -384,7 +384,24 @@ def test_stopping_the_hub_waits_for_the_work_its_threads_are_doing() -> None:
         await asyncio.sleep(0.2)
         still_waiting = not stopping.done() and read_model.busy
         read_model.release.set()
-        await stopping
-        return still_waiting and not read_model.busy
+        idle = await stopping
+        return still_waiting and idle and not read_model.busy
 
     assert asyncio.run(scenario())
+
+
+def test_a_hub_whose_thread_does_not_end_stops_saying_so() -> None:
+    # The app then leaves the read model open rather than close it under
+    # the thread.
+    async def scenario() -> tuple[bool, bool]:
+        read_model = _SlowReadModel()
+        hub = DeskHub(MemoryStore(), ManualClock(T0))
+        hub.read_model = read_model
+        await hub.start()
+        await asyncio.to_thread(read_model.entered.wait, 10)
+        idle = await hub.stop(wait=0.1)
+        busy = read_model.busy
+        read_model.release.set()
+        return idle, busy
+
+    assert asyncio.run(scenario()) == (False, True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from pathlib import Path
@@ -44,6 +45,8 @@ from ...service import WrapUpService
 from . import commands
 from .hub import DeskHub, Follow, Page, desk_state
 from .supervisor import SupervisorProjection
+
+logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
 """A quiet stream still sends the server's clock this often: the page
@@ -93,8 +96,12 @@ def create_app(
         finally:
             if sweeper is not None:
                 sweeper.cancel()
-            await hub.stop()
-            runner.close()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper  # its thread's sweep ends first
+            if await hub.stop():
+                runner.close()
+            else:  # closing it under a thread still reading it would crash
+                logger.warning("the read model was left open: a thread still uses it")
 
     app = Starlette(routes=_routes(), lifespan=lifespan)
     app.state.service = service

@@ -30,6 +30,9 @@ from .supervisor import snapshot
 
 R = TypeVar("R")
 
+STOP_WAIT = 10.0
+"""Seconds :meth:`DeskHub.stop` waits for its threads' work to end."""
+
 logger = logging.getLogger(__name__)
 
 MAILBOX = 64
@@ -140,18 +143,24 @@ class DeskHub:
             self._tasks.append(asyncio.create_task(supervise))
             self._supervisor_due.set()
 
-    async def stop(self) -> None:
-        """Stop following, once the work the hub gave its threads has ended
-        (the store or the read model may be closed next, and ``sqlite3``
-        crashes on a connection closed while a thread uses it); open pages
-        are left to their connections."""
+    async def stop(self, wait: float = STOP_WAIT) -> bool:
+        """Stop following; open pages are left to their connections.
+
+        Whether the work the hub gave its threads has ended, waiting up to
+        ``wait`` seconds for it: only then may the read model (or the
+        store) be closed, as ``sqlite3`` crashes on a connection closed
+        while a thread uses it.
+        """
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        await asyncio.gather(*self._in_threads, return_exceptions=True)
+        if not self._in_threads:
+            return True
+        _, running = await asyncio.wait(set(self._in_threads), timeout=wait)
+        return not running
 
     async def _in_thread(self, work: Callable[..., R], *args: Any) -> R:
         """``work(*args)`` in a worker thread, which :meth:`stop` waits for
