@@ -1,9 +1,13 @@
-"""Hypothesis settings for the test suite: ``dev`` by default, ``ci`` in CI."""
+"""Hypothesis settings for the test suite (``dev`` by default, ``ci`` in
+CI), and the fixture of a store of each local kind."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -13,6 +17,20 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=60)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def local_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A fresh in-memory store, then a fresh SQLite one."""
+    # Imported here, not with this file: coverage starts before the tests
+    # import the package, and must see all of it.
+    from webchat_wrapup import MemoryStore, SQLiteStore
+
+    made = (
+        MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "w.db")
+    )
+    with made:
+        yield made
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -140,6 +140,16 @@ def calls(good: Change, *, remembers: bool = True) -> st.SearchStrategy[Call]:
     )
 
 
+def fuzz_calls(store: Store, data: st.DataObject, calls_made: int) -> None:
+    """Make ``calls_made`` hostile calls on ``store`` (prepared at its first
+    example), each held to :func:`check_call`."""
+    good = getattr(store, "_fuzz_change", None) or prepared(store)
+    store._fuzz_change = good  # type: ignore[attr-defined]  # once per store
+    hostile = calls(good, remembers=hasattr(store, "load_remembered"))
+    for _ in range(calls_made):
+        check_call(store, data.draw(hostile), type(store).__name__)
+
+
 def check_call(store: Store, call: Call, what: str) -> None:
     """Make ``call`` on ``store``: only a typed error, which changes nothing."""
     name, args, kwargs = call

@@ -172,13 +172,18 @@ def test_every_field_refuses_each_edge_value_as_the_reflective_codec_does() -> N
             ), (path, value)
 
 
-def test_documents_written_before_pauses_and_transfers_still_read() -> None:
+def _plain_entry() -> ContactHistoryEntry:
+    """An expired wrap-up with no classification, pause or transfer."""
     start = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
-    entry = ContactHistoryEntry(
+    return ContactHistoryEntry(
         "cust-1", "chat-1", "agent-1", "sales", None, None, start, start,
         EndedBy.AGENT, start, start + timedelta(seconds=30), WrapUpEnding.EXPIRED,
         0, None,
     )  # fmt: skip
+
+
+def test_documents_written_before_pauses_and_transfers_still_read() -> None:
+    entry = _plain_entry()
     document = entry.to_dict()
     for key in (
         "pause_count",
@@ -329,13 +334,7 @@ def test_a_number_nested_in_a_row_s_value_reads_the_same_whichever_parser_reads_
     # orjson reads a whole number wider than 64 bits as a fraction, the
     # standard library as it is: nested in a value, as at its top level,
     # both are refused alike.
-    start = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
-    entry = ContactHistoryEntry(
-        "cust-1", "chat-1", "agent-1", "sales", None, None, start, start,
-        EndedBy.AGENT, start, start + timedelta(seconds=30), WrapUpEnding.EXPIRED,
-        0, None,
-    )  # fmt: skip
-    row = entry_row(entry)
+    row = entry_row(_plain_entry())
     row[0] = value
     read = with_each_parser(lambda: entry_from_json(json.dumps(row)))
     assert len(set(map(repr, read.values()))) == 1, read

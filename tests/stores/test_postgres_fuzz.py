@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from fuzzing import ServiceFuzz
-from store_arguments import calls, check_call, prepared
+from store_arguments import fuzz_calls
 from support import postgres_dsn
 from webchat_wrapup import ErrorCode, StoreError, WrapUpError
 from webchat_wrapup.ports import Store
@@ -200,8 +200,4 @@ def method_store(request: pytest.FixtureRequest) -> Iterator[Store]:
 def test_store_methods_refuse_hostile_arguments_with_typed_errors(
     method_store: Store, data: st.DataObject
 ) -> None:
-    good = getattr(method_store, "_fuzz_change", None) or prepared(method_store)
-    method_store._fuzz_change = good  # type: ignore[attr-defined]  # once per store
-    for _ in range(3):
-        hostile = calls(good, remembers=hasattr(method_store, "load_remembered"))
-        check_call(method_store, data.draw(hostile), type(method_store).__name__)
+    fuzz_calls(method_store, data, 3)

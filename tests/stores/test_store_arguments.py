@@ -4,10 +4,8 @@ PostgreSQL stores in ``test_postgres_fuzz.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -15,18 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store_arguments import calls, check_call, prepared, snapshot
-from webchat_wrapup import ErrorCode, InvalidInput, MemoryStore, SQLiteStore
+from store_arguments import fuzz_calls, prepared, snapshot
+from webchat_wrapup import ErrorCode, InvalidInput
 from webchat_wrapup.ports import Store
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    made: Store = (
-        MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "w.db")
-    )
-    with made:
-        yield made
+@pytest.fixture
+def store(local_store: Store) -> Store:
+    return local_store
 
 
 @settings(
@@ -38,11 +32,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 def test_store_methods_refuse_hostile_arguments_with_typed_errors(
     store: Store, data: st.DataObject
 ) -> None:
-    good = getattr(store, "_fuzz_change", None) or prepared(store)
-    store._fuzz_change = good  # type: ignore[attr-defined]  # once per store
-    for _ in range(5):
-        hostile = calls(good, remembers=hasattr(store, "load_remembered"))
-        check_call(store, data.draw(hostile), type(store).__name__)
+    fuzz_calls(store, data, 5)
 
 
 # An instant whose UTC time is far earlier than its wall clock's, and a

@@ -26,7 +26,8 @@ from .._core._text import USABLE, check_identifier
 from ..ports import Change, CommandRecord, Outcome
 from ._paging import check_instant, check_whole_limit
 
-_EVENT_CLASSES = frozenset(EVENT_TYPES.values())
+_EVENT_CLASSES: frozenset[type] = frozenset(EVENT_TYPES.values())
+_ENTRY_CLASSES: frozenset[type] = frozenset({ContactHistoryEntry})
 
 
 _MAX_VERSION = 2**63 - 2
@@ -139,19 +140,18 @@ def _check_record(record: object, change: Change) -> None:
 
 
 def _check_entries(entries: object, field: str) -> None:
-    if type(entries) is not tuple:
-        raise invalid_argument(field, "a tuple of ContactHistoryEntry", entries)
-    for entry in entries:
-        if type(entry) is not ContactHistoryEntry:
-            raise invalid_argument(field, "a tuple of ContactHistoryEntry", entries)
+    _check_tuple(entries, _ENTRY_CLASSES, field, "a tuple of ContactHistoryEntry")
 
 
 def _check_events(events: object, field: str) -> None:
-    if type(events) is not tuple:
-        raise invalid_argument(field, "a tuple of events", events)
-    for event in events:
-        if type(event) not in _EVENT_CLASSES:
-            raise invalid_argument(field, "a tuple of events", events)
+    _check_tuple(events, _EVENT_CLASSES, field, "a tuple of events")
+
+
+def _check_tuple(
+    values: object, kinds: frozenset[type], field: str, wanted: str
+) -> None:
+    if type(values) is not tuple or any(type(value) not in kinds for value in values):
+        raise invalid_argument(field, wanted, values)
 
 
 def _check_optional_instant(instant: object, field: str) -> None:
